@@ -1,0 +1,40 @@
+# edge-rl: every entry point a user needs. Run `make help` for the list.
+#
+# `make setup` creates .venv (if missing) and installs the pinned environment, torch first;
+# it reruns only when pyproject.toml changes. Every other target depends on it.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# torch is installed on its own, first, at the exact version pinned in pyproject.toml:
+# pip then takes the local CPU wheel instead of resolving a CUDA build with the rest.
+TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
+
+.PHONY: help setup test bench clean
+
+help:
+	@echo "make setup   create .venv and install the pinned environment (idempotent)"
+	@echo "make test    run the test suite (installs first if needed)"
+	@echo "make bench   run the speed benchmarks"
+	@echo "make clean   remove caches (never results/)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edge-rl needs Python 3.11, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/bench_env.py
+
+clean:
+	rm -rf .pytest_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

@@ -1,0 +1,53 @@
+"""The pinned environment: pyproject.toml and environment.yml must agree, pin for pin."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import gymnasium as gym
+
+import edge_rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
+    pins = {}
+    for requirement in requirements:
+        name, sep, version = requirement.partition("==")
+        assert sep, f"pyproject.toml: {requirement!r} is not an exact pin (name==version)"
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _environment_pins() -> dict[str, str]:
+    text = (ROOT / "environment.yml").read_text()
+    pins = {}
+    for name, version in re.findall(r"^\s*-\s*([A-Za-z0-9_.\-]+)==(\S+)\s*$", text, re.M):
+        pins[name.lower()] = version
+    return pins
+
+
+def test_pyproject_and_environment_yml_pin_the_same_versions() -> None:
+    assert _pyproject_pins() == _environment_pins()
+
+
+def test_torch_is_pinned_exactly_to_the_cpu_build_version() -> None:
+    assert _pyproject_pins()["torch"] == "2.13.0"
+
+
+def test_environment_yml_pins_python_3_11() -> None:
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.M)
+
+
+def test_importing_edge_rl_registers_the_environment() -> None:
+    assert edge_rl.ENV_ID == "edge_rl/IoTEdge-v0"
+    spec = gym.spec(edge_rl.ENV_ID)
+    assert spec.max_episode_steps == 100
+    assert isinstance(gym.make(edge_rl.ENV_ID).unwrapped, edge_rl.IoTEdgeEnv)
