@@ -12,6 +12,7 @@ earliest-finish choose among every node, the task's own sensor included.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -199,13 +200,13 @@ def make_heuristic(name: str, config: EnvConfig | None = None) -> HeuristicPolic
 
 def _batched(observation: Observation) -> tuple[Observation, bool]:
     """Add a batch axis to a single observation; say whether one was added."""
-    try:
-        single = np.ndim(observation["nodes"]) == 2
-    except (KeyError, TypeError):
+    if not isinstance(observation, Mapping) or not {"nodes", "node_mask", "task"} <= set(observation):
         raise ValueError(
             "observation must be the dict of edge_rl/IoTEdge-v0 (keys nodes, adjacency, "
-            "node_mask, task), not a flattened vector"
-        ) from None
+            f"node_mask, task), got {type(observation).__name__}; heuristics do not read the "
+            "flattened vector"
+        )
+    single = np.ndim(observation["nodes"]) == 2
     if single:
         return {key: np.asarray(value)[None] for key, value in observation.items()}, True
     return {key: np.asarray(value) for key, value in observation.items()}, False
