@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,19 +212,152 @@ class EnvConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvConfig:
         """Rebuild a config from :meth:`to_dict`'s output, refusing unknown keys."""
-        nested = {
-            "sensor": NodeTypeSpec,
-            "fog": NodeTypeSpec,
-            "cloud": NodeTypeSpec,
-            "sensor_fog_link": LinkSpec,
-            "fog_fog_link": LinkSpec,
-            "fog_cloud_link": LinkSpec,
-        }
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in nested and isinstance(value, dict):
-                value = nested[key](**value)
-            elif isinstance(value, list):
-                value = tuple(value)
-            kwargs[key] = value
-        return cls().replace(**kwargs)
+        return from_dict(cls, data)
+
+
+ENCODERS: tuple[str, ...] = ("gcn", "gat", "sage", "hybrid")
+ALGOS: tuple[str, ...] = ("dqn", "ppo")
+POLICIES: tuple[str, ...] = ("mlp", "gnn")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The graph encoder and the node-scoring heads. Defaults are the card's.
+
+    Attributes:
+        kind: ``gcn``, ``gat``, ``sage``, or ``hybrid`` (the three side by side, concatenated
+            and projected back).
+        hidden: width of the hidden graph layers (card: 64).
+        layers: number of graph layers (card: 3; the last one outputs ``embed``).
+        embed: width of node and graph embeddings (card: 128).
+        gat_heads: attention heads of GAT layers (averaged, so widths stay as above).
+        head_hidden: hidden widths of the MLP that scores each node from ``[h_i || g]``.
+    """
+
+    kind: str = "gcn"
+    hidden: int = 64
+    layers: int = 3
+    embed: int = 128
+    gat_heads: int = 2
+    head_hidden: tuple[int, ...] = (64,)
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ENCODERS, "encoder", f"one of {list(ENCODERS)}", self.kind)
+        for name in ("hidden", "layers", "embed", "gat_heads"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
+        _check(all(isinstance(w, int) and w >= 1 for w in self.head_hidden), "head_hidden",
+               "a tuple of integers >= 1", self.head_hidden)
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Stable-Baselines3 DQN hyperparameters: the original system's values.
+
+    ``tau`` and ``target_update_interval`` are the original's: a soft update with tau 0.005
+    every 500 steps, so the target network moves slowly (about 10 % of the way in 10,000 steps).
+    """
+
+    learning_rate: float = 1e-4
+    buffer_size: int = 100_000
+    learning_starts: int = 1_000
+    batch_size: int = 64
+    tau: float = 0.005
+    gamma: float = 0.99
+    train_freq: int = 4
+    gradient_steps: int = 1
+    target_update_interval: int = 500
+    exploration_fraction: float = 0.3
+    exploration_initial_eps: float = 1.0
+    exploration_final_eps: float = 0.05
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Stable-Baselines3 PPO hyperparameters: the original system's values, except the layout.
+
+    The original collected ``n_steps`` 2048 on 4 environments (8192 transitions per update).
+    We use 8 environments of 1024 steps: the same 8192 transitions per update, collected with
+    twice the environment parallelism.
+    """
+
+    learning_rate: float = 3e-4
+    n_steps: int = 1024
+    n_envs: int = 8
+    batch_size: int = 64
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: what to train, on which environment, with which seed and budget.
+
+    Attributes:
+        algo: ``dqn`` or ``ppo``.
+        policy: ``mlp`` (the card's: SB3's MlpPolicy on the flattened observation) or ``gnn``
+            (a graph encoder and node-scoring heads on the graph observation).
+        total_timesteps: environment steps (card: 10,000 for each baseline).
+        threads: torch threads (1: parallelism comes from running seeds in processes).
+    """
+
+    algo: str = "dqn"
+    policy: str = "gnn"
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    seed: int = 0
+    total_timesteps: int = 10_000
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.algo in ALGOS, "algo", f"one of {list(ALGOS)}", self.algo)
+        _check(self.policy in POLICIES, "policy", f"one of {list(POLICIES)}", self.policy)
+        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        _check(isinstance(self.total_timesteps, int) and self.total_timesteps >= 1,
+               "total_timesteps", "an integer >= 1", self.total_timesteps)
+        _check(isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1",
+               self.threads)
+        if self.policy == "mlp":
+            _check(self.env.max_nodes is None, "env.max_nodes",
+                   "None for an MLP policy (its input size is fixed by the topology)",
+                   self.env.max_nodes)
+
+    @property
+    def name(self) -> str:
+        """A short label, e.g. ``dqn-gnn-gcn`` or ``ppo-mlp``."""
+        parts = [self.algo, self.policy] + ([self.encoder.kind] if self.policy == "gnn" else [])
+        return "-".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return from_dict(cls, data)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild the dataclass ``cls`` from nested dicts (JSON), refusing unknown keys."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be given as a dict, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; accepted: {sorted(known)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_dict(hint, value)
+        elif isinstance(value, list):  # JSON has no tuples
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)

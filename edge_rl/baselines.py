@@ -1,0 +1,207 @@
+"""The DQN and PPO baselines: Stable-Baselines3 on the flat (MLP) or graph (GNN) observation.
+
+``train(config)`` builds and trains one, ``Agent`` is what it returns and what ``load`` gives
+back: a policy with SB3's ``predict`` that always takes the graph observation (it flattens it
+itself for MLP policies) and can show its per-node Q-values or probabilities.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import partial
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm.auto import tqdm
+
+from edge_rl import checkpoint
+from edge_rl.config import EnvConfig, TrainConfig
+from edge_rl.env import make_env
+from edge_rl.policies import GraphActorCriticPolicy, GraphDQNPolicy
+
+Observation = dict[str, np.ndarray]
+
+
+def _monitored_env(config: EnvConfig, flat: bool) -> gym.Env:
+    return Monitor(make_env(config, flat=flat))
+
+
+def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, dict[str, Any]]:
+    """The SB3 class, its policy, and its keyword arguments for ``config``."""
+    graph = config.policy == "gnn"
+    policy_kwargs: dict[str, Any] = {}
+    if graph:
+        policy_kwargs = {
+            "features_extractor_kwargs": {"config": config.encoder},
+            "net_arch": list(config.encoder.head_hidden),
+        }
+    if config.algo == "dqn":
+        kwargs = dict(vars(config.dqn))
+        return DQN, (GraphDQNPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
+    kwargs = {k: v for k, v in vars(config.ppo).items() if k != "n_envs"}
+    return PPO, (GraphActorCriticPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
+
+
+def make_model(config: TrainConfig) -> BaseAlgorithm:
+    """The untrained SB3 model for ``config``, seeded, on the CPU."""
+    torch.set_num_threads(config.threads)
+    algorithm, policy, kwargs = _algorithm_kwargs(config)
+    n_envs = config.ppo.n_envs if config.algo == "ppo" else 1
+    env = DummyVecEnv([partial(_monitored_env, config.env, config.policy == "mlp")] * n_envs)
+    return algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
+
+
+class _ProgressBar(BaseCallback):
+    """A tqdm bar over environment steps (SB3's own needs ``rich``, which we do not install)."""
+
+    def __init__(self, total: int, description: str) -> None:
+        super().__init__()
+        self.bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> Agent:
+    """Train the baseline ``config`` describes; save it to ``path`` if given.
+
+    Same config, seed and thread count give bit-identical weights. PPO collects whole
+    rollouts, so it may run past ``total_timesteps`` to finish the last one; the checkpoint
+    records the steps actually taken.
+    """
+    model = make_model(config)
+    start = time.perf_counter()
+    callback = _ProgressBar(config.total_timesteps, config.name) if progress else None
+    model.learn(total_timesteps=config.total_timesteps, callback=callback)
+    trained = {
+        "timesteps": int(model.num_timesteps),
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "threads": torch.get_num_threads(),
+    }
+    agent = Agent(config, model.policy, trained)
+    if path is not None:
+        agent.save(path)
+    return agent
+
+
+def build_policy(config: TrainConfig) -> BasePolicy:
+    """The untrained SB3 policy network for ``config``, without an algorithm or environments."""
+    algorithm, policy, kwargs = _algorithm_kwargs(config)
+    env = make_env(config.env, flat=config.policy == "mlp")
+    policy_class = algorithm.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
+    return policy_class(
+        env.observation_space, env.action_space, lambda _: 0.0, **kwargs["policy_kwargs"]
+    )
+
+
+class Agent:
+    """A trained DQN or PPO policy with Stable-Baselines3's ``predict``.
+
+    It always takes the graph observation of ``edge_rl/IoTEdge-v0`` (one observation or a
+    batch). MLP policies flatten it as Gymnasium's ``FlattenObservation`` does; graph
+    policies run on any topology size, padded or not.
+    """
+
+    def __init__(self, config: TrainConfig, policy: BasePolicy, trained: dict[str, Any]) -> None:
+        self.config = config
+        self.policy = policy.eval()
+        self.trained = trained
+        self.name = config.name
+        self._keys = list(make_env(config.env).observation_space.spaces)
+
+    # ------------------------------------------------------------------ inference
+
+    def _tensors(self, observation: Observation) -> tuple[Any, bool]:
+        if not isinstance(observation, dict) or "nodes" not in observation:
+            raise ValueError(
+                "observation must be the dict of edge_rl/IoTEdge-v0 (keys nodes, adjacency, "
+                f"node_mask, task), got {type(observation).__name__}"
+            )
+        single = np.ndim(observation["nodes"]) == 2
+        arrays = {k: np.asarray(observation[k], dtype=np.float32) for k in self._keys}
+        if single:
+            arrays = {k: v[None] for k, v in arrays.items()}
+        if self.config.policy == "mlp":
+            batch = arrays["nodes"].shape[0]
+            flat = np.concatenate([arrays[k].reshape(batch, -1) for k in self._keys], axis=1)
+            if flat.shape[1] != self.policy.observation_space.shape[0]:
+                raise ValueError(
+                    f"{self.name} is an MLP policy for {self.config.env.n_nodes} nodes; it cannot "
+                    f"read an observation of {arrays['nodes'].shape[1]} nodes (graph policies can)"
+                )
+            return torch.from_numpy(flat), single
+        return {k: torch.from_numpy(v) for k, v in arrays.items()}, single
+
+    @torch.inference_mode()
+    def _outputs(self, observation: Observation) -> tuple[dict[str, torch.Tensor], bool]:
+        obs, single = self._tensors(observation)
+        if self.config.algo == "dqn":
+            return {"q_values": self.policy.q_net(obs)}, single
+        distribution = self.policy.get_distribution(obs).distribution
+        return {"logits": distribution.logits, "probabilities": distribution.probs}, single
+
+    def predict(
+        self,
+        observation: Observation,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """The chosen node (greedy when ``deterministic``; sampled from PPO's policy, or
+        epsilon-free greedy for DQN, otherwise) and the unchanged ``state``."""
+        outputs, single = self._outputs(observation)
+        if self.config.algo == "ppo" and not deterministic:
+            actions = torch.distributions.Categorical(probs=outputs["probabilities"]).sample()
+        else:
+            scores = outputs["q_values" if self.config.algo == "dqn" else "logits"]
+            actions = scores.argmax(dim=-1)
+        actions = actions.numpy()
+        return (actions[0] if single else actions), state
+
+    def node_scores(self, observation: Observation) -> dict[str, np.ndarray]:
+        """Per-node outputs: ``q_values`` (DQN) or ``logits`` and ``probabilities`` (PPO).
+
+        Padded nodes have the lowest float as Q-value or logit and probability 0.
+        """
+        outputs, single = self._outputs(observation)
+        return {k: (v[0] if single else v).numpy() for k, v in outputs.items()}
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike) -> os.PathLike:
+        """Write ``<path>.safetensors`` and ``<path>.json``; return the JSON path."""
+        return checkpoint.save(path, self.policy, self.config.to_dict(), self.trained)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, document: dict[str, Any]) -> Agent:
+        config = TrainConfig.from_dict(document["config"])
+        policy = build_policy(config)
+        checkpoint.load_weights(path, policy, document)
+        return cls(config, policy, document["trained"])
+
+
+def load(path: str | os.PathLike) -> Agent:
+    """Rebuild a saved agent from its JSON config and safetensors weights; no pickle is read.
+
+    Raises:
+        CheckpointError: a missing, foreign, tampered, truncated or incompatible checkpoint.
+    """
+    document = checkpoint.read_description(path)
+    try:
+        TrainConfig.from_dict(document["config"])
+    except (TypeError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"{path}: incompatible config: {error}") from None
+    return Agent.from_checkpoint(path, document)

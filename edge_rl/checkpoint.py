@@ -1,0 +1,137 @@
+"""Checkpoints: weights in safetensors, everything else in a JSON file beside them.
+
+``save(path, module, config, trained)`` writes ``<path>.safetensors`` and ``<path>.json``.
+The JSON holds the format tag, the full training config, what the run did (steps, wall time,
+threads), the package versions, and the SHA-256 of the weights file. Nothing is ever
+unpickled: loading reads JSON, checks the checksum, rebuilds the network from the config, and
+copies the tensors in. A foreign, truncated, tampered or incompatible file gets a
+:class:`CheckpointError` that says which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+
+FORMAT = "edge_rl.checkpoint"
+FORMAT_VERSION = 1
+PACKAGES = ("edge-rl", "torch", "torch-geometric", "stable-baselines3", "gymnasium", "numpy")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable edge_rl checkpoint; the message says why."""
+
+
+def paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(weights, config)`` paths for a checkpoint given by stem, ``.json`` or ``.safetensors``."""
+    path = Path(path)
+    if path.suffix in (".json", ".safetensors"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save(
+    path: str | os.PathLike, module: torch.nn.Module, config: dict[str, Any], trained: dict[str, Any]
+) -> Path:
+    """Save ``module``'s weights and its JSON description; return the JSON path.
+
+    Args:
+        path: the checkpoint's stem (``results/models/dqn-gnn-gcn-s0``).
+        module: the network; tensors shared between submodules are stored once.
+        config: the full config the network can be rebuilt from (``TrainConfig.to_dict()``).
+        trained: what the run did: steps, wall time, threads, ...
+    """
+    weights, description = paths(path)
+    _atomic_write(weights, lambda tmp: save_model(module, tmp))
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config,
+        "trained": trained,
+        "versions": package_versions(),
+        "weights": {"file": weights.name, "sha256": _sha256(weights)},
+    }
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    _atomic_write(description, lambda tmp: Path(tmp).write_text(text))
+    return description
+
+
+def read_description(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's JSON, checked to be ours and of a version we read."""
+    _, description = paths(path)
+    if not description.is_file():
+        raise CheckpointError(f"{description}: no such checkpoint description (expected <stem>.json)")
+    try:
+        document = json.loads(description.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{description}: not JSON ({error}); not an edge_rl checkpoint") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CheckpointError(f"{description}: not an edge_rl checkpoint (no format '{FORMAT}')")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{description}: checkpoint format version {version!r}; this edge_rl reads version "
+            f"{FORMAT_VERSION}. Retrain, or use the edge_rl that wrote it."
+        )
+    for key in ("config", "trained", "weights"):
+        if not isinstance(document.get(key), dict):
+            raise CheckpointError(f"{description}: the field '{key}' is missing or not an object")
+    return document
+
+
+def load_weights(path: str | os.PathLike, module: torch.nn.Module, document: dict[str, Any]) -> None:
+    """Copy the checkpoint's tensors into ``module`` (built from the same config), strictly."""
+    weights, _ = paths(path)
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: the weights file is missing")
+    if _sha256(weights) != document["weights"].get("sha256"):
+        raise CheckpointError(
+            f"{weights}: the weights do not match the checksum in the description: the file "
+            "was modified or truncated after it was saved"
+        )
+    try:
+        load_model(module, str(weights), strict=True)
+    except SafetensorError as error:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({error})") from None
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{weights}: the weights do not fit the network described by its config ({error})"
+        ) from None
