@@ -35,6 +35,36 @@ def _monitored_env(config: EnvConfig, flat: bool) -> gym.Env:
     return Monitor(make_env(config, flat=flat))
 
 
+class MaskedDQN(DQN):
+    """SB3's DQN, except that random actions (warm-up and epsilon-greedy) are drawn among the
+    real nodes (``node_mask``), never the padding slots. SB3 has no hook for action masks in
+    DQN's exploration, so these two methods are overridden; learning is unchanged."""
+
+    def _random_nodes(self, observation: Observation) -> np.ndarray:
+        masks = np.asarray(observation["node_mask"]).reshape(-1, self.action_space.n) > 0.5
+        return np.array([self.action_space.sample(mask=m.astype(np.int8)) for m in masks])
+
+    def _sample_action(self, learning_starts: int, action_noise: Any = None, n_envs: int = 1):
+        if self.num_timesteps < learning_starts:
+            action = self._random_nodes(self._last_obs)
+            return action, action
+        return super()._sample_action(learning_starts, action_noise, n_envs)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):  # noqa: ANN001
+        single = np.ndim(observation["nodes"]) == 2
+        if not deterministic and np.random.rand() < self.exploration_rate:
+            actions = self._random_nodes(observation)
+        else:
+            # The greedy action without SB3's per-call overhead (it switches every module's
+            # train/eval mode, ~30 % of a graph policy's step): no layer here depends on it.
+            with torch.no_grad():
+                obs = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in observation.items()}
+                if single:
+                    obs = {k: v.unsqueeze(0) for k, v in obs.items()}
+                actions = self.q_net(obs).argmax(dim=-1).numpy()
+        return (actions[0] if single else actions), state
+
+
 def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, dict[str, Any]]:
     """The SB3 class, its policy, and its keyword arguments for ``config``."""
     graph = config.policy == "gnn"
@@ -46,7 +76,9 @@ def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, di
         }
     if config.algo == "dqn":
         kwargs = dict(vars(config.dqn))
-        return DQN, (GraphDQNPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
+        if graph:
+            return MaskedDQN, GraphDQNPolicy, {**kwargs, "policy_kwargs": policy_kwargs}
+        return DQN, "MlpPolicy", {**kwargs, "policy_kwargs": policy_kwargs}
     kwargs = {k: v for k, v in vars(config.ppo).items() if k != "n_envs"}
     return PPO, (GraphActorCriticPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
 
@@ -148,8 +180,16 @@ class Agent:
     @torch.inference_mode()
     def _outputs(self, observation: Observation) -> tuple[dict[str, torch.Tensor], bool]:
         obs, single = self._tensors(observation)
+        graph = self.config.policy == "gnn"
         if self.config.algo == "dqn":
-            return {"q_values": self.policy.q_net(obs)}, single
+            q_net = self.policy.q_net
+            if graph:  # the same modules as SB3's q_net(obs), without its generic wrappers
+                return {"q_values": q_net.q_net(q_net.features_extractor(obs))}, single
+            return {"q_values": q_net(obs)}, single
+        if graph:  # the actor's path in GraphActorCriticPolicy: encoder -> node scorer
+            logits = self.policy.action_net(self.policy.features_extractor(obs))
+            logits = logits - logits.logsumexp(dim=-1, keepdim=True)
+            return {"logits": logits, "probabilities": logits.exp()}, single
         distribution = self.policy.get_distribution(obs).distribution
         return {"logits": distribution.logits, "probabilities": distribution.probs}, single
 

@@ -230,7 +230,8 @@ class EncoderConfig:
         hidden: width of the hidden graph layers (card: 64).
         layers: number of graph layers (card: 3; the last one outputs ``embed``).
         embed: width of node and graph embeddings (card: 128).
-        gat_heads: attention heads of GAT layers (averaged, so widths stay as above).
+        gat_heads: attention heads of GAT layers (averaged, so widths stay as above; PyG's
+            default of 1).
         head_hidden: hidden widths of the MLP that scores each node from ``[h_i || g]``.
     """
 
@@ -238,7 +239,7 @@ class EncoderConfig:
     hidden: int = 64
     layers: int = 3
     embed: int = 128
-    gat_heads: int = 2
+    gat_heads: int = 1
     head_hidden: tuple[int, ...] = (64,)
 
     def __post_init__(self) -> None:

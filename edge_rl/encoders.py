@@ -56,22 +56,32 @@ def _conv(kind: str, in_dim: int, out_dim: int, gat_heads: int) -> nn.Module:
 
 
 class DenseGraphStack(nn.Module):
-    """``layers`` dense graph convolutions of one kind, ReLU between them, masked output.
+    """``layers`` dense graph convolutions of one kind, ReLU between them.
 
     Widths: ``in_dim -> hidden -> ... -> hidden -> embed`` (card: 13 -> 64 -> 64 -> 128).
+
+    Two shortcuts, both exact: GCN and GAT self-loops are added to the adjacency once, not by
+    every layer; and padded nodes are not masked layer by layer, because their rows and
+    columns of the adjacency are zero, so nothing flows between them and real nodes (the
+    encoder zeroes them once, at the end).
     """
 
     def __init__(self, kind: str, in_dim: int, config: EncoderConfig) -> None:
         super().__init__()
         widths = [in_dim] + [config.hidden] * (config.layers - 1) + [config.embed]
+        self.kind = kind
         self.convs = nn.ModuleList(
             _conv(kind, a, b, config.gat_heads) for a, b in zip(widths[:-1], widths[1:])
         )
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor) -> torch.Tensor:
+        last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
-            x = conv(x, adj, mask)
-            if i < len(self.convs) - 1:
+            if self.kind == "sage":  # GraphSAGE keeps the root term apart: no self-loops
+                x = conv(x, adj)
+            else:
+                x = conv(x, adj_with_loops, add_loop=False)
+            if i < last:
                 x = torch.relu(x)
         return x
 
@@ -97,11 +107,14 @@ class GraphEncoder(nn.Module):
 
     def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
         x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
-        outputs = [stack(x, adj, mask) for stack in self.stacks]
+        eye = torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
+        adj_with_loops = torch.maximum(adj, eye)
+        outputs = [stack(x, adj, adj_with_loops) for stack in self.stacks]
         if self.project is None:
             nodes = outputs[0]
         else:
-            nodes = self.project(torch.relu(torch.cat(outputs, dim=-1))) * mask.unsqueeze(-1)
+            nodes = self.project(torch.relu(torch.cat(outputs, dim=-1)))
+        nodes = nodes * mask.unsqueeze(-1)
         # Masked mean over real nodes: padding must not dilute the graph embedding.
         graph = nodes.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
         return GraphFeatures(nodes=nodes, graph=graph, mask=mask)

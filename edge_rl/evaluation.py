@@ -14,6 +14,10 @@ import pandas as pd
 from edge_rl.config import EnvConfig
 from edge_rl.env import make_env
 
+DEFAULT_EVAL_SEEDS = tuple(range(10_000, 10_100))
+"""100 evaluation episodes. Training seeds are small integers (SB3 seeds its environments with
+``seed + i``), so these never replay an episode an agent was trained on."""
+
 COLUMNS = (
     "policy",
     "seed",

@@ -65,24 +65,30 @@ class GraphFeaturesExtractor(BaseFeaturesExtractor):
 class NodeScorer(nn.Module):
     """One score per node from ``[h_i || g]``; padded nodes get the lowest float.
 
+    The first layer on the concatenation is written as ``W_h h_i + W_g g + b`` (two linear
+    maps, the same function class): the graph term is computed once per graph, not per node.
+
     Args:
         embed: width of node and graph embeddings.
-        hidden: hidden widths of the MLP.
+        hidden: hidden widths of the MLP (at least one).
     """
 
     def __init__(self, embed: int, hidden: tuple[int, ...] = (64,)) -> None:
         super().__init__()
-        widths = [2 * embed, *hidden]
+        if not hidden:
+            raise ValueError("NodeScorer needs at least one hidden layer (head_hidden / net_arch)")
+        self.node_in = nn.Linear(embed, hidden[0], bias=False)
+        self.graph_in = nn.Linear(embed, hidden[0])
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.hidden = nn.Sequential(*layers)
-        self.out = nn.Linear(widths[-1], 1)
+        for a, b in zip(hidden[:-1], hidden[1:]):
+            layers += [nn.ReLU(), nn.Linear(a, b)]
+        self.rest = nn.Sequential(*layers, nn.ReLU())
+        self.out = nn.Linear(hidden[-1], 1)
 
     def forward(self, features: GraphFeatures) -> torch.Tensor:
         nodes, graph, mask = features
-        graph = graph.unsqueeze(1).expand(-1, nodes.shape[1], -1)
-        scores = self.out(self.hidden(torch.cat([nodes, graph], dim=-1))).squeeze(-1)
+        x = self.node_in(nodes) + self.graph_in(graph).unsqueeze(1)
+        scores = self.out(self.rest(x)).squeeze(-1)
         return scores.masked_fill(mask < 0.5, torch.finfo(scores.dtype).min)
 
 
@@ -156,8 +162,10 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
         # SB3 built action_net as Linear(latent, n_actions): a fixed number of actions. Score
         # nodes instead, then rebuild the optimizer over the new parameters.
         self.action_net = NodeScorer(self.features_dim, tuple(self.net_arch))
-        if self.ortho_init:
-            self.action_net.hidden.apply(partial(self.init_weights, gain=np.sqrt(2)))
+        if self.ortho_init:  # SB3's gains: sqrt(2) for hidden layers, 0.01 for the logits
+            self.action_net.node_in.apply(partial(self.init_weights, gain=np.sqrt(2)))
+            self.action_net.graph_in.apply(partial(self.init_weights, gain=np.sqrt(2)))
+            self.action_net.rest.apply(partial(self.init_weights, gain=np.sqrt(2)))
             self.action_net.out.apply(partial(self.init_weights, gain=0.01))
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs

@@ -25,9 +25,9 @@ def _warnings_of(check, env) -> list[str]:
 
 
 def test_gymnasium_check_env_passes_without_warnings() -> None:
-    # Through gymnasium.make, so the checker also sees the registered spec.
+    # Through gymnasium.make, so the checker also sees the registered spec. (Not on a padded
+    # env: the checker steps random actions, and a padding slot is an invalid action.)
     assert _warnings_of(gym_check_env, make_env().unwrapped) == []
-    assert _warnings_of(gym_check_env, make_env(max_nodes=24).unwrapped) == []
 
 
 def test_sb3_check_env_passes_without_warnings_on_the_flat_env() -> None:

@@ -1,0 +1,159 @@
+"""Checkpoints: save -> load gives identical predictions; foreign or damaged files are refused."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import edge_rl
+from edge_rl.baselines import load, train
+from edge_rl.checkpoint import CheckpointError
+
+from tests.test_baselines import tiny
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("checkpoints")
+    stems = {}
+    for config in (tiny("dqn", policy="mlp"), tiny("dqn"), tiny("ppo", policy="mlp"), tiny("ppo", kind="hybrid")):
+        stems[config.name] = folder / config.name
+        train(config, stems[config.name])
+    return stems
+
+
+def _observations(n: int = 8) -> list[dict]:
+    env = edge_rl.make_env()
+    obs, _ = env.reset(seed=11)
+    out = []
+    for i in range(n):
+        out.append(obs)
+        obs, *_ = env.step(10 + i % 7)
+    return out
+
+
+def test_save_then_load_gives_identical_predictions(saved: dict[str, Path]) -> None:
+    for name, stem in saved.items():
+        trained = train(tiny(*name.split("-")[:2], **({"kind": name.split("-")[2]} if name.count("-") == 2 else {})))
+        loaded = load(stem)
+        assert loaded.name == name and loaded.config == trained.config
+        for obs in _observations():
+            a, b = trained.node_scores(obs), loaded.node_scores(obs)
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+            assert trained.predict(obs)[0] == loaded.predict(obs)[0]
+
+
+def test_the_description_records_what_a_reader_needs(saved: dict[str, Path]) -> None:
+    document = json.loads(saved["dqn-gnn-gcn"].with_suffix(".json").read_text())
+    assert document["format"] == "edge_rl.checkpoint"
+    assert document["config"]["algo"] == "dqn" and document["config"]["encoder"]["kind"] == "gcn"
+    assert document["trained"]["timesteps"] == 256 and document["trained"]["threads"] == 1
+    assert document["trained"]["wall_time_s"] > 0
+    assert {"python", "torch", "stable-baselines3", "torch-geometric"} <= set(document["versions"])
+    assert len(document["weights"]["sha256"]) == 64
+
+
+def test_load_accepts_the_stem_or_either_file(saved: dict[str, Path]) -> None:
+    stem = saved["ppo-mlp"]
+    for path in (stem, stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")):
+        assert load(path).name == "ppo-mlp"
+
+
+def _copy(stem: Path, tmp_path: Path) -> Path:
+    target = tmp_path / stem.name
+    for suffix in (".json", ".safetensors"):
+        Path(str(target) + suffix).write_bytes(Path(str(stem) + suffix).read_bytes())
+    return target
+
+
+def test_tampered_weights_are_refused(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    weights = Path(str(stem) + ".safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="do not match the checksum"):
+        load(stem)
+
+
+def test_truncated_weights_are_refused(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    weights = Path(str(stem) + ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="modified or truncated"):
+        load(stem)
+
+
+def test_a_weights_file_that_is_not_safetensors_is_refused(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    weights = Path(str(stem) + ".safetensors")
+    weights.write_bytes(pickle.dumps({"not": "weights"}))
+    description = Path(str(stem) + ".json")
+    document = json.loads(description.read_text())
+    import hashlib
+
+    document["weights"]["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    description.write_text(json.dumps(document))
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load(stem)
+
+
+def test_foreign_and_incompatible_descriptions_are_refused(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    description = Path(str(stem) + ".json")
+    original = json.loads(description.read_text())
+
+    description.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not JSON"):
+        load(stem)
+
+    description.write_text(json.dumps({"model": "something else"}))
+    with pytest.raises(CheckpointError, match="not an edge_rl checkpoint"):
+        load(stem)
+
+    description.write_text(json.dumps({**original, "format_version": 99}))
+    with pytest.raises(CheckpointError, match="format version 99; this edge_rl reads version 1"):
+        load(stem)
+
+    changed = json.loads(json.dumps(original))
+    changed["config"]["encoder"]["hidden"] = 32  # the weights were trained with 16
+    description.write_text(json.dumps(changed))
+    with pytest.raises(CheckpointError, match="do not fit the network described by its config"):
+        load(stem)
+
+    changed = json.loads(json.dumps(original))
+    changed["config"]["encoder"]["depth"] = 3
+    description.write_text(json.dumps(changed))
+    with pytest.raises(CheckpointError, match=r"incompatible config: unknown EncoderConfig field\(s\) \['depth'\]"):
+        load(stem)
+
+    changed = json.loads(json.dumps(original))
+    changed["config"]["algo"] = "a2c"
+    description.write_text(json.dumps(changed))
+    with pytest.raises(CheckpointError, match="incompatible config: algo must be one of"):
+        load(stem)
+
+
+def test_missing_files_are_named(tmp_path: Path, saved: dict[str, Path]) -> None:
+    with pytest.raises(CheckpointError, match="no such checkpoint description"):
+        load(tmp_path / "nothing")
+    stem = _copy(saved["ppo-mlp"], tmp_path)
+    Path(str(stem) + ".safetensors").unlink()
+    with pytest.raises(CheckpointError, match="the weights file is missing"):
+        load(stem)
+
+
+def test_loading_never_unpickles(saved: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pickle was loaded")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    for stem in saved.values():
+        load(stem)

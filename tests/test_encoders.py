@@ -1,0 +1,116 @@
+"""Dense graph encoders: equal to PyG's sparse layers, blind to padding, any graph size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+
+import edge_rl
+from edge_rl.config import ENCODERS, EncoderConfig
+from edge_rl.encoders import INPUT_DIM, GraphEncoder, node_inputs
+
+
+def _batch(configs: list[dict], max_nodes: int | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
+    observations = []
+    for i, overrides in enumerate(configs):
+        env = edge_rl.make_env(max_nodes=max_nodes, **overrides)
+        obs, _ = env.reset(seed=seed + i)
+        for _ in range(3):  # a loaded network, not the first state
+            obs, *_ = env.step(env.unwrapped.n_nodes - 1)
+        observations.append(obs)
+    return {k: torch.as_tensor(np.stack([o[k] for o in observations])) for k in observations[0]}
+
+
+def _sparse_copy(dense: torch.nn.Module, kind: str, heads: int) -> torch.nn.Module:
+    """PyG's sparse layer with the dense layer's weights."""
+    if kind == "gcn":
+        sparse = GCNConv(dense.in_channels, dense.out_channels)
+        sparse.lin.weight.data.copy_(dense.lin.weight)
+        sparse.bias.data.copy_(dense.bias)
+    elif kind == "gat":
+        sparse = GATConv(dense.in_channels, dense.out_channels, heads=heads, concat=False)
+        sparse.lin.weight.data.copy_(dense.lin.weight)
+        sparse.att_src.data.copy_(dense.att_src.view_as(sparse.att_src))
+        sparse.att_dst.data.copy_(dense.att_dst.view_as(sparse.att_dst))
+        sparse.bias.data.copy_(dense.bias)
+    else:  # sage: PyG puts the bias on the neighbour term in one, on the root term in the other
+        sparse = SAGEConv(dense.in_channels, dense.out_channels)
+        sparse.lin_l.weight.data.copy_(dense.lin_rel.weight)
+        sparse.lin_l.bias.data.copy_(dense.lin_root.bias)
+        sparse.lin_r.weight.data.copy_(dense.lin_root.weight)
+    return sparse
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
+def test_dense_encoder_equals_pyg_sparse_layers_with_copied_weights(kind: str) -> None:
+    torch.manual_seed(0)
+    config = EncoderConfig(kind=kind)
+    encoder = GraphEncoder(config)
+    # Two graphs of different sizes, padded to 20 slots.
+    obs = _batch([{}, {"n_sensors": 2, "n_fog": 2, "n_cloud": 0}], max_nodes=20)
+    dense_nodes = encoder(obs).nodes
+    sparse_layers = [_sparse_copy(conv, kind, config.gat_heads) for conv in encoder.stacks[0].convs]
+    x_all = node_inputs(obs)
+    for b in range(2):
+        real = obs["node_mask"][b] > 0
+        x = x_all[b, real]
+        edge_index = obs["adjacency"][b][real][:, real].nonzero().t()
+        for i, layer in enumerate(sparse_layers):
+            x = layer(x, edge_index)
+            if i < len(sparse_layers) - 1:
+                x = torch.relu(x)
+        torch.testing.assert_close(dense_nodes[b, real], x, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ENCODERS)
+def test_padding_changes_nothing_for_the_real_nodes(kind: str) -> None:
+    torch.manual_seed(1)
+    encoder = GraphEncoder(EncoderConfig(kind=kind))
+    plain = encoder(_batch([{}]))
+    padded = encoder(_batch([{}], max_nodes=25))
+    torch.testing.assert_close(padded.nodes[:, :17], plain.nodes, atol=1e-5, rtol=1e-5)
+    assert torch.all(padded.nodes[:, 17:] == 0)
+    torch.testing.assert_close(padded.graph, plain.graph, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ENCODERS)
+def test_one_encoder_runs_on_any_graph_size(kind: str) -> None:
+    encoder = GraphEncoder(EncoderConfig(kind=kind, embed=32))
+    for overrides, n in (({}, 17), ({"n_sensors": 20, "n_fog": 8, "n_cloud": 2}, 30), ({"n_sensors": 3, "n_fog": 1}, 5)):
+        out = encoder(_batch([overrides]))
+        assert out.nodes.shape == (1, n, 32)
+        assert out.graph.shape == (1, 32)
+        assert torch.isfinite(out.nodes).all()
+
+
+def test_node_inputs_one_hot_the_type_and_append_the_task() -> None:
+    obs = _batch([{}])
+    x = node_inputs(obs)
+    assert x.shape == (1, 17, INPUT_DIM)
+    assert torch.equal(x[0, :, 6:9].argmax(-1), obs["nodes"][0, :, 6].long())
+    assert torch.equal(x[0, 5, 9:], obs["task"][0])
+
+
+def test_card_widths_by_default() -> None:
+    encoder = GraphEncoder()
+    convs = encoder.stacks[0].convs
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(INPUT_DIM, 64), (64, 64), (64, 128)]
+
+
+def test_node_scorer_equals_one_layer_on_the_concatenation() -> None:
+    from edge_rl.encoders import GraphFeatures
+    from edge_rl.policies import NodeScorer
+
+    torch.manual_seed(0)
+    scorer = NodeScorer(8, (5, 4))
+    nodes, graph = torch.randn(2, 3, 8), torch.randn(2, 8)
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    weight = torch.cat([scorer.node_in.weight, scorer.graph_in.weight], dim=1)
+    concat = torch.cat([nodes, graph.unsqueeze(1).expand(-1, 3, -1)], dim=-1)
+    first = torch.nn.functional.linear(concat, weight, scorer.graph_in.bias)
+    expected = scorer.out(scorer.rest(first)).squeeze(-1)
+    scores = scorer(GraphFeatures(nodes, graph, mask))
+    torch.testing.assert_close(scores[mask > 0], expected[mask > 0])
+    assert scores[0, 2] == torch.finfo(torch.float32).min
