@@ -16,7 +16,7 @@ TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 help:
 	@echo "make setup   create .venv and install the pinned environment (idempotent)"
 	@echo "make test    run the test suite (installs first if needed)"
-	@echo "make bench   run the speed benchmarks"
+	@echo "make bench   run the speed benchmarks (environment, then agents: ~3 minutes)"
 	@echo "make clean   remove caches (never results/)"
 
 setup: $(STAMP)
@@ -34,6 +34,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_agents.py
 
 clean:
 	rm -rf .pytest_cache .hypothesis build *.egg-info

@@ -115,8 +115,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     rows = evaluate(policy, seeds, env)
     if args.out:
         rows.to_csv(args.out, index=False)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(summarise(rows).round(3).to_string())
+    table = summarise(rows)
+    print(f"{len(rows)} episodes, seeds {seeds[0]}..{seeds[-1]}: mean ± std over episodes")
+    for metric in dict.fromkeys(c.rsplit("_", 1)[0] for c in table.columns):
+        cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"].fillna(0.0))]
+        print(f"  {metric:20s} " + "   ".join(f"{name}: {cell}" for name, cell in zip(table.index, cells)))
 
 
 def build_parser() -> argparse.ArgumentParser:
