@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 import edge_rl
+import edge_rl.agent
 from edge_rl.baselines import make_model, train
 from edge_rl.config import DQNConfig, EncoderConfig, TrainConfig
 
@@ -29,7 +30,7 @@ def training_steps_per_second(config: TrainConfig) -> float:
     return model.num_timesteps / (time.perf_counter() - start)
 
 
-def predict_latency_us(agent: edge_rl.baselines.Agent, n: int) -> np.ndarray:
+def predict_latency_us(agent: edge_rl.agent.Agent, n: int) -> np.ndarray:
     env = edge_rl.make_env()
     obs, _ = env.reset(seed=0)
     observations = []

@@ -1,8 +1,7 @@
 """The DQN and PPO baselines: Stable-Baselines3 on the flat (MLP) or graph (GNN) observation.
 
-``train(config)`` builds and trains one, ``Agent`` is what it returns and what ``load`` gives
-back: a policy with SB3's ``predict`` that always takes the graph observation (it flattens it
-itself for MLP policies) and can show its per-node Q-values or probabilities.
+``train(config)`` builds and trains one and returns a :class:`BaselineAgent` (see
+:mod:`edge_rl.agent`; :func:`edge_rl.agent.load` gives it back from a checkpoint).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
-from edge_rl import checkpoint
+from edge_rl.agent import Agent
 from edge_rl.config import EnvConfig, TrainConfig
 from edge_rl.env import make_env
 from edge_rl.policies import GraphActorCriticPolicy, GraphDQNPolicy
@@ -107,7 +106,7 @@ class _ProgressBar(BaseCallback):
         self.bar.close()
 
 
-def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> Agent:
+def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> BaselineAgent:
     """Train the baseline ``config`` describes; save it to ``path`` if given.
 
     Same config, seed and thread count give bit-identical weights. PPO collects whole
@@ -123,7 +122,7 @@ def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: 
         "wall_time_s": round(time.perf_counter() - start, 3),
         "threads": torch.get_num_threads(),
     }
-    agent = Agent(config, model.policy, trained)
+    agent = BaselineAgent(config, model.policy, trained)
     if path is not None:
         agent.save(path)
     return agent
@@ -139,109 +138,32 @@ def build_policy(config: TrainConfig) -> BasePolicy:
     )
 
 
-class Agent:
-    """A trained DQN or PPO policy with Stable-Baselines3's ``predict``.
+class BaselineAgent(Agent):
+    """A trained DQN or PPO policy (``network`` is the SB3 policy).
 
-    It always takes the graph observation of ``edge_rl/IoTEdge-v0`` (one observation or a
-    batch). MLP policies flatten it as Gymnasium's ``FlattenObservation`` does; graph
-    policies run on any topology size, padded or not.
+    MLP policies flatten the graph observation as Gymnasium's ``FlattenObservation`` does;
+    graph policies run on any topology size, padded or not.
     """
 
-    def __init__(self, config: TrainConfig, policy: BasePolicy, trained: dict[str, Any]) -> None:
-        self.config = config
-        self.policy = policy.eval()
-        self.trained = trained
-        self.name = config.name
-        self._keys = list(make_env(config.env).observation_space.spaces)
+    def __init__(self, config: TrainConfig, network: BasePolicy, trained: dict[str, Any]) -> None:
+        super().__init__(config, network, trained)
+        self.policy = self.network
+        self.greedy_output = "q_values" if config.algo == "dqn" else "logits"
+        if config.policy == "mlp":
+            self._flat_size = int(self.policy.observation_space.shape[0])
 
-    # ------------------------------------------------------------------ inference
+    build_network = staticmethod(build_policy)
 
-    def _tensors(self, observation: Observation) -> tuple[Any, bool]:
-        if not isinstance(observation, dict) or "nodes" not in observation:
-            raise ValueError(
-                "observation must be the dict of edge_rl/IoTEdge-v0 (keys nodes, adjacency, "
-                f"node_mask, task), got {type(observation).__name__}"
-            )
-        single = np.ndim(observation["nodes"]) == 2
-        arrays = {k: np.asarray(observation[k], dtype=np.float32) for k in self._keys}
-        if single:
-            arrays = {k: v[None] for k, v in arrays.items()}
-        if self.config.policy == "mlp":
-            batch = arrays["nodes"].shape[0]
-            flat = np.concatenate([arrays[k].reshape(batch, -1) for k in self._keys], axis=1)
-            if flat.shape[1] != self.policy.observation_space.shape[0]:
-                raise ValueError(
-                    f"{self.name} is an MLP policy for {self.config.env.n_nodes} nodes; it cannot "
-                    f"read an observation of {arrays['nodes'].shape[1]} nodes (graph policies can)"
-                )
-            return torch.from_numpy(flat), single
-        return {k: torch.from_numpy(v) for k, v in arrays.items()}, single
-
-    @torch.inference_mode()
-    def _outputs(self, observation: Observation) -> tuple[dict[str, torch.Tensor], bool]:
-        obs, single = self._tensors(observation)
+    def _forward(self, obs: Any) -> dict[str, torch.Tensor]:
         graph = self.config.policy == "gnn"
         if self.config.algo == "dqn":
             q_net = self.policy.q_net
             if graph:  # the same modules as SB3's q_net(obs), without its generic wrappers
-                return {"q_values": q_net.q_net(q_net.features_extractor(obs))}, single
-            return {"q_values": q_net(obs)}, single
+                return {"q_values": q_net.q_net(q_net.features_extractor(obs))}
+            return {"q_values": q_net(obs)}
         if graph:  # the actor's path in GraphActorCriticPolicy: encoder -> node scorer
             logits = self.policy.action_net(self.policy.features_extractor(obs))
             logits = logits - logits.logsumexp(dim=-1, keepdim=True)
-            return {"logits": logits, "probabilities": logits.exp()}, single
+            return {"logits": logits, "probabilities": logits.exp()}
         distribution = self.policy.get_distribution(obs).distribution
-        return {"logits": distribution.logits, "probabilities": distribution.probs}, single
-
-    def predict(
-        self,
-        observation: Observation,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """The chosen node (greedy when ``deterministic``; sampled from PPO's policy, or
-        epsilon-free greedy for DQN, otherwise) and the unchanged ``state``."""
-        outputs, single = self._outputs(observation)
-        if self.config.algo == "ppo" and not deterministic:
-            actions = torch.distributions.Categorical(probs=outputs["probabilities"]).sample()
-        else:
-            scores = outputs["q_values" if self.config.algo == "dqn" else "logits"]
-            actions = scores.argmax(dim=-1)
-        actions = actions.numpy()
-        return (actions[0] if single else actions), state
-
-    def node_scores(self, observation: Observation) -> dict[str, np.ndarray]:
-        """Per-node outputs: ``q_values`` (DQN) or ``logits`` and ``probabilities`` (PPO).
-
-        Padded nodes have the lowest float as Q-value or logit and probability 0.
-        """
-        outputs, single = self._outputs(observation)
-        return {k: (v[0] if single else v).numpy() for k, v in outputs.items()}
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, path: str | os.PathLike) -> os.PathLike:
-        """Write ``<path>.safetensors`` and ``<path>.json``; return the JSON path."""
-        return checkpoint.save(path, self.policy, self.config.to_dict(), self.trained)
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, document: dict[str, Any]) -> Agent:
-        config = TrainConfig.from_dict(document["config"])
-        policy = build_policy(config)
-        checkpoint.load_weights(path, policy, document)
-        return cls(config, policy, document["trained"])
-
-
-def load(path: str | os.PathLike) -> Agent:
-    """Rebuild a saved agent from its JSON config and safetensors weights; no pickle is read.
-
-    Raises:
-        CheckpointError: a missing, foreign, tampered, truncated or incompatible checkpoint.
-    """
-    document = checkpoint.read_description(path)
-    try:
-        TrainConfig.from_dict(document["config"])
-    except (TypeError, ValueError) as error:
-        raise checkpoint.CheckpointError(f"{path}: incompatible config: {error}") from None
-    return Agent.from_checkpoint(path, document)
+        return {"logits": distribution.logits, "probabilities": distribution.probs}

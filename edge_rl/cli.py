@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     seeds = parse_seeds(args.seeds)
     if args.checkpoint:
-        from edge_rl.baselines import load
+        from edge_rl.agent import load
 
         policy = load(args.checkpoint)
         env = policy.config.env

@@ -216,7 +216,8 @@ class EnvConfig:
 
 
 ENCODERS: tuple[str, ...] = ("gcn", "gat", "sage", "hybrid")
-ALGOS: tuple[str, ...] = ("dqn", "ppo")
+ALGOS: tuple[str, ...] = ("dqn", "ppo", "hybrid")
+FUSIONS: tuple[str, ...] = ("weighted_sum", "attention", "gating")
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
 
 
@@ -296,14 +297,73 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
+class HybridConfig:
+    """The hybrid DQN-PPO agent (:mod:`edge_rl.hybrid`).
+
+    Card values: learning rate 3e-4 for both parts, batch 64, gamma 0.99, fusion
+    ``0.6 * Q + 0.4 * logits``; the replay and target-network settings are the original's DQN
+    ones, the clipping / GAE / entropy / value settings its PPO ones. Ours: the rollout is
+    8 envs x 128 steps (1,024 transitions), so that a 5,000-step fine-tuning makes several
+    updates, and each PPO minibatch step also takes one TD step on a replay minibatch.
+
+    Attributes:
+        fusion: ``weighted_sum`` (fixed weights), ``attention`` (per-state weights from the
+            graph embedding) or ``gating`` (a learned per-node gate).
+        q_weight, policy_weight: the weights of ``weighted_sum``.
+        td_coef, ppo_coef: weights of the TD loss and of the PPO loss in the joint loss.
+        encoder_from: which pre-trained model's encoder the warm start copies.
+        eval_every, val_episodes: validation during training (seeds apart from test seeds).
+        select_best: keep the weights with the best validation return (else the last ones).
+    """
+
+    fusion: str = "weighted_sum"
+    q_weight: float = 0.6
+    policy_weight: float = 0.4
+    learning_rate: float = 3e-4
+    n_envs: int = 8
+    n_steps: int = 128
+    batch_size: int = 64
+    n_epochs: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    td_coef: float = 1.0
+    ppo_coef: float = 1.0
+    buffer_size: int = 100_000
+    learning_starts: int = 1_000
+    tau: float = 0.005
+    target_update_interval: int = 500
+    encoder_from: str = "dqn"
+    eval_every: int = 1_000
+    val_episodes: int = 5
+    select_best: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS)}", self.fusion)
+        _check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
+        for name in ("n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
+                     "val_episodes", "target_update_interval"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
+        _check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
+        _check(0 <= self.gamma <= 1, "gamma", "in [0, 1]", self.gamma)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run: what to train, on which environment, with which seed and budget.
 
     Attributes:
-        algo: ``dqn`` or ``ppo``.
+        algo: ``dqn``, ``ppo`` or ``hybrid``.
         policy: ``mlp`` (the card's: SB3's MlpPolicy on the flattened observation) or ``gnn``
             (a graph encoder and node-scoring heads on the graph observation).
-        total_timesteps: environment steps (card: 10,000 for each baseline).
+        total_timesteps: environment steps (card: 10,000 for each baseline; for the hybrid,
+            the fine-tuning steps, card: 5,000).
+        pretrain_steps: hybrid only: pre-train DQN-GNN and PPO-GNN for this many steps each
+            and start from their weights (card: 10,000); 0 trains the hybrid from scratch.
         threads: torch threads (1: parallelism comes from running seeds in processes).
     """
 
@@ -312,9 +372,11 @@ class TrainConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     seed: int = 0
     total_timesteps: int = 10_000
+    pretrain_steps: int = 0
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -325,6 +387,12 @@ class TrainConfig:
                "total_timesteps", "an integer >= 1", self.total_timesteps)
         _check(isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1",
                self.threads)
+        _check(isinstance(self.pretrain_steps, int) and self.pretrain_steps >= 0, "pretrain_steps",
+               "an integer >= 0", self.pretrain_steps)
+        if self.algo != "hybrid":
+            _check(self.pretrain_steps == 0, "pretrain_steps", "0 unless algo is 'hybrid'", self.pretrain_steps)
+        if self.algo == "hybrid":
+            _check(self.policy == "gnn", "policy", "'gnn' for the hybrid (it shares a graph encoder)", self.policy)
         if self.policy == "mlp":
             _check(self.env.max_nodes is None, "env.max_nodes",
                    "None for an MLP policy (its input size is fixed by the topology)",
@@ -333,6 +401,8 @@ class TrainConfig:
     @property
     def name(self) -> str:
         """A short label, e.g. ``dqn-gnn-gcn`` or ``ppo-mlp``."""
+        if self.algo == "hybrid":
+            return f"hybrid-{self.encoder.kind}-{self.hybrid.fusion}"
         parts = [self.algo, self.policy] + ([self.encoder.kind] if self.policy == "gnn" else [])
         return "-".join(parts)
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import edge_rl
-from edge_rl.baselines import Agent, build_policy, train
+from edge_rl.agent import Agent
+from edge_rl.baselines import build_policy, train
 from edge_rl.config import DQNConfig, EncoderConfig, EnvConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import evaluate
 from edge_rl.heuristics import make_heuristic

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import edge_rl
-from edge_rl.baselines import load, train
+from edge_rl.agent import load
+from edge_rl.baselines import train
 from edge_rl.checkpoint import CheckpointError
 
 from tests.test_baselines import tiny

@@ -1,0 +1,119 @@
+"""What every trained policy is once loaded: an :class:`Agent`, and :func:`load` to get one back.
+
+An agent takes the graph observation of ``edge_rl/IoTEdge-v0`` (one observation or a batch),
+has Stable-Baselines3's ``predict``, shows its per-node outputs with ``node_scores``, and saves
+itself as safetensors + JSON (:mod:`edge_rl.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from edge_rl import checkpoint
+from edge_rl.config import TrainConfig
+from edge_rl.env import make_env
+
+Observation = dict[str, np.ndarray]
+
+
+class Agent:
+    """Base class. Subclasses build ``network`` from a :class:`TrainConfig` and implement
+    :meth:`_forward`, returning named per-node outputs; ``greedy_output`` names the one whose
+    argmax is the deterministic action."""
+
+    greedy_output = "probabilities"
+
+    def __init__(self, config: TrainConfig, network: torch.nn.Module, trained: dict[str, Any]) -> None:
+        self.config = config
+        self.network = network.eval()
+        self.trained = trained
+        self.name = config.name
+        self._keys = list(make_env(config.env).observation_space.spaces)
+        self._flat_size: int | None = None  # set by MLP agents
+
+    # ------------------------------------------------------------------ inference
+
+    def _forward(self, obs: Any) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _tensors(self, observation: Observation) -> tuple[Any, bool]:
+        if not isinstance(observation, dict) or "nodes" not in observation:
+            raise ValueError(
+                "observation must be the dict of edge_rl/IoTEdge-v0 (keys nodes, adjacency, "
+                f"node_mask, task), got {type(observation).__name__}"
+            )
+        single = np.ndim(observation["nodes"]) == 2
+        arrays = {k: np.asarray(observation[k], dtype=np.float32) for k in self._keys}
+        if single:
+            arrays = {k: v[None] for k, v in arrays.items()}
+        if self._flat_size is None:
+            return {k: torch.from_numpy(v) for k, v in arrays.items()}, single
+        # MLP policies read the observation as Gymnasium's FlattenObservation writes it.
+        batch = arrays["nodes"].shape[0]
+        flat = np.concatenate([arrays[k].reshape(batch, -1) for k in self._keys], axis=1)
+        if flat.shape[1] != self._flat_size:
+            raise ValueError(
+                f"{self.name} is an MLP policy for {self.config.env.n_nodes} nodes; it cannot "
+                f"read an observation of {arrays['nodes'].shape[1]} nodes (graph policies can)"
+            )
+        return torch.from_numpy(flat), single
+
+    @torch.inference_mode()
+    def _outputs(self, observation: Observation) -> tuple[dict[str, torch.Tensor], bool]:
+        obs, single = self._tensors(observation)
+        return self._forward(obs), single
+
+    def predict(
+        self,
+        observation: Observation,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """The chosen node and the unchanged ``state``: the argmax when ``deterministic``,
+        otherwise a draw from the agent's distribution (greedy for DQN, which has none)."""
+        outputs, single = self._outputs(observation)
+        if not deterministic and "probabilities" in outputs:
+            actions = torch.distributions.Categorical(probs=outputs["probabilities"]).sample()
+        else:
+            actions = outputs[self.greedy_output].argmax(dim=-1)
+        actions = actions.numpy()
+        return (actions[0] if single else actions), state
+
+    def node_scores(self, observation: Observation) -> dict[str, np.ndarray]:
+        """Per-node outputs, e.g. ``q_values``, ``logits``, ``probabilities``.
+
+        Padded nodes have the lowest float as Q-value or logit, and probability 0.
+        """
+        outputs, single = self._outputs(observation)
+        return {k: (v[0] if single else v).numpy() for k, v in outputs.items()}
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike) -> os.PathLike:
+        """Write ``<path>.safetensors`` and ``<path>.json``; return the JSON path."""
+        return checkpoint.save(path, self.network, self.config.to_dict(), self.trained)
+
+
+def load(path: str | os.PathLike) -> Agent:
+    """Rebuild a saved agent from its JSON config and safetensors weights; no pickle is read.
+
+    Raises:
+        CheckpointError: a missing, foreign, tampered, truncated or incompatible checkpoint.
+    """
+    document = checkpoint.read_description(path)
+    try:
+        config = TrainConfig.from_dict(document["config"])
+    except (TypeError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"{path}: incompatible config: {error}") from None
+    if config.algo == "hybrid":
+        from edge_rl.hybrid import HybridAgent as cls
+    else:
+        from edge_rl.baselines import BaselineAgent as cls
+    network = cls.build_network(config)
+    checkpoint.load_weights(path, network, document)
+    return cls(config, network, document["trained"])
