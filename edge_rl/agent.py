@@ -1,4 +1,4 @@
-"""What every trained policy is once loaded: an :class:`Agent`, and :func:`load` to get one back.
+"""What every trained policy is: an :class:`Agent`; :func:`train` makes one, :func:`load` reads one.
 
 An agent takes the graph observation of ``edge_rl/IoTEdge-v0`` (one observation or a batch),
 has Stable-Baselines3's ``predict``, shows its per-node outputs with ``node_scores``, and saves
@@ -117,3 +117,14 @@ def load(path: str | os.PathLike) -> Agent:
     network = cls.build_network(config)
     checkpoint.load_weights(path, network, document)
     return cls(config, network, document["trained"])
+
+
+def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> Agent:
+    """Train what ``config`` describes (a DQN/PPO baseline or the hybrid); save it to ``path``."""
+    if config.algo == "hybrid":
+        from edge_rl.hybrid import train_hybrid
+
+        return train_hybrid(config, path, progress)
+    from edge_rl.baselines import train as train_baseline
+
+    return train_baseline(config, path, progress)

@@ -4,6 +4,8 @@ Examples::
 
     python -m edge_rl train --algo dqn --policy gnn --encoder gat --seed 1 --out results/models/dqn-gat-s1
     python -m edge_rl train --algo ppo --policy mlp --set ppo.learning_rate=1e-4
+    python -m edge_rl train --algo hybrid --encoder gcn --fusion weighted_sum     # the card's procedure
+    python -m edge_rl train --algo hybrid --fusion gating --from-scratch --steps 25000
     python -m edge_rl evaluate --checkpoint results/models/dqn-gat-s1 --seeds 10000-10099
     python -m edge_rl evaluate --heuristic greedy_earliest_finish --env n_sensors=20 --env n_fog=8
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from edge_rl.config import ALGOS, ENCODERS, POLICIES, EncoderConfig, EnvConfig, TrainConfig
+from edge_rl.config import ALGOS, ENCODERS, FUSIONS, POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.heuristics import HEURISTICS, make_heuristic
 
@@ -83,14 +85,23 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from edge_rl.baselines import train  # imports torch: only when training
+    from edge_rl.agent import train  # imports torch: only when training
 
+    hybrid = args.algo == "hybrid"
+    if not hybrid and (args.fusion or args.from_scratch or args.pretrain_steps is not None):
+        raise UsageError("--fusion, --pretrain-steps and --from-scratch apply to --algo hybrid only")
+    if args.from_scratch and args.pretrain_steps:
+        raise UsageError("--from-scratch means --pretrain-steps 0; give one of them")
+    steps = args.steps if args.steps is not None else (5_000 if hybrid else 10_000)
+    pretrain = 0 if (not hybrid or args.from_scratch) else (10_000 if args.pretrain_steps is None else args.pretrain_steps)
     config = TrainConfig(
         algo=args.algo,
-        policy=args.policy,
+        policy="gnn" if hybrid else args.policy,
         encoder=EncoderConfig(kind=args.encoder),
+        hybrid=HybridConfig(fusion=args.fusion or "weighted_sum"),
         seed=args.seed,
-        total_timesteps=args.steps,
+        total_timesteps=steps,
+        pretrain_steps=pretrain,
         threads=args.threads,
     )
     config = apply_overrides(config, args.set, "--set")
@@ -131,20 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a DQN or PPO baseline and save a checkpoint")
-    train.add_argument("--algo", choices=ALGOS, default="dqn", help="learning algorithm (default: dqn)")
+    train = commands.add_parser("train", help="train a DQN or PPO baseline or the hybrid, and save a checkpoint")
+    train.add_argument("--algo", choices=ALGOS, default="dqn",
+                       help="dqn, ppo, or hybrid (DQN and PPO heads on one graph encoder; by default "
+                            "the card's procedure: pre-train DQN-GNN and PPO-GNN, then fine-tune) (default: dqn)")
     train.add_argument("--policy", choices=POLICIES, default="gnn",
                        help="mlp: SB3's MlpPolicy on the flattened observation (the card's baselines); "
-                            "gnn: a graph encoder with node-scoring heads (default: gnn)")
-    train.add_argument("--encoder", choices=ENCODERS, default="gcn", help="graph encoder for --policy gnn (default: gcn)")
-    train.add_argument("--steps", type=int, default=10_000, help="environment steps (default: 10000, the card's budget)")
+                            "gnn: a graph encoder with node-scoring heads (default: gnn; the hybrid is always gnn)")
+    train.add_argument("--encoder", choices=ENCODERS, default="gcn", help="graph encoder for --policy gnn and the hybrid (default: gcn)")
+    train.add_argument("--fusion", choices=FUSIONS, help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
+    train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the card's budgets, the defaults)")
+    train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")
+    train.add_argument("--from-scratch", action="store_true", help="hybrid: no pre-training; train the hybrid alone for --steps")
     train.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; run seeds in parallel processes instead)")
     train.add_argument("--out", help="checkpoint stem; writes OUT.safetensors and OUT.json "
                                      "(default: results/models/<algo>-<policy>[-<encoder>]-seed<seed>)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any TrainConfig field, dotted, value in JSON: dqn.learning_rate=3e-4, "
-                            "env.n_sensors=20, encoder.hidden=32 (repeatable)")
+                            "hybrid.q_weight=0.5, env.n_sensors=20, encoder.hidden=32 (repeatable)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(run=_train)
 

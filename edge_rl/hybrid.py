@@ -237,13 +237,14 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None,
     hp = config.hybrid
     trained: dict[str, Any] = {"pretrain_timesteps": {}}
 
+    set_random_seed(config.seed)  # the initial weights
     network = HybridNetwork(config.encoder, config.hybrid)
     if config.pretrain_steps:
         dqn, ppo = pretrain(config, path, progress)
         warm_start(network, dqn, ppo, hp.encoder_from)
         trained["pretrain_timesteps"] = {"dqn": dqn.trained["timesteps"], "ppo": ppo.trained["timesteps"]}
-    # Seed after pre-training, so the hybrid's own randomness does not depend on whether it
-    # was warm-started.
+    # Seed again after pre-training, so the rollouts' randomness does not depend on whether
+    # the agent was warm-started.
     set_random_seed(config.seed)
     target = copy.deepcopy(network)
     target.requires_grad_(False)
