@@ -1,9 +1,10 @@
-"""Agent speed: training steps/s of DQN and PPO per encoder, and single-observation predict.
+"""Agent speed: training steps/s of DQN, PPO and the hybrid per encoder, and ``predict``.
 
 Run with ``make bench``. Everything is measured in this run on one torch thread; ratios are
-against the MLP policy of the same algorithm measured in the same run.
-Targets: GNN policies train at >= 1/3 of the MLP policy's steps/s; the GCN policy's ``predict``
-on one observation takes p50 <= 200 us and p99 <= 1 ms.
+against the MLP policy of the same algorithm (baselines) or PPO-GNN with the same encoder
+(hybrid), measured in the same run.
+Targets: GNN policies train at >= 1/3 of the MLP policy's steps/s; the hybrid at >= 1/2 of
+PPO-GNN's; the GCN policy's ``predict`` on one observation takes p50 <= 200 us, p99 <= 1 ms.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import torch
 import edge_rl
 import edge_rl.agent
 from edge_rl.baselines import make_model, train
-from edge_rl.config import DQNConfig, EncoderConfig, TrainConfig
+from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, TrainConfig
+from edge_rl.hybrid import train_hybrid
 
 TARGET_RATIO = 1 / 3
+TARGET_HYBRID_RATIO = 1 / 2
 TARGET_P50_US, TARGET_P99_US = 200.0, 1000.0
 
 
@@ -68,6 +71,18 @@ def main() -> None:
             verdict = "" if policy == "mlp" or kind == "hybrid" else ("PASS" if ratio >= TARGET_RATIO else "FAIL")
             failures += verdict == "FAIL"
             print(f"{config.name:16s} {rate:9.0f} {ratio:7.2f}  {verdict}")
+
+    print(f"\n{'hybrid (from scratch)':34s} {'steps/s':>9s} {'vs PPO-GNN':>10s}  target >= {TARGET_HYBRID_RATIO:.2f}")
+    for kind in ("gcn", "sage"):
+        ppo = training_steps_per_second(TrainConfig(algo="ppo", encoder=EncoderConfig(kind=kind), total_timesteps=args.ppo_steps))
+        for label, hybrid in (("", HybridConfig()), (", no validation", HybridConfig(eval_every=10**9))):
+            config = TrainConfig(algo="hybrid", encoder=EncoderConfig(kind=kind), hybrid=hybrid, total_timesteps=args.ppo_steps)
+            start = time.perf_counter()
+            agent = train_hybrid(config)
+            rate = agent.trained["timesteps"] / (time.perf_counter() - start)
+            verdict = "PASS" if rate / ppo >= TARGET_HYBRID_RATIO else "FAIL"
+            failures += verdict == "FAIL" and not label
+            print(f"{config.name + label:34s} {rate:9.0f} {rate / ppo:10.2f}  {verdict if not label else ''}")
 
     agent = train(TrainConfig(algo="dqn", total_timesteps=1_100, dqn=DQNConfig(learning_starts=1_000)))
     latency = predict_latency_us(agent, args.predicts)

@@ -248,7 +248,8 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None,
     set_random_seed(config.seed)
     target = copy.deepcopy(network)
     target.requires_grad_(False)
-    optimizer = torch.optim.Adam(network.parameters(), lr=hp.learning_rate, eps=1e-5)
+    # foreach: one fused update over all tensors (the per-tensor loop is PyTorch's CPU default).
+    optimizer = torch.optim.Adam(network.parameters(), lr=hp.learning_rate, eps=1e-5, foreach=True)
 
     envs = _make_vec_env(config)
     obs_space, action_space = envs.observation_space, envs.action_space
@@ -322,19 +323,24 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None,
         td_ready = replay.size() * hp.n_envs >= hp.learning_starts
         for _ in range(hp.n_epochs):
             for batch in rollout.get(hp.batch_size):
-                out = network(batch.observations)
-                loss, _ = ppo_loss(out, batch.actions.long().flatten(), batch.old_log_prob,
-                                   batch.advantages, batch.returns, hp)
-                loss = hp.ppo_coef * loss
+                observations, n_ppo = batch.observations, batch.actions.shape[0]
                 if td_ready:
                     sample = replay.sample(hp.batch_size)
                     targets = td_targets(network, target, sample.rewards.flatten(), sample.next_observations,
                                          sample.dones.flatten(), hp.gamma)
-                    q_taken = network.q_values(sample.observations).gather(-1, sample.actions.long()).squeeze(-1)
+                    # One forward pass for the PPO minibatch and the replay minibatch together.
+                    observations = {k: torch.cat([v, sample.observations[k]]) for k, v in observations.items()}
+                out = network(observations)
+                ppo_part = HybridOutput(*(x[:n_ppo] for x in out))
+                loss, _ = ppo_loss(ppo_part, batch.actions.long().flatten(), batch.old_log_prob,
+                                   batch.advantages, batch.returns, hp)
+                loss = hp.ppo_coef * loss
+                if td_ready:
+                    q_taken = out.q_values[n_ppo:].gather(-1, sample.actions.long()).squeeze(-1)
                     loss = loss + hp.td_coef * F.smooth_l1_loss(q_taken, targets)
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(network.parameters(), hp.max_grad_norm)
+                nn.utils.clip_grad_norm_(network.parameters(), hp.max_grad_norm, foreach=True)
                 optimizer.step()
         bar.update(hp.n_envs * hp.n_steps)
 
