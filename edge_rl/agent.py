@@ -76,12 +76,13 @@ class Agent:
     ) -> tuple[np.ndarray, Any]:
         """The chosen node and the unchanged ``state``: the argmax when ``deterministic``,
         otherwise a draw from the agent's distribution (greedy for DQN, which has none)."""
-        outputs, single = self._outputs(observation)
-        if not deterministic and "probabilities" in outputs:
-            actions = torch.distributions.Categorical(probs=outputs["probabilities"]).sample()
-        else:
-            actions = outputs[self.greedy_output].argmax(dim=-1)
-        actions = actions.numpy()
+        with torch.inference_mode():  # the choice too: inference tensors are slow outside it
+            outputs, single = self._outputs(observation)
+            if not deterministic and "probabilities" in outputs:
+                actions = torch.distributions.Categorical(probs=outputs["probabilities"]).sample()
+            else:
+                actions = outputs[self.greedy_output].argmax(dim=-1)
+            actions = actions.numpy()
         return (actions[0] if single else actions), state
 
     def node_scores(self, observation: Observation) -> dict[str, np.ndarray]:

@@ -30,7 +30,8 @@ from edge_rl.policies import GraphActorCriticPolicy, GraphDQNPolicy
 Observation = dict[str, np.ndarray]
 
 
-def _monitored_env(config: EnvConfig, flat: bool) -> gym.Env:
+def monitored_env(config: EnvConfig, flat: bool) -> gym.Env:
+    """The environment wrapped in SB3's Monitor (episode returns and lengths in ``info``)."""
     return Monitor(make_env(config, flat=flat))
 
 
@@ -87,7 +88,7 @@ def make_model(config: TrainConfig) -> BaseAlgorithm:
     torch.set_num_threads(config.threads)
     algorithm, policy, kwargs = _algorithm_kwargs(config)
     n_envs = config.ppo.n_envs if config.algo == "ppo" else 1
-    env = DummyVecEnv([partial(_monitored_env, config.env, config.policy == "mlp")] * n_envs)
+    env = DummyVecEnv([partial(monitored_env, config.env, config.policy == "mlp")] * n_envs)
     return algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
 
 
@@ -159,10 +160,10 @@ class BaselineAgent(Agent):
         if self.config.algo == "dqn":
             q_net = self.policy.q_net
             if graph:  # the same modules as SB3's q_net(obs), without its generic wrappers
-                return {"q_values": q_net.q_net(q_net.features_extractor(obs))}
+                return {"q_values": q_net.q_net(q_net.features_extractor.encoder(obs))}
             return {"q_values": q_net(obs)}
         if graph:  # the actor's path in GraphActorCriticPolicy: encoder -> node scorer
-            logits = self.policy.action_net(self.policy.features_extractor(obs))
+            logits = self.policy.action_net(self.policy.features_extractor.encoder(obs))
             logits = logits - logits.logsumexp(dim=-1, keepdim=True)
             return {"logits": logits, "probabilities": logits.exp()}
         distribution = self.policy.get_distribution(obs).distribution

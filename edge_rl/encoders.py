@@ -74,10 +74,10 @@ class DenseGraphStack(nn.Module):
             _conv(kind, a, b, config.gat_heads) for a, b in zip(widths[:-1], widths[1:])
         )
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> torch.Tensor:
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
-            if self.kind == "sage":  # GraphSAGE keeps the root term apart: no self-loops
+            if adj_with_loops is None:  # GraphSAGE keeps the root term apart: no self-loops
                 x = conv(x, adj)
             else:
                 x = conv(x, adj_with_loops, add_loop=False)
@@ -107,9 +107,10 @@ class GraphEncoder(nn.Module):
 
     def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
         x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
-        eye = torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
-        adj_with_loops = torch.maximum(adj, eye)
-        outputs = [stack(x, adj, adj_with_loops) for stack in self.stacks]
+        loops = None
+        if self.config.kind != "sage":
+            loops = torch.maximum(adj, torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device))
+        outputs = [stack(x, adj, None if stack.kind == "sage" else loops) for stack in self.stacks]
         if self.project is None:
             nodes = outputs[0]
         else:

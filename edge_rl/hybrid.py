@@ -40,7 +40,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from stable_baselines3.common.buffers import DictReplayBuffer, DictRolloutBuffer
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import polyak_update, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
@@ -51,7 +50,6 @@ from edge_rl import baselines
 from edge_rl.agent import Agent
 from edge_rl.config import EncoderConfig, HybridConfig, TrainConfig
 from edge_rl.encoders import GraphEncoder, GraphFeatures
-from edge_rl.env import make_env
 from edge_rl.evaluation import evaluate
 from edge_rl.policies import NodeScorer
 
@@ -207,7 +205,7 @@ def ppo_loss(out: HybridOutput, actions: torch.Tensor, old_log_prob: torch.Tenso
 
 
 def _make_vec_env(config: TrainConfig) -> DummyVecEnv:
-    env = DummyVecEnv([partial(lambda c: Monitor(make_env(c)), config.env)] * config.hybrid.n_envs)
+    env = DummyVecEnv([partial(baselines.monitored_env, config.env, False)] * config.hybrid.n_envs)
     env.seed(config.seed)
     return env
 

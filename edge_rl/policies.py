@@ -25,6 +25,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
+from torch.nn import functional as F
 
 from edge_rl.config import EncoderConfig
 from edge_rl.encoders import GraphEncoder, GraphFeatures
@@ -87,8 +88,12 @@ class NodeScorer(nn.Module):
 
     def forward(self, features: GraphFeatures) -> torch.Tensor:
         nodes, graph, mask = features
-        x = self.node_in(nodes) + self.graph_in(graph).unsqueeze(1)
-        scores = self.out(self.rest(x)).squeeze(-1)
+        # Functional calls on the submodules' parameters: the same maths as calling the
+        # modules, without nn.Module's per-call overhead (a third of a single-observation pass).
+        x = F.linear(nodes, self.node_in.weight) + F.linear(graph, self.graph_in.weight, self.graph_in.bias).unsqueeze(1)
+        for layer in self.rest:
+            x = F.linear(x, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else torch.relu(x)
+        scores = F.linear(x, self.out.weight, self.out.bias).squeeze(-1)
         return scores.masked_fill(mask < 0.5, torch.finfo(scores.dtype).min)
 
 
