@@ -221,12 +221,28 @@ def pretrain(config: TrainConfig, path: str | os.PathLike | None = None,
     return agents[0], agents[1]
 
 
-def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None,
-                 progress: bool = False) -> HybridAgent:
+def _check_pretrained(config: TrainConfig, pretrained: tuple[baselines.BaselineAgent, ...]) -> None:
+    if not config.pretrain_steps:
+        raise ValueError("pretrained agents were given, but pretrain_steps is 0 (training from scratch)")
+    for algo, agent in zip(("dqn", "ppo"), pretrained):
+        expected = replace(config, algo=algo, total_timesteps=config.pretrain_steps, pretrain_steps=0)
+        if agent.config != expected:
+            raise ValueError(
+                f"the pre-trained {algo} agent {agent.name} was not trained with the config this "
+                f"hybrid would pre-train with (algo={algo}, policy=gnn, encoder, env, seed "
+                f"{config.seed}, {config.pretrain_steps} steps); pass pretrained=None to train it"
+            )
+
+
+def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
+                 pretrained: tuple[baselines.BaselineAgent, baselines.BaselineAgent] | None = None) -> HybridAgent:
     """Train the hybrid ``config`` describes (pre-training first if ``pretrain_steps``).
 
-    Same config, seed and thread count give bit-identical weights. Training runs whole
-    rollouts, so it may run past ``total_timesteps`` to finish the last one.
+    ``pretrained`` gives the DQN-GNN and PPO-GNN agents to start from instead of training
+    them; they must be exactly what :func:`pretrain` would train (same encoder, environment,
+    seed and steps), as the baseline runs of the same seed are. Same config, seed and thread
+    count give bit-identical weights. Training runs whole rollouts, so it may run past
+    ``total_timesteps`` to finish the last one.
     """
     if config.algo != "hybrid":
         raise ValueError(f"train_hybrid needs algo='hybrid', got {config.algo!r}")
@@ -237,8 +253,10 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None,
 
     set_random_seed(config.seed)  # the initial weights
     network = HybridNetwork(config.encoder, config.hybrid)
+    if pretrained is not None:
+        _check_pretrained(config, pretrained)
     if config.pretrain_steps:
-        dqn, ppo = pretrain(config, path, progress)
+        dqn, ppo = pretrained if pretrained is not None else pretrain(config, path, progress)
         warm_start(network, dqn, ppo, hp.encoder_from)
         trained["pretrain_timesteps"] = {"dqn": dqn.trained["timesteps"], "ppo": ppo.trained["timesteps"]}
     # Seed again after pre-training, so the rollouts' randomness does not depend on whether

@@ -208,3 +208,16 @@ def test_bad_hybrid_configs_are_refused() -> None:
         TrainConfig(algo="hybrid", policy="mlp")
     with pytest.raises(ValueError, match="pretrain_steps must be 0 unless algo is 'hybrid'"):
         TrainConfig(algo="dqn", pretrain_steps=10)
+
+
+def test_given_pretrained_agents_give_the_same_hybrid_as_pretraining_itself() -> None:
+    from edge_rl.hybrid import pretrain
+
+    config = tiny_hybrid(pretrain_steps=64, seed=2)
+    own = train_hybrid(config)
+    reused = train_hybrid(config, pretrained=pretrain(config))
+    a, b = own.network.state_dict(), reused.network.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other_seed = pretrain(tiny_hybrid(pretrain_steps=64, seed=3))
+    with pytest.raises(ValueError, match="was not trained with the config this hybrid would pre-train with"):
+        train_hybrid(config, pretrained=other_seed)
