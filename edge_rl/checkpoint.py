@@ -50,7 +50,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename: never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -80,7 +80,7 @@ def save(
         trained: what the run did: steps, wall time, threads, ...
     """
     weights, description = paths(path)
-    _atomic_write(weights, lambda tmp: save_model(module, tmp))
+    atomic_write(weights, lambda tmp: save_model(module, tmp))
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -90,7 +90,7 @@ def save(
         "weights": {"file": weights.name, "sha256": _sha256(weights)},
     }
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    _atomic_write(description, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(description, lambda tmp: Path(tmp).write_text(text))
     return description
 
 

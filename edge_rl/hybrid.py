@@ -210,14 +210,22 @@ def _make_vec_env(config: TrainConfig) -> DummyVecEnv:
     return env
 
 
+def pretrain_config(config: TrainConfig, algo: str) -> TrainConfig:
+    """The baseline run that pre-trains ``algo`` for the hybrid ``config``: the same encoder,
+    environment, seed and DQN/PPO settings, ``pretrain_steps`` long. (Its ``hybrid`` field is
+    reset to the default: baselines do not read it, and so the DQN-GNN baseline run of a seed
+    *is* the pre-training of every hybrid variant with that encoder and seed.)"""
+    return replace(config, algo=algo, total_timesteps=config.pretrain_steps, pretrain_steps=0,
+                   hybrid=HybridConfig())
+
+
 def pretrain(config: TrainConfig, path: str | os.PathLike | None = None,
              progress: bool = False) -> tuple[baselines.BaselineAgent, baselines.BaselineAgent]:
     """The card's pre-training: DQN-GNN and PPO-GNN, ``pretrain_steps`` each, same encoder and seed."""
     agents = []
     for algo in ("dqn", "ppo"):
-        sub = replace(config, algo=algo, total_timesteps=config.pretrain_steps, pretrain_steps=0)
         sub_path = None if path is None else f"{path}-pretrain-{algo}"
-        agents.append(baselines.train(sub, sub_path, progress=progress))
+        agents.append(baselines.train(pretrain_config(config, algo), sub_path, progress=progress))
     return agents[0], agents[1]
 
 
@@ -225,8 +233,7 @@ def _check_pretrained(config: TrainConfig, pretrained: tuple[baselines.BaselineA
     if not config.pretrain_steps:
         raise ValueError("pretrained agents were given, but pretrain_steps is 0 (training from scratch)")
     for algo, agent in zip(("dqn", "ppo"), pretrained):
-        expected = replace(config, algo=algo, total_timesteps=config.pretrain_steps, pretrain_steps=0)
-        if agent.config != expected:
+        if agent.config != pretrain_config(config, algo):
             raise ValueError(
                 f"the pre-trained {algo} agent {agent.name} was not trained with the config this "
                 f"hybrid would pre-train with (algo={algo}, policy=gnn, encoder, env, seed "

@@ -1,0 +1,128 @@
+"""Many training runs at once: in parallel processes, resumable, never half-written.
+
+A :class:`Run` is one training config (seed included) and the test seeds it is evaluated on.
+:func:`run_all` trains and evaluates every run that is not done yet, as many at a time as
+there are cores, each process on one torch thread, with one progress bar over all runs. Each
+run leaves, under ``folder``:
+
+- ``models/<stem>.safetensors`` and ``.json``: the checkpoint;
+- ``runs/<stem>.csv``: its evaluation rows (one per test episode), with the run's ``label``,
+  ``train_seed`` and ``env_steps`` (pre-training included).
+
+Both are written to a temporary file and renamed, so an interrupted run leaves nothing, and a
+rerun skips every run whose CSV exists. Runs are seeded one by one: the numbers do not depend
+on how many processes ran them, or in what order.
+
+Hybrid runs that follow the card's procedure start from the DQN-GNN and PPO-GNN runs of the
+same encoder and seed when those are in the same call (they are exactly its pre-training), so
+pre-training is never done twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from edge_rl.checkpoint import atomic_write
+from edge_rl.config import TrainConfig
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a table ``label``, its config, and the test seeds it is evaluated on."""
+
+    label: str
+    config: TrainConfig
+    eval_seeds: tuple[int, ...] = field(default=DEFAULT_EVAL_SEEDS)
+
+    @property
+    def stem(self) -> str:
+        """File name: the label made safe, and the seed, e.g. ``hybrid-best-seed3``."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+        return f"{slug}-seed{self.config.seed}"
+
+
+def _paths(folder: Path, run: Run) -> tuple[Path, Path]:
+    return folder / "models" / run.stem, folder / "runs" / f"{run.stem}.csv"
+
+
+def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, Path] | None) -> str:
+    """Train, save, evaluate, write the rows. Runs in a worker process."""
+    from edge_rl.agent import load, train
+    from edge_rl.hybrid import train_hybrid
+
+    torch.set_num_threads(run.config.threads)
+    model, rows_path = _paths(folder, run)
+    if run.config.algo == "hybrid":
+        pretrained = None if pretrained_stems is None else tuple(load(p) for p in pretrained_stems)
+        agent = train_hybrid(run.config, model, pretrained=pretrained)
+        env_steps = agent.trained["total_env_steps"]
+    else:
+        agent = train(run.config, model)
+        env_steps = agent.trained["timesteps"]
+    rows = evaluate(agent, run.eval_seeds, run.config.env, name=run.label)
+    rows.insert(1, "train_seed", run.config.seed)
+    rows["env_steps"] = env_steps
+    rows["algo"] = run.config.name
+    atomic_write(rows_path, lambda tmp: rows.to_csv(tmp, index=False))
+    return run.label
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None = None,
+            progress: bool = True) -> pd.DataFrame:
+    """Train and evaluate every run not done yet; return the rows of all runs.
+
+    Args:
+        runs: the runs; two runs may not share a stem (label and seed).
+        folder: where ``models/`` and ``runs/`` go.
+        workers: processes at once (default: the number of cores).
+        progress: one bar over all runs.
+    """
+    from edge_rl.hybrid import pretrain_config
+
+    folder = Path(folder)
+    stems = [run.stem for run in runs]
+    duplicated = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicated:
+        raise ValueError(f"runs must have distinct labels per seed; repeated: {duplicated}")
+    by_config = {run.config: run for run in runs if run.config.algo != "hybrid"}
+    todo = [run for run in runs if not _paths(folder, run)[1].exists()]
+
+    def pretrained_for(run: Run) -> tuple[Path, Path] | None:
+        if run.config.algo != "hybrid" or not run.config.pretrain_steps:
+            return None
+        sources = [by_config.get(pretrain_config(run.config, algo)) for algo in ("dqn", "ppo")]
+        if any(source is None for source in sources):
+            return None  # not among these runs: the hybrid pre-trains itself
+        return tuple(_paths(folder, source)[0] for source in sources)  # type: ignore[return-value]
+
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="runs", unit="run", disable=not progress)
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no forked torch state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+        # Baselines first: hybrids may start from their checkpoints.
+        for phase in ([r for r in todo if r.config.algo != "hybrid"], [r for r in todo if r.config.algo == "hybrid"]):
+            futures = {pool.submit(_execute, run, folder, pretrained_for(run)): run for run in phase}
+            for future in as_completed(futures):
+                try:
+                    future.result()
+                except Exception as error:
+                    pool.shutdown(cancel_futures=True)
+                    raise RuntimeError(f"run {futures[future].stem} failed: {error}") from error
+                bar.update(1)
+    bar.close()
+    return pd.concat([pd.read_csv(_paths(folder, run)[1]) for run in runs], ignore_index=True)
