@@ -11,13 +11,23 @@ STAMP  := $(VENV)/.installed
 # pip then takes the local CPU wheel instead of resolving a CUDA build with the rest.
 TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 
-.PHONY: help setup test bench clean
+# `make reproduce` runs the notebooks in order with papermill; `QUICK=1` runs them on the
+# smoke budget into results/quick/ (git-ignored), never touching the full results. Targets
+# are the executed notebooks: only what is older than its notebook or the package reruns.
+BUDGET    := $(if $(QUICK),quick,full)
+RESULTS   := $(if $(QUICK),results/quick,results)
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
+PACKAGE   := $(wildcard edge_rl/*.py)
+
+.PHONY: help setup test bench reproduce clean
 
 help:
-	@echo "make setup   create .venv and install the pinned environment (idempotent)"
-	@echo "make test    run the test suite (installs first if needed)"
-	@echo "make bench   run the speed benchmarks (environment, then agents: ~3 minutes)"
-	@echo "make clean   remove caches (never results/)"
+	@echo "make setup      create .venv and install the pinned environment (idempotent)"
+	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
+	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/)"
+	@echo "make bench      run the speed benchmarks (environment, then agents: ~5 minutes)"
+	@echo "make clean      remove caches (never results/)"
 
 setup: $(STAMP)
 
@@ -30,7 +40,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+
+reproduce: $(EXECUTED)
+
+# Notebooks run in order (each may read what the ones before it wrote), in their own folder.
+$(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
+	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS)
 
 bench: setup
 	$(PY) benchmarks/bench_env.py

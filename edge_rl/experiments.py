@@ -32,9 +32,29 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from edge_rl.checkpoint import atomic_write
+from edge_rl.files import atomic_write
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a reproduction runs: ``full`` for ``make reproduce``, ``quick`` for
+    ``make reproduce QUICK=1`` and for the notebooks' checks in CI."""
+
+    name: str
+    eval_episodes: int  # test episodes per policy (and per trained model)
+    train_seeds: int  # training seeds per variant
+
+
+BUDGETS = {"full": Budget("full", eval_episodes=100, train_seeds=10), "quick": Budget("quick", eval_episodes=10, train_seeds=2)}
+
+
+def budget(name: str) -> Budget:
+    """The budget called ``name``: ``full`` or ``quick``."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; accepted: {sorted(BUDGETS)}")
+    return BUDGETS[name]
 
 
 @dataclass(frozen=True)

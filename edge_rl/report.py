@@ -1,0 +1,122 @@
+"""Tables and figures for the notebooks and the model card, from evaluation rows and configs.
+
+Nothing here runs an experiment: every function turns what :mod:`edge_rl.evaluation` (or a
+config) gives into a DataFrame, a Markdown table or a matplotlib figure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import networkx as nx
+import pandas as pd
+
+from edge_rl.config import NODE_TYPES, EnvConfig
+from edge_rl.files import atomic_write
+from edge_rl.topology import make_topology
+
+NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
+
+
+def environment_spec(config: EnvConfig | None = None) -> pd.DataFrame:
+    """The simulator's constants as a table (quantity, value, unit, source)."""
+    cfg = config if config is not None else EnvConfig()
+    rows = []
+    for name in NODE_TYPES:
+        spec = cfg.node_type_spec(NODE_TYPES.index(name))
+        count = {"sensor": cfg.n_sensors, "fog": cfg.n_fog, "cloud": cfg.n_cloud}[name]
+        rows += [
+            (f"{name}: count", count, "nodes", "original"),
+            (f"{name}: compute", spec.mips, "MIPS", "original"),
+            (f"{name}: memory", spec.memory_mb, "MB", "original"),
+            (f"{name}: busy power", spec.busy_power_w, "W", "original" if name != "sensor" else "ours"),
+            (f"{name}: access link", spec.ingress_mbps, "Mbit/s", "ours"),
+            (f"{name}: background CPU load", spec.bg_cpu_util, "fraction", "ours"),
+            (f"{name}: background link load", spec.bg_link_util, "fraction", "ours"),
+            (f"{name}: background memory", spec.bg_mem_util, "fraction", "ours"),
+        ]
+    for name, link in (("sensor-fog", cfg.sensor_fog_link), ("fog-fog", cfg.fog_fog_link), ("fog-cloud", cfg.fog_cloud_link)):
+        rows += [(f"link {name}: bandwidth", link.bandwidth_mbps, "Mbit/s", "original"),
+                 (f"link {name}: latency", link.latency_ms, "ms", "original")]
+    rows += [
+        ("step", cfg.step_ms, "ms", "ours"),
+        ("background arrivals", cfg.background_rate, "jobs / step (Poisson)", "original"),
+        ("transmission energy", cfg.tx_energy_j_per_mb, "J / MB / hop", "ours"),
+        ("task demand", f"{cfg.demand_mi[0]:g}-{cfg.demand_mi[1]:g}", "MI, log-uniform", "ours"),
+        ("task input", f"{cfg.input_kb[0]:g}-{cfg.input_kb[1]:g}", "KB, log-uniform", "ours"),
+        ("task memory", f"{cfg.memory_mb[0]:g}-{cfg.memory_mb[1]:g}", "MB, uniform", "ours"),
+        ("task deadline", f"{cfg.deadline_ms[0]:g}-{cfg.deadline_ms[1]:g}", "ms, log-uniform", "ours"),
+        ("reward weights (deadline, latency, energy, balance)",
+         f"{cfg.w_deadline:g}, {cfg.w_latency:g}, {cfg.w_energy:g}, {cfg.w_balance:g}", "", "original"),
+        ("latency cap", cfg.latency_cap, "x deadline", "ours"),
+        ("episode", 100, "steps", "original"),
+    ]
+    table = pd.DataFrame(rows, columns=["quantity", "value", "unit", "source"])
+    table["value"] = [f"{v:g}" if isinstance(v, (int, float)) else v for v in table["value"]]
+    return table.set_index("quantity")
+
+
+def draw_topology(config: EnvConfig | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """The network, sensors at the bottom, fog in the middle, clouds on top."""
+    cfg = config if config is not None else EnvConfig()
+    topology = make_topology(cfg)
+    graph = nx.Graph()
+    for node, kind in enumerate(topology.node_type):
+        graph.add_node(node, layer=int(kind))
+    graph.add_edges_from(topology.edges)
+    positions = nx.multipartite_layout(graph, subset_key="layer", align="horizontal")
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 4))[1]
+    colours = [NODE_COLOURS[NODE_TYPES[int(k)]] for k in topology.node_type]
+    same_layer = [(a, b) for a, b in graph.edges if topology.node_type[a] == topology.node_type[b]]
+    other = [edge for edge in graph.edges if edge not in same_layer]
+    nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=320)
+    nx.draw_networkx_labels(graph, positions, ax=ax, font_color="white", font_size=8)
+    nx.draw_networkx_edges(graph, positions, edgelist=other, ax=ax, edge_color="#bbbbbb")
+    # The fog mesh lies on one row: arcs, or its links would hide behind each other.
+    nx.draw_networkx_edges(graph, positions, edgelist=same_layer, ax=ax, edge_color="#bbbbbb", arrows=True,
+                           arrowstyle="-", connectionstyle="arc3,rad=0.35", node_size=320)
+    for name, colour in NODE_COLOURS.items():
+        ax.scatter([], [], c=colour, label=name)
+    ax.legend(loc="upper left", frameon=False)
+    ax.set_axis_off()
+    ax.set_title(f"{topology.n_nodes} nodes: {cfg.n_sensors} sensors, {cfg.n_fog} fog, {cfg.n_cloud} cloud")
+    return ax
+
+
+def episode_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The card's style, per policy over episodes: mean, std, min and max return, and the
+    mean of the other metrics. Sorted by mean return."""
+    by = rows.groupby("policy", sort=False)
+    table = pd.DataFrame({
+        "Mean Reward": by["return"].mean(),
+        "Std Dev": by["return"].std(),
+        "Min": by["return"].min(),
+        "Max": by["return"].max(),
+        "Deadline success": by["deadline_success"].mean(),
+        "Latency p95 (ms)": by["latency_p95_ms"].mean(),
+        "Energy / task (J)": by["energy_per_task_j"].mean(),
+        "Episodes": by["return"].size(),
+    })
+    return table.sort_values("Mean Reward", ascending=False)
+
+
+def markdown(table: pd.DataFrame, digits: int = 2) -> str:
+    """A GitHub Markdown table (pandas' ``to_markdown``, which uses tabulate); integer columns
+    stay integers, float columns get ``digits`` decimals."""
+    formats = [""] + ["d" if pd.api.types.is_integer_dtype(t) else f".{digits}f" for t in table.dtypes]
+    # object dtype: pandas would otherwise hand tabulate one float array, integers included
+    return table.astype(object).to_markdown(floatfmt=formats)
+
+
+def save_table(table: pd.DataFrame, stem: str | os.PathLike, digits: int = 2) -> None:
+    """Write ``<stem>.csv`` (full precision) and ``<stem>.md`` (rounded), each atomically."""
+    stem = Path(stem)
+    atomic_write(stem.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
+    atomic_write(stem.with_suffix(".md"), lambda tmp: Path(tmp).write_text(markdown(table, digits) + "\n"))
+
+
+def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
+    """Write a PNG atomically (at 120 dpi, tight)."""
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
