@@ -120,12 +120,14 @@ def load(path: str | os.PathLike) -> Agent:
     return cls(config, network, document["trained"])
 
 
-def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> Agent:
-    """Train what ``config`` describes (a DQN/PPO baseline or the hybrid); save it to ``path``."""
+def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
+          log_dir: str | os.PathLike | None = None) -> Agent:
+    """Train what ``config`` describes (a DQN/PPO baseline or the hybrid); save it to ``path``;
+    keep the training episodes in ``log_dir`` (SB3 Monitor CSVs)."""
     if config.algo == "hybrid":
         from edge_rl.hybrid import train_hybrid
 
-        return train_hybrid(config, path, progress)
+        return train_hybrid(config, path, progress, log_dir=log_dir)
     from edge_rl.baselines import train as train_baseline
 
-    return train_baseline(config, path, progress)
+    return train_baseline(config, path, progress, log_dir)

@@ -30,9 +30,18 @@ from edge_rl.policies import GraphActorCriticPolicy, GraphDQNPolicy
 Observation = dict[str, np.ndarray]
 
 
-def monitored_env(config: EnvConfig, flat: bool) -> gym.Env:
-    """The environment wrapped in SB3's Monitor (episode returns and lengths in ``info``)."""
-    return Monitor(make_env(config, flat=flat))
+def monitored_env(config: EnvConfig, flat: bool, log: str | None = None) -> gym.Env:
+    """The environment wrapped in SB3's Monitor (episode returns and lengths in ``info``, and
+    in ``<log>.monitor.csv`` if ``log`` is given: SB3's ``load_results`` reads them back)."""
+    return Monitor(make_env(config, flat=flat), filename=log)
+
+
+def monitored_vec_env(config: EnvConfig, n_envs: int, flat: bool, log_dir: str | os.PathLike | None) -> DummyVecEnv:
+    """``n_envs`` monitored environments; with ``log_dir``, one training log per environment."""
+    if log_dir is not None:
+        os.makedirs(log_dir, exist_ok=True)
+    logs = [None if log_dir is None else os.path.join(log_dir, str(i)) for i in range(n_envs)]
+    return DummyVecEnv([partial(monitored_env, config, flat, log) for log in logs])
 
 
 class MaskedDQN(DQN):
@@ -83,12 +92,12 @@ def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, di
     return PPO, (GraphActorCriticPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
 
 
-def make_model(config: TrainConfig) -> BaseAlgorithm:
-    """The untrained SB3 model for ``config``, seeded, on the CPU."""
+def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) -> BaseAlgorithm:
+    """The untrained SB3 model for ``config``, seeded, on the CPU (training logs in ``log_dir``)."""
     torch.set_num_threads(config.threads)
     algorithm, policy, kwargs = _algorithm_kwargs(config)
     n_envs = config.ppo.n_envs if config.algo == "ppo" else 1
-    env = DummyVecEnv([partial(monitored_env, config.env, config.policy == "mlp")] * n_envs)
+    env = monitored_vec_env(config.env, n_envs, config.policy == "mlp", log_dir)
     return algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
 
 
@@ -107,14 +116,16 @@ class _ProgressBar(BaseCallback):
         self.bar.close()
 
 
-def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False) -> BaselineAgent:
-    """Train the baseline ``config`` describes; save it to ``path`` if given.
+def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
+          log_dir: str | os.PathLike | None = None) -> BaselineAgent:
+    """Train the baseline ``config`` describes; save it to ``path`` if given; with ``log_dir``,
+    write each training environment's episodes there (SB3 Monitor CSVs).
 
     Same config, seed and thread count give bit-identical weights. PPO collects whole
     rollouts, so it may run past ``total_timesteps`` to finish the last one; the checkpoint
     records the steps actually taken.
     """
-    model = make_model(config)
+    model = make_model(config, log_dir)
     start = time.perf_counter()
     callback = _ProgressBar(config.total_timesteps, config.name) if progress else None
     model.learn(total_timesteps=config.total_timesteps, callback=callback)

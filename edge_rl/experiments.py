@@ -7,7 +7,8 @@ run leaves, under ``folder``:
 
 - ``models/<stem>.safetensors`` and ``.json``: the checkpoint;
 - ``runs/<stem>.csv``: its evaluation rows (one per test episode), with the run's ``label``,
-  ``train_seed`` and ``env_steps`` (pre-training included).
+  ``train_seed`` and ``env_steps`` (pre-training included);
+- ``logs/<stem>/``: the training episodes, one SB3 Monitor CSV per training environment.
 
 Both are written to a temporary file and renamed, so an interrupted run leaves nothing, and a
 rerun skips every run whose CSV exists. Runs are seeded one by one: the numbers do not depend
@@ -45,9 +46,17 @@ class Budget:
     name: str
     eval_episodes: int  # test episodes per policy (and per trained model)
     train_seeds: int  # training seeds per variant
+    step_scale: float  # fraction of the card's training steps
+
+    def steps(self, card_steps: int) -> int:
+        """The training steps this budget gives a run the card trains for ``card_steps``."""
+        return max(1, round(card_steps * self.step_scale))
 
 
-BUDGETS = {"full": Budget("full", eval_episodes=100, train_seeds=10), "quick": Budget("quick", eval_episodes=10, train_seeds=2)}
+BUDGETS = {
+    "full": Budget("full", eval_episodes=100, train_seeds=10, step_scale=1.0),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, step_scale=0.2),
+}
 
 
 def budget(name: str) -> Budget:
@@ -76,6 +85,11 @@ def _paths(folder: Path, run: Run) -> tuple[Path, Path]:
     return folder / "models" / run.stem, folder / "runs" / f"{run.stem}.csv"
 
 
+def log_dir(folder: str | os.PathLike, run: Run) -> Path:
+    """Where ``run``'s training episodes are logged."""
+    return Path(folder) / "logs" / run.stem
+
+
 def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, Path] | None) -> str:
     """Train, save, evaluate, write the rows. Runs in a worker process."""
     from edge_rl.agent import load, train
@@ -83,12 +97,13 @@ def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, Path] | None)
 
     torch.set_num_threads(run.config.threads)
     model, rows_path = _paths(folder, run)
+    logs = log_dir(folder, run)
     if run.config.algo == "hybrid":
         pretrained = None if pretrained_stems is None else tuple(load(p) for p in pretrained_stems)
-        agent = train_hybrid(run.config, model, pretrained=pretrained)
+        agent = train_hybrid(run.config, model, pretrained=pretrained, log_dir=logs)
         env_steps = agent.trained["total_env_steps"]
     else:
-        agent = train(run.config, model)
+        agent = train(run.config, model, log_dir=logs)
         env_steps = agent.trained["timesteps"]
     rows = evaluate(agent, run.eval_seeds, run.config.env, name=run.label)
     rows.insert(1, "train_seed", run.config.seed)
@@ -146,3 +161,20 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                 bar.update(1)
     bar.close()
     return pd.concat([pd.read_csv(_paths(folder, run)[1]) for run in runs], ignore_index=True)
+
+
+def baseline_runs(budget: Budget) -> list[Run]:
+    """The card's four baselines, ``budget.train_seeds`` seeds each: DQN and PPO on the flat
+    observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder)."""
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    runs = []
+    for seed in range(budget.train_seeds):
+        for algo, policy in (("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn")):
+            config = TrainConfig(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000))
+            runs.append(Run(f"{algo.upper()}-{policy.upper()}", config, seeds))
+    return runs
+
+
+def n_envs(config: TrainConfig) -> int:
+    """How many environments the run trains on (1 for DQN)."""
+    return {"dqn": 1, "ppo": config.ppo.n_envs, "hybrid": config.hybrid.n_envs}[config.algo]

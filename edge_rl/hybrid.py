@@ -34,7 +34,6 @@ import copy
 import os
 import time
 from dataclasses import replace
-from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -204,8 +203,8 @@ def ppo_loss(out: HybridOutput, actions: torch.Tensor, old_log_prob: torch.Tenso
 # ---------------------------------------------------------------------- training
 
 
-def _make_vec_env(config: TrainConfig) -> DummyVecEnv:
-    env = DummyVecEnv([partial(baselines.monitored_env, config.env, False)] * config.hybrid.n_envs)
+def _make_vec_env(config: TrainConfig, log_dir: str | os.PathLike | None) -> DummyVecEnv:
+    env = baselines.monitored_vec_env(config.env, config.hybrid.n_envs, False, log_dir)
     env.seed(config.seed)
     return env
 
@@ -242,8 +241,10 @@ def _check_pretrained(config: TrainConfig, pretrained: tuple[baselines.BaselineA
 
 
 def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-                 pretrained: tuple[baselines.BaselineAgent, baselines.BaselineAgent] | None = None) -> HybridAgent:
-    """Train the hybrid ``config`` describes (pre-training first if ``pretrain_steps``).
+                 pretrained: tuple[baselines.BaselineAgent, baselines.BaselineAgent] | None = None,
+                 log_dir: str | os.PathLike | None = None) -> HybridAgent:
+    """Train the hybrid ``config`` describes (pre-training first if ``pretrain_steps``);
+    ``log_dir`` keeps the fine-tuning's episodes (SB3 Monitor CSVs).
 
     ``pretrained`` gives the DQN-GNN and PPO-GNN agents to start from instead of training
     them; they must be exactly what :func:`pretrain` would train (same encoder, environment,
@@ -274,7 +275,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     # foreach: one fused update over all tensors (the per-tensor loop is PyTorch's CPU default).
     optimizer = torch.optim.Adam(network.parameters(), lr=hp.learning_rate, eps=1e-5, foreach=True)
 
-    envs = _make_vec_env(config)
+    envs = _make_vec_env(config, log_dir)
     obs_space, action_space = envs.observation_space, envs.action_space
     rollout = DictRolloutBuffer(hp.n_steps, obs_space, action_space, "cpu", hp.gae_lambda, hp.gamma, hp.n_envs)
     replay = DictReplayBuffer(hp.buffer_size, obs_space, action_space, "cpu", hp.n_envs,

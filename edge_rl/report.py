@@ -11,10 +11,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import networkx as nx
+import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.files import atomic_write
+from edge_rl.stats import iqm_interval, run_scores
 from edge_rl.topology import make_topology
 
 NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
@@ -120,3 +123,59 @@ def save_table(table: pd.DataFrame, stem: str | os.PathLike, digits: int = 2) ->
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
     """Write a PNG atomically (at 120 dpi, tight)."""
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+
+
+def results_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The card's Evaluation Results table, and the statistics over training seeds.
+
+    Per policy: mean, std, min and max of the return over all test episodes of all seeds (the
+    card's style); the interquartile mean over seeds of each seed's mean return, with its 95 %
+    stratified bootstrap interval; deadline success; and the environment steps each trained
+    model used, pre-training included. Rows come from :func:`edge_rl.experiments.run_all`.
+    """
+    table = episode_table(rows).drop(columns=["Episodes"])
+    scores = run_scores(rows)
+    intervals = {}
+    for policy, group in scores.groupby("policy", sort=False):
+        values = group["return"].to_numpy()
+        intervals[policy] = iqm_interval(values) if values.size >= 2 else None
+    table["IQM over seeds"] = [intervals[p].estimate if intervals[p] else np.nan for p in table.index]
+    table["IQM 95% CI"] = [f"[{intervals[p].low:.2f}, {intervals[p].high:.2f}]" if intervals[p] else "n/a (1 seed)"
+                           for p in table.index]
+    by = rows.groupby("policy", sort=False)
+    table["Seeds"] = by["train_seed"].nunique()
+    table["Episodes"] = by["return"].size()
+    if "env_steps" in rows:
+        table["Training Steps"] = by["env_steps"].median().round().astype(int)
+    return table
+
+
+def training_curve(log_dir: str | os.PathLike, n_envs: int) -> pd.DataFrame:
+    """Training episodes of one run as ``step, return``, from its SB3 Monitor CSVs.
+
+    The step is exact, not inferred from wall-clock order: each environment's episodes are
+    cumulated in its own file, and the vector environment steps all ``n_envs`` in lockstep.
+    """
+    frames = []
+    for path in sorted(Path(log_dir).glob("*.monitor.csv")):
+        episodes = pd.read_csv(path, skiprows=1)  # the first line is Monitor's JSON header
+        frames.append(pd.DataFrame({"step": episodes["l"].cumsum() * n_envs, "return": episodes["r"]}))
+    if not frames:
+        raise FileNotFoundError(f"{log_dir}: no *.monitor.csv training log")
+    return pd.concat(frames, ignore_index=True).sort_values("step", kind="stable", ignore_index=True)
+
+
+def plot_learning_curves(curves: pd.DataFrame, ax: plt.Axes | None = None, bins: int = 10) -> plt.Axes:
+    """Mean training return over seeds with a 95 % bootstrap band, per policy.
+
+    ``curves`` has ``policy, seed, step, return``; episodes are averaged within ``bins``
+    equal step ranges per seed first, so every seed weighs the same.
+    """
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 4))[1]
+    data = curves.copy()
+    edges = np.linspace(0, data["step"].max(), bins + 1)
+    data["step"] = edges[1:][np.clip(np.searchsorted(edges, data["step"], side="left") - 1, 0, bins - 1)]
+    per_seed = data.groupby(["policy", "seed", "step"], sort=False)["return"].mean().reset_index()
+    sns.lineplot(data=per_seed, x="step", y="return", hue="policy", errorbar=("ci", 95), seed=0, ax=ax)
+    ax.set(xlabel="environment steps", ylabel="training episode return")
+    return ax

@@ -1,0 +1,88 @@
+"""Tables and figures: the card's table, exact training-curve steps, budgets and plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edge_rl.experiments import BUDGETS, baseline_runs, budget
+from edge_rl.report import (
+    environment_spec,
+    episode_table,
+    markdown,
+    plot_learning_curves,
+    results_table,
+    save_table,
+    training_curve,
+)
+
+
+def _rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        "policy": ["A"] * 6 + ["B"] * 2,
+        "train_seed": [0, 0, 1, 1, 2, 2, 0, 0],
+        "return": [1.0, 3.0, 5.0, 7.0, 100.0, 102.0, -1.0, 1.0],
+        "deadline_success": [0.5] * 8, "latency_p95_ms": [10.0] * 8, "energy_per_task_j": [1.0] * 8,
+        "env_steps": [10_000] * 6 + [31_504] * 2,
+    })
+
+
+def test_results_table_has_the_cards_columns_and_the_seed_statistics() -> None:
+    table = results_table(_rows())
+    a = table.loc["A"]
+    assert a["Mean Reward"] == pytest.approx(np.mean([1, 3, 5, 7, 100, 102]))
+    assert (a["Min"], a["Max"]) == (1.0, 102.0)
+    assert a["IQM over seeds"] == pytest.approx(np.mean([2.0, 6.0, 101.0]))  # 3 seeds: nothing trimmed
+    assert a["Seeds"] == 3 and a["Episodes"] == 6 and a["Training Steps"] == 10_000
+    assert table.loc["B", "IQM 95% CI"] == "n/a (1 seed)"
+    assert list(table.index) == ["A", "B"]  # best mean first
+
+
+def test_training_curve_steps_are_exact_per_environment(tmp_path: Path) -> None:
+    for env, returns in enumerate(([1.0, 2.0], [3.0, 4.0])):
+        lines = ['#{"t_start": 0, "env_id": null}', "r,l,t"] + [f"{r},100,{0.5 * (i + env)}" for i, r in enumerate(returns)]
+        (tmp_path / f"{env}.monitor.csv").write_text("\n".join(lines) + "\n")
+    curve = training_curve(tmp_path, n_envs=2)
+    assert curve["step"].tolist() == [200, 200, 400, 400]  # two envs in lockstep, 100-step episodes
+    assert sorted(curve["return"].tolist()) == [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(FileNotFoundError, match="no \\*.monitor.csv"):
+        training_curve(tmp_path / "nothing", 1)
+
+
+def test_learning_curves_draw_one_line_per_policy() -> None:
+    curves = pd.DataFrame({"policy": ["A"] * 4 + ["B"] * 4, "seed": [0, 0, 1, 1] * 2,
+                           "step": [100, 200, 100, 200] * 2, "return": [1.0, 2.0, 1.5, 2.5, 0.0, 0.0, 1.0, 1.0]})
+    ax = plot_learning_curves(curves, bins=2)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
+
+
+def test_tables_are_written_as_csv_and_markdown(tmp_path: Path) -> None:
+    table = episode_table(_rows().drop(columns=["train_seed", "env_steps"]).assign(seed=0))
+    save_table(table, tmp_path / "t")
+    assert pd.read_csv(tmp_path / "t.csv", index_col=0).loc["A", "Episodes"] == 6
+    text = (tmp_path / "t.md").read_text()
+    assert text.startswith("| policy") and "|          6 |" in text  # integers stay integers
+
+
+def test_environment_spec_names_its_sources() -> None:
+    spec = environment_spec()
+    assert set(spec["source"]) == {"original", "ours"}
+    assert spec.loc["fog: compute", "value"] == "2800" and spec.loc["fog: compute", "source"] == "original"
+    assert "| quantity" in markdown(spec)
+
+
+def test_budgets_and_the_baseline_plan() -> None:
+    assert budget("full").steps(10_000) == 10_000 and budget("quick").steps(10_000) == 2_000
+    with pytest.raises(ValueError, match=r"unknown budget 'fast'; accepted: \['full', 'quick'\]"):
+        budget("fast")
+    runs = baseline_runs(BUDGETS["full"])
+    assert len(runs) == 40 and {r.label for r in runs} == {"DQN-MLP", "PPO-MLP", "DQN-GNN", "PPO-GNN"}
+    assert len({r.stem for r in runs}) == 40
+    assert all(len(r.eval_seeds) == 100 and r.config.total_timesteps == 10_000 for r in runs)
