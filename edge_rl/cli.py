@@ -2,11 +2,12 @@
 
 Examples::
 
-    python -m edge_rl train --algo dqn --policy gnn --encoder gat --seed 1 --out results/models/dqn-gat-s1
+    python -m edge_rl train --algo dqn --policy gnn --encoder gat --seed 1 --out models/dqn-gat-s1
     python -m edge_rl train --algo ppo --policy mlp --set ppo.learning_rate=1e-4
     python -m edge_rl train --algo hybrid --encoder gcn --fusion weighted_sum     # the card's procedure
     python -m edge_rl train --algo hybrid --fusion gating --from-scratch --steps 25000
-    python -m edge_rl evaluate --checkpoint results/models/dqn-gat-s1 --seeds 10000-10099
+    python -m edge_rl evaluate --checkpoint models/dqn-gat-s1 --seeds 10000-10099
+    python -m edge_rl evaluate --checkpoint results/models/hybrid-best-seed0
     python -m edge_rl evaluate --heuristic greedy_earliest_finish --env n_sensors=20 --env n_fog=8
 """
 
@@ -105,7 +106,7 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads,
     )
     config = apply_overrides(config, args.set, "--set")
-    out = args.out or f"results/models/{config.name}-seed{config.seed}"
+    out = args.out or f"{config.name}-seed{config.seed}"
     agent = train(config, out, progress=not args.no_progress)
     print(f"saved {out}.safetensors and {out}.json ({agent.trained['timesteps']} steps, {agent.trained['wall_time_s']:.1f} s)")
 
@@ -157,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; run seeds in parallel processes instead)")
     train.add_argument("--out", help="checkpoint stem; writes OUT.safetensors and OUT.json "
-                                     "(default: results/models/<algo>-<policy>[-<encoder>]-seed<seed>)")
+                                     "(default: <algo>-<policy>[-<encoder>]-seed<seed> in the current folder; "
+                                     "results/ belongs to make reproduce)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any TrainConfig field, dotted, value in JSON: dqn.learning_rate=3e-4, "
                             "hybrid.q_weight=0.5, env.n_sensors=20, encoder.hidden=32 (repeatable)")

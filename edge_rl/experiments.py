@@ -11,7 +11,8 @@ run leaves, under ``folder``:
 - ``logs/<stem>/``: the training episodes, one SB3 Monitor CSV per training environment.
 
 Both are written to a temporary file and renamed, so an interrupted run leaves nothing, and a
-rerun skips every run whose CSV exists. Runs are seeded one by one: the numbers do not depend
+rerun skips every run that finished with the same config and test seeds (a changed config
+reruns). Runs are seeded one by one: the numbers do not depend
 on how many processes ran them, or in what order.
 
 Hybrid runs that follow the card's procedure start from the DQN-GNN and PPO-GNN runs of the
@@ -21,6 +22,7 @@ pre-training is never done twice.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -33,6 +35,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from edge_rl.checkpoint import CheckpointError, read_description
 from edge_rl.files import atomic_write
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
@@ -46,6 +49,7 @@ class Budget:
     name: str
     eval_episodes: int  # test episodes per policy (and per trained model)
     train_seeds: int  # training seeds per variant
+    long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
     step_scale: float  # fraction of the card's training steps
 
     def steps(self, card_steps: int) -> int:
@@ -54,8 +58,8 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget("full", eval_episodes=100, train_seeds=10, step_scale=1.0),
-    "quick": Budget("quick", eval_episodes=10, train_seeds=2, step_scale=0.2),
+    "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=5, step_scale=1.0),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2),
 }
 
 
@@ -88,6 +92,20 @@ def _paths(folder: Path, run: Run) -> tuple[Path, Path]:
 def log_dir(folder: str | os.PathLike, run: Run) -> Path:
     """Where ``run``'s training episodes are logged."""
     return Path(folder) / "logs" / run.stem
+
+
+def _finished(folder: Path, run: Run) -> bool:
+    """Done, and with this very config: a run whose config changed is stale and reruns."""
+    model, rows = _paths(folder, run)
+    description = model.with_name(model.name + ".json")
+    if not (rows.exists() and description.exists()):
+        return False
+    try:
+        saved = read_description(description)["config"]
+    except CheckpointError:
+        return False
+    evaluated = pd.read_csv(rows, usecols=["seed"])["seed"].tolist()
+    return saved == json.loads(json.dumps(run.config.to_dict())) and evaluated == list(run.eval_seeds)
 
 
 def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, Path] | None) -> str:
@@ -135,7 +153,7 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
     if duplicated:
         raise ValueError(f"runs must have distinct labels per seed; repeated: {duplicated}")
     by_config = {run.config: run for run in runs if run.config.algo != "hybrid"}
-    todo = [run for run in runs if not _paths(folder, run)[1].exists()]
+    todo = [run for run in runs if not _finished(folder, run)]
 
     def pretrained_for(run: Run) -> tuple[Path, Path] | None:
         if run.config.algo != "hybrid" or not run.config.pretrain_steps:
@@ -178,3 +196,51 @@ def baseline_runs(budget: Budget) -> list[Run]:
 def n_envs(config: TrainConfig) -> int:
     """How many environments the run trains on (1 for DQN)."""
     return {"dqn": 1, "ppo": config.ppo.n_envs, "hybrid": config.hybrid.n_envs}[config.algo]
+
+
+def rollout_steps(steps: int, batch: int) -> int:
+    """Steps actually taken by a learner that collects whole rollouts of ``batch`` steps."""
+    return -(-steps // batch) * batch
+
+
+def hybrid_runs(budget: Budget) -> list[Run]:
+    """The card's hybrid procedure and variants, with the baseline runs they start from.
+
+    Per seed: DQN-GNN and PPO-GNN for each encoder (pre-training, 10,000 steps each), then the
+    card's rows, each fine-tuned for 5,000 steps: "Hybrid (Best)" (GCN, weighted sum, best on
+    validation seeds), "Hybrid GAT", "Hybrid Attention", plus "Hybrid Gating" and "Hybrid SAGE"
+    for a complete ablation. On ``long_seeds`` seeds: "Hybrid (Final)", 20,000 fine-tuning
+    steps, last weights; and "Hybrid (scratch)", no pre-training, as many environment steps as
+    the card's whole procedure.
+    """
+    from dataclasses import replace
+
+    from edge_rl.config import EncoderConfig, HybridConfig
+    from edge_rl.hybrid import pretrain_config
+
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    runs = []
+    for seed in range(budget.train_seeds):
+        card = TrainConfig(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
+                           total_timesteps=budget.steps(5_000))
+        for kind in ("gcn", "gat", "sage"):
+            encoder = replace(card, encoder=EncoderConfig(kind=kind))
+            suffix = "" if kind == "gcn" else f" ({kind.upper()})"
+            runs += [Run(f"{algo.upper()}-GNN{suffix}", pretrain_config(encoder, algo), seeds) for algo in ("dqn", "ppo")]
+        runs += [
+            Run("Hybrid (Best)", card, seeds),
+            Run("Hybrid GAT", replace(card, encoder=EncoderConfig(kind="gat")), seeds),
+            Run("Hybrid Attention", replace(card, hybrid=HybridConfig(fusion="attention")), seeds),
+            Run("Hybrid Gating", replace(card, hybrid=HybridConfig(fusion="gating")), seeds),
+            Run("Hybrid SAGE", replace(card, encoder=EncoderConfig(kind="sage")), seeds),
+        ]
+        if seed < budget.long_seeds:
+            hp = card.hybrid
+            total = (card.pretrain_steps + rollout_steps(card.pretrain_steps, card.ppo.n_envs * card.ppo.n_steps)
+                     + rollout_steps(card.total_timesteps, hp.n_envs * hp.n_steps))
+            runs += [
+                Run("Hybrid (Final)", replace(card, total_timesteps=budget.steps(20_000),
+                                              hybrid=replace(hp, select_best=False)), seeds),
+                Run("Hybrid (scratch)", replace(card, pretrain_steps=0, total_timesteps=total), seeds),
+            ]
+    return runs

@@ -71,8 +71,10 @@ def standardise(q_values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -
     q = torch.where(real, q_values, 0.0)
     mean = q.sum(dim=-1, keepdim=True) / count
     centred = torch.where(real, q_values - mean, 0.0)
-    std = (centred.pow(2).sum(dim=-1, keepdim=True) / count).sqrt()
-    return centred / (std + eps)
+    # sqrt(var + eps^2), not sqrt(var) + eps: when every node has the same Q-value (a collapsed
+    # encoder can do that) the gradient of sqrt at 0 is infinite and would turn the weights NaN.
+    std = (centred.pow(2).sum(dim=-1, keepdim=True) / count + eps * eps).sqrt()
+    return centred / std
 
 
 class HybridNetwork(nn.Module):

@@ -65,3 +65,15 @@ def test_a_failing_run_is_named_and_leaves_no_rows(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="run broken-seed4 failed: seeds must be distinct"):
         run_all([bad], tmp_path, workers=1, progress=False)
     assert not (tmp_path / "runs" / "broken-seed4.csv").exists()
+
+
+def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
+    run = _runs()[-1]
+    run_all([run], tmp_path, workers=1, progress=False)
+    rows = tmp_path / "runs" / f"{run.stem}.csv"
+    before = rows.stat().st_mtime_ns
+    run_all([run], tmp_path, workers=1, progress=False)
+    assert rows.stat().st_mtime_ns == before  # same config: skipped
+    changed = Run(run.label, replace(run.config, dqn=replace(run.config.dqn, learning_rate=1e-3)), run.eval_seeds)
+    run_all([changed], tmp_path, workers=1, progress=False)
+    assert rows.stat().st_mtime_ns != before  # same stem, new config: retrained

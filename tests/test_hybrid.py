@@ -123,6 +123,15 @@ def test_standardised_q_values_have_zero_mean_unit_std_over_real_nodes() -> None
     assert z[0, 3] == 0
 
 
+def test_standardising_equal_q_values_keeps_gradients_finite() -> None:
+    # Regression: sqrt(var) + eps had an infinite gradient at var = 0 (a collapsed encoder
+    # gives every node the same Q-value), which turned a GAT hybrid's weights into NaN.
+    q = torch.full((2, 5), 3.0, requires_grad=True)
+    z = standardise(q, torch.ones(2, 5))
+    (z * torch.arange(5.0)).sum().backward()
+    assert torch.all(z == 0) and torch.isfinite(q.grad).all()
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_the_fused_distribution_and_its_gradients(fusion: str) -> None:
     torch.manual_seed(0)

@@ -86,3 +86,20 @@ def test_budgets_and_the_baseline_plan() -> None:
     assert len(runs) == 40 and {r.label for r in runs} == {"DQN-MLP", "PPO-MLP", "DQN-GNN", "PPO-GNN"}
     assert len({r.stem for r in runs}) == 40
     assert all(len(r.eval_seeds) == 100 and r.config.total_timesteps == 10_000 for r in runs)
+
+
+def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
+    from edge_rl.experiments import hybrid_runs, rollout_steps
+
+    full = BUDGETS["full"]
+    runs = hybrid_runs(full)
+    baselines = {run.stem: run.config for run in baseline_runs(full)}
+    shared = [run for run in runs if run.stem in baselines]
+    assert len(shared) == 20 and all(baselines[run.stem] == run.config for run in shared)  # notebook 01's runs
+    best = next(run.config for run in runs if run.label == "Hybrid (Best)")
+    assert (best.pretrain_steps, best.total_timesteps, best.hybrid.fusion, best.encoder.kind) == (10_000, 5_000, "weighted_sum", "gcn")
+    scratch = next(run.config for run in runs if run.label == "Hybrid (scratch)")
+    assert scratch.pretrain_steps == 0 and scratch.total_timesteps == 10_000 + 16_384 + 5_120
+    assert rollout_steps(10_000, 8 * 1024) == 16_384
+    labels = [run.label for run in runs]
+    assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == 5
