@@ -26,7 +26,7 @@ help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
 	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/)"
-	@echo "make bench      run the speed benchmarks (environment, then agents: ~5 minutes)"
+	@echo "make bench      run the speed benchmarks (environment, then agents: ~4 minutes)"
 	@echo "make clean      remove caches (never results/)"
 
 setup: $(STAMP)
