@@ -178,7 +178,32 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                     raise RuntimeError(f"run {futures[future].stem} failed: {error}") from error
                 bar.update(1)
     bar.close()
-    return pd.concat([pd.read_csv(_paths(folder, run)[1]) for run in runs], ignore_index=True)
+    return read_rows(runs, folder)
+
+
+def read_rows(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
+    """The evaluation rows of runs that already ran, without training anything.
+
+    Adds ``train_steps``: the steps the model itself trained (a hybrid's fine-tuning only),
+    beside ``env_steps``, every environment step it used (pre-training included).
+
+    Raises:
+        FileNotFoundError: a run has no results in ``folder``, naming it and the notebook
+            whose runs are missing.
+    """
+    folder = Path(folder)
+    frames = []
+    for run in runs:
+        model, rows_path = _paths(folder, run)
+        if not _finished(folder, run):
+            raise FileNotFoundError(
+                f"run {run.stem} has no up-to-date results in {folder}: run the notebook that "
+                "trains it first (make reproduce runs them in order)"
+            )
+        rows = pd.read_csv(rows_path)
+        rows["train_steps"] = read_description(model.with_name(model.name + ".json"))["trained"]["timesteps"]
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
 
 
 def baseline_runs(budget: Budget) -> list[Run]:
@@ -203,6 +228,50 @@ def rollout_steps(steps: int, batch: int) -> int:
     return -(-steps // batch) * batch
 
 
+ENCODERS = ("gcn", "gat", "sage", "hybrid")
+FUSIONS = ("weighted_sum", "attention", "gating")
+CARD_VARIANTS = {
+    ("gcn", "weighted_sum"): "Hybrid (Best)",
+    ("gat", "weighted_sum"): "Hybrid GAT",
+    ("gcn", "attention"): "Hybrid Attention",
+    ("gcn", "gating"): "Hybrid Gating",
+    ("sage", "weighted_sum"): "Hybrid SAGE",
+}
+"""(encoder, fusion) -> the table label: the card's rows, and gating and GraphSAGE."""
+
+
+ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "HybridGNN"}
+
+
+def hybrid_label(encoder: str, fusion: str) -> str:
+    """The label of a hybrid variant, e.g. ``Hybrid GAT`` or ``Hybrid HybridGNN gating``. A grid
+    cell that is also one of notebook 02's variants has its label, so it is trained once."""
+    return CARD_VARIANTS.get((encoder, fusion), f"Hybrid {ENCODER_NAMES[encoder]} {fusion.replace('_', ' ')}")
+
+
+def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
+    """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000."""
+    return TrainConfig(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
+                       total_timesteps=budget.steps(5_000))
+
+
+def _variant(card: TrainConfig, encoder: str, fusion: str) -> TrainConfig:
+    from dataclasses import replace
+
+    from edge_rl.config import EncoderConfig, HybridConfig
+
+    return replace(card, encoder=EncoderConfig(kind=encoder), hybrid=HybridConfig(fusion=fusion))
+
+
+def _pretraining(card: TrainConfig, encoder: str, seeds: tuple[int, ...]) -> list[Run]:
+    """DQN-GNN and PPO-GNN with ``encoder``: the hybrid's pre-training, and baselines in their own right."""
+    from edge_rl.hybrid import pretrain_config
+
+    suffix = "" if encoder == "gcn" else f" ({encoder.upper()})"
+    config = _variant(card, encoder, "weighted_sum")
+    return [Run(f"{algo.upper()}-GNN{suffix}", pretrain_config(config, algo), seeds) for algo in ("dqn", "ppo")]
+
+
 def hybrid_runs(budget: Budget) -> list[Run]:
     """The card's hybrid procedure and variants, with the baseline runs they start from.
 
@@ -215,25 +284,13 @@ def hybrid_runs(budget: Budget) -> list[Run]:
     """
     from dataclasses import replace
 
-    from edge_rl.config import EncoderConfig, HybridConfig
-    from edge_rl.hybrid import pretrain_config
-
     seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
     runs = []
     for seed in range(budget.train_seeds):
-        card = TrainConfig(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
-                           total_timesteps=budget.steps(5_000))
-        for kind in ("gcn", "gat", "sage"):
-            encoder = replace(card, encoder=EncoderConfig(kind=kind))
-            suffix = "" if kind == "gcn" else f" ({kind.upper()})"
-            runs += [Run(f"{algo.upper()}-GNN{suffix}", pretrain_config(encoder, algo), seeds) for algo in ("dqn", "ppo")]
-        runs += [
-            Run("Hybrid (Best)", card, seeds),
-            Run("Hybrid GAT", replace(card, encoder=EncoderConfig(kind="gat")), seeds),
-            Run("Hybrid Attention", replace(card, hybrid=HybridConfig(fusion="attention")), seeds),
-            Run("Hybrid Gating", replace(card, hybrid=HybridConfig(fusion="gating")), seeds),
-            Run("Hybrid SAGE", replace(card, encoder=EncoderConfig(kind="sage")), seeds),
-        ]
+        card = _card_hybrid(budget, seed)
+        for encoder in ("gcn", "gat", "sage"):
+            runs += _pretraining(card, encoder, seeds)
+        runs += [Run(label, _variant(card, *cell), seeds) for cell, label in CARD_VARIANTS.items()]
         if seed < budget.long_seeds:
             hp = card.hybrid
             total = (card.pretrain_steps + rollout_steps(card.pretrain_steps, card.ppo.n_envs * card.ppo.n_steps)
@@ -244,3 +301,58 @@ def hybrid_runs(budget: Budget) -> list[Run]:
                 Run("Hybrid (scratch)", replace(card, pretrain_steps=0, total_timesteps=total), seeds),
             ]
     return runs
+
+
+def ablation_runs(budget: Budget) -> list[Run]:
+    """Every encoder (GCN, GAT, GraphSAGE, hybrid) x every fusion (weighted sum, attention,
+    gating), by the card's procedure, ``budget.train_seeds`` seeds each, with their
+    pre-training runs. Cells that notebook 02 trained keep its labels and are not retrained."""
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    runs = []
+    for seed in range(budget.train_seeds):
+        card = _card_hybrid(budget, seed)
+        for encoder in ENCODERS:
+            runs += _pretraining(card, encoder, seeds)
+            runs += [Run(hybrid_label(encoder, fusion), _variant(card, encoder, fusion), seeds) for fusion in FUSIONS]
+    return runs
+
+
+def card_runs(budget: Budget) -> list[Run]:
+    """Every run of notebooks 01 and 02, each once (02's pre-training includes 01's GNN runs)."""
+    return list({run.stem: run for run in baseline_runs(budget) + hybrid_runs(budget)}.values())
+
+
+def rule_rows(folder: str | os.PathLike) -> pd.DataFrame:
+    """The fixed rules' test episodes that notebook 00 wrote, shaped like a training run's rows:
+    one "seed" (0) and no training steps.
+
+    Raises:
+        FileNotFoundError: notebook 00 has not run into ``folder``.
+    """
+    path = Path(folder) / "tables" / "heuristics_episodes.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run notebooks/00_environment.ipynb first (make reproduce)")
+    rows = pd.read_csv(path)
+    rows.insert(1, "train_seed", 0)
+    rows["env_steps"] = 0
+    rows["train_steps"] = 0
+    rows["algo"] = "rule"
+    return rows
+
+
+def learning_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
+    """Training episodes of ``runs`` as ``policy, seed, step, return``.
+
+    ``step`` counts every environment step the model has used, pre-training included: a
+    fine-tuned hybrid's curve starts where its pre-training ended, so it lines up with a hybrid
+    trained from scratch.
+    """
+    from edge_rl.report import training_curve
+
+    frames = []
+    for run in runs:
+        rows = read_rows([run], folder)
+        offset = int(rows["env_steps"].iloc[0] - rows["train_steps"].iloc[0])
+        curve = training_curve(log_dir(folder, run), n_envs(run.config))
+        frames.append(curve.assign(step=curve["step"] + offset, policy=run.label, seed=run.config.seed))
+    return pd.concat(frames, ignore_index=True)[["policy", "seed", "step", "return"]]

@@ -130,8 +130,9 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
 
     Per policy: mean, std, min and max of the return over all test episodes of all seeds (the
     card's style); the interquartile mean over seeds of each seed's mean return, with its 95 %
-    stratified bootstrap interval; deadline success; and the environment steps each trained
-    model used, pre-training included. Rows come from :func:`edge_rl.experiments.run_all`.
+    stratified bootstrap interval; deadline success; the steps each model trained itself (the
+    card's *Training Steps*: a hybrid's fine-tuning) and every environment step it used,
+    pre-training included. Rows come from :func:`edge_rl.experiments.run_all`.
     """
     table = episode_table(rows).drop(columns=["Episodes"])
     scores = run_scores(rows)
@@ -139,14 +140,17 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     for policy, group in scores.groupby("policy", sort=False):
         values = group["return"].to_numpy()
         intervals[policy] = iqm_interval(values) if values.size >= 2 else None
-    table["IQM over seeds"] = [intervals[p].estimate if intervals[p] else np.nan for p in table.index]
-    table["IQM 95% CI"] = [f"[{intervals[p].low:.2f}, {intervals[p].high:.2f}]" if intervals[p] else "n/a (1 seed)"
+    means = scores.groupby("policy", sort=False)["return"].mean()
+    table["IQM over seeds"] = [intervals[p].estimate if intervals[p] else means[p] for p in table.index]
+    table["IQM 95% CI"] = [f"[{intervals[p].low:.2f}, {intervals[p].high:.2f}]" if intervals[p] else "n/a (1 run)"
                            for p in table.index]
     by = rows.groupby("policy", sort=False)
     table["Seeds"] = by["train_seed"].nunique()
     table["Episodes"] = by["return"].size()
+    if "train_steps" in rows:
+        table["Training Steps"] = by["train_steps"].median().round().astype(int)
     if "env_steps" in rows:
-        table["Training Steps"] = by["env_steps"].median().round().astype(int)
+        table["Env steps (total)"] = by["env_steps"].median().round().astype(int)
     return table
 
 
@@ -179,3 +183,61 @@ def plot_learning_curves(curves: pd.DataFrame, ax: plt.Axes | None = None, bins:
     sns.lineplot(data=per_seed, x="step", y="return", hue="policy", errorbar=("ci", 95), seed=0, ax=ax)
     ax.set(xlabel="environment steps", ylabel="training episode return")
     return ax
+
+
+def ablation_table(rows: pd.DataFrame, cells: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Encoder x fusion: one row per grid cell with its IQM over seeds and 95 % interval.
+
+    Args:
+        rows: evaluation rows of the grid's runs (:func:`edge_rl.experiments.run_all`).
+        cells: label -> (encoder, fusion), for the labels of the grid's hybrid runs.
+    """
+    scores = run_scores(rows[rows["policy"].isin(cells)])
+    records = []
+    for label, (encoder, fusion) in cells.items():
+        values = scores.loc[scores["policy"] == label, "return"].to_numpy()
+        interval = iqm_interval(values) if values.size >= 2 else None
+        records.append({
+            "policy": label, "encoder": encoder, "fusion": fusion,
+            "IQM over seeds": interval.estimate if interval else float(values.mean()),
+            "IQM 95% CI": f"[{interval.low:.2f}, {interval.high:.2f}]" if interval else "n/a (1 run)",
+            "Seeds": int(values.size),
+        })
+    return pd.DataFrame(records).set_index("policy")
+
+
+def plot_ablation(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heatmap of :func:`ablation_table`'s IQM, encoders as rows, fusions as columns."""
+    ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+    grid = table.pivot(index="encoder", columns="fusion", values="IQM over seeds")
+    grid = grid.reindex(index=table["encoder"].unique(), columns=table["fusion"].unique())
+    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": "IQM test return"})
+    ax.set(xlabel="fusion", ylabel="encoder")
+    return ax
+
+
+METRICS = {"deadline_success": "deadline success (fraction of tasks)",
+           "latency_mean_ms": "mean latency (ms)", "energy_per_task_j": "energy per task (J)"}
+
+
+def plot_returns(rows: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Return per test episode, one box per policy, best mean on top."""
+    order = rows.groupby("policy")["return"].mean().sort_values(ascending=False).index
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 0.35 * len(order) + 1))[1]
+    sns.boxplot(data=rows, x="return", y="policy", order=order, ax=ax, color="#a0cbe8", fliersize=2)
+    ax.set(xlabel="test episode return", ylabel="")
+    return ax
+
+
+def plot_metrics(rows: pd.DataFrame, metrics: dict[str, str] | None = None) -> plt.Figure:
+    """One panel per metric (deadline success, latency, energy by default): its mean over test
+    episodes per policy with a 95 % bootstrap interval, policies ordered by mean return."""
+    metrics = metrics if metrics is not None else METRICS
+    order = rows.groupby("policy")["return"].mean().sort_values(ascending=False).index
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.35 * len(order) + 1.2), sharey=True)
+    for ax, (column, title) in zip(np.atleast_1d(axes), metrics.items()):
+        sns.barplot(data=rows, x=column, y="policy", order=order, ax=ax, color="#4e79a7",
+                    errorbar=("ci", 95), seed=0)
+        ax.set(xlabel=title, ylabel="")
+    fig.tight_layout()
+    return fig

@@ -85,14 +85,25 @@ def probability_of_improvement(x: ArrayLike, y: ArrayLike) -> float:
 def improvement_interval(x: ArrayLike, y: ArrayLike, confidence: float = 0.95,
                          n_resamples: int = 2_000, seed: int = 0) -> Interval:
     """:func:`probability_of_improvement` with a bootstrap interval (runs of X and of Y
-    resampled independently)."""
-    x, y = _tasks(x)[0], _tasks(y)[0]
+    resampled independently).
 
-    def statistic(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    ``y`` may be a single score: a policy with nothing to train (a fixed rule) has one
+    "run", and only the runs of X are resampled.
+    """
+    x = _tasks(x)[0]
+    y = np.asarray(y, dtype=float).ravel()
+    if y.size != 1:
+        y = _tasks(y)[0]
+    elif not np.isfinite(y[0]):
+        raise ValueError("run scores must be finite")
+
+    def statistic(a: np.ndarray, *rest: np.ndarray, axis: int = -1) -> np.ndarray:
+        b = rest[0] if rest else y
         wins = (a[..., :, None] > b[..., None, :]) + 0.5 * (a[..., :, None] == b[..., None, :])
         return wins.mean(axis=(-2, -1))
 
-    result = stats.bootstrap((x, y), statistic, n_resamples=n_resamples, confidence_level=confidence,
+    samples = (x, y) if y.size > 1 else (x,)
+    result = stats.bootstrap(samples, statistic, n_resamples=n_resamples, confidence_level=confidence,
                              method="percentile", vectorized=True, rng=np.random.default_rng(seed))
     return Interval(probability_of_improvement(x, y), float(result.confidence_interval.low),
                     float(result.confidence_interval.high))

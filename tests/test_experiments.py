@@ -77,3 +77,39 @@ def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
     changed = Run(run.label, replace(run.config, dqn=replace(run.config.dqn, learning_rate=1e-3)), run.eval_seeds)
     run_all([changed], tmp_path, workers=1, progress=False)
     assert rows.stat().st_mtime_ns != before  # same stem, new config: retrained
+
+
+def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(tmp_path: Path) -> None:
+    from edge_rl.experiments import learning_curves, log_dir, n_envs, read_rows
+
+    runs = _runs()[:3]
+    run_all(runs, tmp_path, workers=1, progress=False)
+    rows = read_rows(runs, tmp_path)
+    hybrid = rows[rows["policy"] == "Hybrid"]
+    assert (hybrid["train_steps"] == 128).all() and (hybrid["env_steps"] == 64 + 64 + 128).all()
+    assert (rows.loc[rows["policy"] == "DQN-GNN", "train_steps"] == 64).all()
+    # Runs this short finish no training episode; give each one, 100 steps long per environment.
+    for run in runs:
+        logs = log_dir(tmp_path, run)
+        for old in logs.glob("*.monitor.csv"):
+            old.unlink()
+        (logs / "0.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n-5.0,100,0.1\n')
+    curves = learning_curves(runs, tmp_path).set_index("policy")["step"]
+    envs = {run.label: n_envs(run.config) for run in runs}
+    assert curves["DQN-GNN"] == 100 * envs["DQN-GNN"]
+    assert curves["Hybrid"] == 64 + 64 + 100 * envs["Hybrid"]  # after its pre-training
+    missing = Run("Never trained", replace(runs[0].config, seed=7), SEEDS)
+    with pytest.raises(FileNotFoundError, match="run never-trained-seed7 has no up-to-date results"):
+        read_rows([missing], tmp_path)
+
+
+def test_rule_rows_come_from_notebook_00_or_name_it(tmp_path: Path) -> None:
+    from edge_rl.experiments import rule_rows
+
+    with pytest.raises(FileNotFoundError, match="run notebooks/00_environment.ipynb first"):
+        rule_rows(tmp_path)
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"policy": ["random"], "seed": [10_000], "return": [-1.0]}).to_csv(
+        tmp_path / "tables" / "heuristics_episodes.csv", index=False)
+    rows = rule_rows(tmp_path)
+    assert rows.loc[0, "train_seed"] == 0 and rows.loc[0, "train_steps"] == 0 and rows.loc[0, "algo"] == "rule"

@@ -31,6 +31,7 @@ def _rows() -> pd.DataFrame:
         "return": [1.0, 3.0, 5.0, 7.0, 100.0, 102.0, -1.0, 1.0],
         "deadline_success": [0.5] * 8, "latency_p95_ms": [10.0] * 8, "energy_per_task_j": [1.0] * 8,
         "env_steps": [10_000] * 6 + [31_504] * 2,
+        "train_steps": [10_000] * 6 + [5_120] * 2,
     })
 
 
@@ -41,7 +42,9 @@ def test_results_table_has_the_cards_columns_and_the_seed_statistics() -> None:
     assert (a["Min"], a["Max"]) == (1.0, 102.0)
     assert a["IQM over seeds"] == pytest.approx(np.mean([2.0, 6.0, 101.0]))  # 3 seeds: nothing trimmed
     assert a["Seeds"] == 3 and a["Episodes"] == 6 and a["Training Steps"] == 10_000
-    assert table.loc["B", "IQM 95% CI"] == "n/a (1 seed)"
+    b = table.loc["B"]
+    assert (b["Training Steps"], b["Env steps (total)"]) == (5_120, 31_504)  # fine-tuning, and everything
+    assert b["IQM 95% CI"] == "n/a (1 run)" and b["IQM over seeds"] == 0.0  # one run: its mean
     assert list(table.index) == ["A", "B"]  # best mean first
 
 
@@ -103,3 +106,37 @@ def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
     assert rollout_steps(10_000, 8 * 1024) == 16_384
     labels = [run.label for run in runs]
     assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == 5
+
+
+def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_02() -> None:
+    from edge_rl.experiments import ENCODERS, FUSIONS, ablation_runs, hybrid_runs
+
+    quick = BUDGETS["quick"]
+    runs = ablation_runs(quick)
+    cells = {(r.config.encoder.kind, r.config.hybrid.fusion): r.label for r in runs if r.config.algo == "hybrid"}
+    assert set(cells) == {(e, f) for e in ENCODERS for f in FUSIONS}
+    assert len({r.stem for r in runs}) == len(runs)
+    earlier = {run.stem: run.config for run in hybrid_runs(quick)}
+    shared = [run for run in runs if run.stem in earlier]
+    # The five cells notebook 02 trains, and the GCN/GAT/SAGE pre-training: same stems, same configs.
+    assert len(shared) == quick.train_seeds * (5 + 6) and all(earlier[r.stem] == r.config for r in shared)
+    assert cells[("hybrid", "gating")] == "Hybrid HybridGNN gating"
+    assert {r.label for r in runs if r.config.encoder.kind == "hybrid" and r.config.algo != "hybrid"} == {
+        "DQN-GNN (HYBRID)", "PPO-GNN (HYBRID)"}
+
+
+def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_grid() -> None:
+    from edge_rl.report import ablation_table, plot_ablation
+
+    rows = pd.DataFrame({
+        "policy": ["a"] * 4 + ["b"] * 4 + ["other"] * 2,
+        "train_seed": [0, 0, 1, 1] * 2 + [0, 1],
+        "return": [1.0, 3.0, 5.0, 7.0, -1.0, -1.0, -3.0, -3.0, 100.0, 100.0],
+    })
+    table = ablation_table(rows, {"a": ("gcn", "gating"), "b": ("sage", "attention")})
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "IQM over seeds"] == pytest.approx(4.0) and table.loc["b", "Seeds"] == 2
+    assert (table.loc["b", "encoder"], table.loc["b", "fusion"]) == ("sage", "attention")
+    ax = plot_ablation(table)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["gcn", "sage"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["gating", "attention"]

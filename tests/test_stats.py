@@ -49,6 +49,15 @@ def test_probability_of_improvement_on_known_cases() -> None:
     assert 0 <= interval.low <= interval.estimate <= interval.high <= 1
 
 
+def test_improvement_over_a_rule_resamples_only_the_trained_runs() -> None:
+    interval = improvement_interval([1.0, 2.0, 3.0, 4.0], [2.5])  # a fixed rule: one score
+    assert interval.estimate == pytest.approx(0.5)
+    assert 0 <= interval.low < 0.5 < interval.high <= 1
+    assert improvement_interval([5.0, 6.0, 7.0], [1.0]).low == 1.0
+    with pytest.raises(ValueError, match="finite"):
+        improvement_interval([1.0, 2.0], [np.inf])
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 run scores"):
         iqm_interval([1.0])
