@@ -4,22 +4,29 @@ Stricter than papermill alone, as a reproduction needs: a parameter the notebook
 declare in its ``parameters`` cell is refused (papermill only warns); a failing cell stops the
 run with the notebook's name and the cell's number; and the executed notebook is written to a
 temporary file and renamed, so ``OUT`` is either complete or absent and ``make`` never takes a
-half-run notebook for a finished one.
+half-run notebook for a finished one. With ``--record RESULTS``, each finished notebook's wall
+time, the checkpoints it wrote, the machine and the package versions go to
+``RESULTS/tables/timings.csv`` (and ``.md``), one row per notebook, replaced when it reruns.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
+from edge_rl.checkpoint import package_versions
 from edge_rl.files import atomic_write
 
 
@@ -57,19 +64,60 @@ def _parameters_cell(source: Path) -> int:
     return next((i for i, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])), -1)
 
 
+def cpu_name() -> str:
+    """The processor's model name (from ``/proc/cpuinfo`` on Linux), or what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, checkpoints: int,
+                  parameters: dict[str, Any]) -> pd.DataFrame:
+    """Put one notebook's row in ``results/tables/timings.csv`` and ``.md`` (replacing its
+    previous row) and return the table: wall time, checkpoints written, budget, finish time,
+    machine (CPU, cores, OS) and package versions."""
+    from edge_rl.report import save_table
+
+    stem = Path(results) / "tables" / "timings"
+    versions = package_versions()
+    row = {
+        "notebook": notebook, "wall time (s)": round(wall_s, 1), "checkpoints written": checkpoints,
+        "budget": parameters.get("budget", ""),
+        "finished (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu_name(), "cores": os.cpu_count(), "os": f"{platform.system()} {platform.release()}",
+        **{name: versions[name] for name in ("python", "torch", "torch-geometric", "stable-baselines3", "gymnasium", "numpy")},
+    }
+    table = pd.read_csv(stem.with_suffix(".csv"), dtype=str) if stem.with_suffix(".csv").exists() else pd.DataFrame()
+    if not table.empty:
+        table = table[table["notebook"] != notebook]
+    table = pd.concat([table, pd.DataFrame([row]).astype(str)], ignore_index=True).sort_values("notebook")
+    save_table(table.set_index("notebook"), stem)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge_rl.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="the notebook to run")
     parser.add_argument("output", help="where the executed notebook goes")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a parameter, its value read as YAML (as papermill's -p does); repeatable")
+    parser.add_argument("--record", metavar="RESULTS",
+                        help="record the wall time, machine and versions in RESULTS/tables/timings.csv")
     args = parser.parse_args(argv)
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    started, start = time.time(), time.perf_counter()
     try:
         run_notebook(args.source, args.output, parameters)
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.record:
+        written = [p for p in (Path(args.record) / "models").glob("*.json") if p.stat().st_mtime >= started]
+        record_timing(args.record, Path(args.source).name, time.perf_counter() - start, len(written), parameters)
     return 0
 
 

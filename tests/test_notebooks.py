@@ -47,3 +47,20 @@ def test_a_failing_cell_is_named_and_leaves_no_output(tmp_path: Path, capsys: py
 def test_a_missing_notebook_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotebookError, match="no such notebook"):
         run_notebook(tmp_path / "missing.ipynb", tmp_path / "out.ipynb")
+
+
+def test_record_keeps_one_timing_row_per_notebook_with_machine_and_versions(tmp_path: Path) -> None:
+    import pandas as pd
+
+    results = tmp_path / "results"
+    (results / "models").mkdir(parents=True)
+    (results / "models" / "old.json").write_text("{}")
+    source = _notebook(tmp_path / "nb.ipynb", f"open({str(results / 'models' / 'new.json')!r}, 'w').write('{{}}')")
+    for _ in range(2):  # a rerun replaces the row
+        assert main([str(source), str(tmp_path / "out.ipynb"), "-p", "value", "2", "--record", str(results)]) == 0
+    table = pd.read_csv(results / "tables" / "timings.csv")
+    assert list(table["notebook"]) == ["nb.ipynb"]
+    row = table.iloc[0]
+    assert row["checkpoints written"] == 1 and float(row["wall time (s)"]) > 0
+    assert row["cores"] >= 1 and row["torch"].startswith("2.13.0") and row["python"].startswith("3.11")
+    assert (results / "tables" / "timings.md").read_text().startswith("| notebook")
