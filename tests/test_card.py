@@ -14,6 +14,7 @@ from edge_rl.card import (
     MODEL_VARIANTS,
     best_rule,
     evaluation_results,
+    headline,
     improvement,
     model_card,
     model_variants,
@@ -54,17 +55,20 @@ def test_evaluation_results_put_the_rules_among_the_models_by_mean_reward() -> N
     assert table.loc["random", "Type"] == "rule" and table.loc["random", "Training Steps"] == 0
     assert table.loc["Hybrid (Final)", "Training Steps"] == 100 and table.loc["Hybrid (Final)", "Env steps (total)"] == 300
     assert {"Mean Reward", "Std Dev", "Min", "Max", "Training Steps"} <= set(table.columns)
+    assert list(headline(table).index) == list(table.index) and "Min" not in headline(table)
 
 
 def test_improvement_over_each_rival_and_the_best_rule() -> None:
     rows = _rows(EVALUATED, {"Hybrid (Best)": 10.0, "DQN-MLP": 100.0})
     rules = _rules()
     assert best_rule(rules) == "greedy_earliest_finish"
-    table = improvement(rows, rules)
-    assert table.index.name == "Hybrid (Best) over"
-    assert list(table.index) == ["DQN Baseline", "DQN-GNN", "PPO Baseline", "PPO-GNN", "greedy_earliest_finish"]
-    assert table.loc["DQN Baseline", "P(improvement)"] == 0.0  # every DQN seed is far above
-    assert table.loc["PPO-GNN", "P(improvement)"] == 1.0 and table.loc["greedy_earliest_finish", "P(improvement)"] == 0.0
+    table = improvement(rows, rules, of=["Hybrid (Best)"])
+    assert list(table.index) == [f"Hybrid (Best) vs {y}" for y in
+                                 ("DQN Baseline", "DQN-GNN", "PPO Baseline", "PPO-GNN", "greedy_earliest_finish")]
+    assert table.loc["Hybrid (Best) vs DQN Baseline", "P(X > Y)"] == 0.0  # every DQN seed is far above
+    assert table.loc["Hybrid (Best) vs PPO-GNN", "P(X > Y)"] == 1.0
+    assert table.loc["Hybrid (Best) vs greedy_earliest_finish", "P(X > Y)"] == 0.0
+    assert len(improvement(rows, rules)) == 10  # the card's hybrid and ours, each against five
 
 
 def test_missing_variants_and_missing_results_are_named(tmp_path: Path) -> None:
