@@ -14,18 +14,26 @@ TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 # `make reproduce` runs the notebooks in order with papermill; `QUICK=1` runs them on the
 # smoke budget into results/quick/ (git-ignored), never touching the full results. Targets
 # are the executed notebooks: only what is older than its notebook or the package reruns.
+# `OUT=rerun` sends the run into rerun/ instead (a folder inside the project): on a fresh
+# clone, `make reproduce OUT=rerun` retrains everything beside the committed results/, and
+# `diff -r results rerun` shows what differs.
 BUDGET    := $(if $(QUICK),quick,full)
-RESULTS   := $(if $(QUICK),results/quick,results)
+RESULTS   := $(or $(OUT),$(if $(QUICK),results/quick,results))
+ifneq ($(filter /% ../% ~%,$(OUT)),)
+$(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun); got OUT=$(OUT))
+endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
 PACKAGE   := $(wildcard edge_rl/*.py)
 
-.PHONY: help setup test bench reproduce clean
+.PHONY: help setup test bench reproduce lab clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
-	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/)"
+	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/;"
+	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
+	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
 	@echo "make bench      run the speed benchmarks (environment, then agents: ~4 minutes)"
 	@echo "make clean      remove caches (never results/)"
 
@@ -44,9 +52,22 @@ test: setup
 
 reproduce: $(EXECUTED)
 
-# Notebooks run in order (each may read what the ones before it wrote), in their own folder.
+# Notebooks run in order, in their own folder. Each reads what the ones before it wrote, so
+# each executed notebook also depends on the one before: a rerun of 02 reruns 03, 04 and 05.
+# Each notebook's wall time, machine and versions go to $(RESULTS)/tables/timings.csv.
+$(foreach n,$(wordlist 2,$(words $(EXECUTED)),$(shell seq $(words $(EXECUTED)))),\
+  $(eval $(word $(n),$(EXECUTED)): $(word $(shell expr $(n) - 1),$(EXECUTED))))
+
 $(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
-	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS)
+	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
+
+# JupyterLab runs from the project's own environment, so its python3 kernel is .venv's.
+lab: $(VENV)/.lab-installed
+	$(VENV)/bin/jupyter lab notebooks/
+
+$(VENV)/.lab-installed: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
+	touch $@
 
 bench: setup
 	$(PY) benchmarks/bench_env.py
