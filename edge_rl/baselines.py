@@ -20,7 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from edge_rl.agent import Agent
 from edge_rl.config import EnvConfig, TrainConfig

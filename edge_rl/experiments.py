@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text: make's terminal shows it (the runner echoes the kernel's stderr)
 
 from edge_rl.checkpoint import CheckpointError, read_description
 from edge_rl.files import atomic_write

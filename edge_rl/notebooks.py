@@ -34,8 +34,13 @@ class NotebookError(RuntimeError):
     """A notebook that could not be run; the message names it and, if it failed, the cell."""
 
 
-def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict[str, Any] | None = None) -> Path:
-    """Execute ``source`` with ``parameters`` (kernel ``python3``, in the notebook's folder)."""
+def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict[str, Any] | None = None,
+                 echo: bool = False) -> Path:
+    """Execute ``source`` with ``parameters`` (kernel ``python3``, in the notebook's folder).
+
+    ``echo`` also writes what the cells print to stderr (progress bars among it) to this
+    process's stderr as it comes, so ``make`` shows a long notebook's progress.
+    """
     source, output, parameters = Path(source), Path(output), dict(parameters or {})
     if not source.is_file():
         raise NotebookError(f"{source}: no such notebook")
@@ -46,7 +51,7 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
     try:
         atomic_write(output, lambda tmp: papermill.execute_notebook(
             str(source), tmp, parameters=parameters, kernel_name="python3", cwd=str(source.parent),
-            progress_bar=False), suffix=".ipynb")
+            progress_bar=False, stderr_file=sys.stderr if echo else None), suffix=".ipynb")
     except PapermillExecutionError as error:
         # papermill counts the cell it injects after the parameters cell; name the reader's own.
         index = error.cell_index
@@ -77,9 +82,14 @@ def cpu_name() -> str:
 
 def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, checkpoints: int,
                   parameters: dict[str, Any]) -> pd.DataFrame:
-    """Put one notebook's row in ``results/tables/timings.csv`` and ``.md`` (replacing its
-    previous row) and return the table: wall time, checkpoints written, budget, finish time,
-    machine (CPU, cores, OS) and package versions."""
+    """Put one notebook's row in ``results/tables/timings.csv`` and ``.md`` and return the
+    table: wall time, checkpoints written, budget, finish time, machine (CPU, cores, OS) and
+    package versions.
+
+    The row replaces the notebook's previous one, except that a rerun which trained nothing
+    (every run was already done) does not replace a row that did train: the table keeps what
+    each step costs when it does its work.
+    """
     from edge_rl.report import save_table
 
     stem = Path(results) / "tables" / "timings"
@@ -93,6 +103,9 @@ def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, chec
     }
     table = pd.read_csv(stem.with_suffix(".csv"), dtype=str) if stem.with_suffix(".csv").exists() else pd.DataFrame()
     if not table.empty:
+        previous = table[table["notebook"] == notebook]
+        if checkpoints == 0 and not previous.empty and int(previous["checkpoints written"].iloc[0]) > 0:
+            return table
         table = table[table["notebook"] != notebook]
     table = pd.concat([table, pd.DataFrame([row]).astype(str)], ignore_index=True).sort_values("notebook")
     save_table(table.set_index("notebook"), stem)
@@ -111,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     started, start = time.time(), time.perf_counter()
     try:
-        run_notebook(args.source, args.output, parameters)
+        run_notebook(args.source, args.output, parameters, echo=True)
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -64,3 +64,16 @@ def test_record_keeps_one_timing_row_per_notebook_with_machine_and_versions(tmp_
     assert row["checkpoints written"] == 1 and float(row["wall time (s)"]) > 0
     assert row["cores"] >= 1 and row["torch"].startswith("2.13.0") and row["python"].startswith("3.11")
     assert (results / "tables" / "timings.md").read_text().startswith("| notebook")
+    # A rerun that trains nothing keeps the row of the run that did the work.
+    idle = _notebook(tmp_path / "nb.ipynb", "x = 1")
+    assert main([str(idle), str(tmp_path / "out.ipynb"), "--record", str(results)]) == 0
+    assert pd.read_csv(results / "tables" / "timings.csv").iloc[0]["checkpoints written"] == 1
+
+
+def test_a_missing_earlier_result_stops_the_real_notebook_and_names_it(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    with pytest.raises(NotebookError, match=r"03_evaluation.ipynb: cell 3 .*FileNotFoundError: run dqn-mlp-seed0 "
+                                            r"has no up-to-date results"):
+        run_notebook(root / "notebooks" / "03_evaluation.ipynb", tmp_path / "out.ipynb",
+                     {"results_dir": str(tmp_path / "empty")})
+    assert not (tmp_path / "out.ipynb").exists()
