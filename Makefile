@@ -24,9 +24,19 @@ $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun)
 endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
-PACKAGE   := $(wildcard edge_rl/*.py)
+# The serving modules are not used by the notebooks: editing them does not rerun them.
+PACKAGE   := $(filter-out edge_rl/api.py edge_rl/schemas.py edge_rl/serving.py edge_rl/replay.py,$(wildcard edge_rl/*.py))
 
-.PHONY: help setup test bench reproduce lab clean
+# `make serve` (the API) and `make dashboard` listen on 127.0.0.1 only; other ports with
+# `make serve PORT=8001`, `make dashboard DASHBOARD_PORT=8502`.
+PORT           ?= 8000
+DASHBOARD_PORT ?= 8501
+# The browser test drives Debian's Chromium, never a browser downloaded at run time;
+# `make chromium` installs it with apt-get when it is missing (as root, or through sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup test bench reproduce lab serve dashboard chromium screenshot clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
@@ -34,7 +44,11 @@ help:
 	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/;"
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
-	@echo "make bench      run the speed benchmarks (environment, then agents: ~4 minutes)"
+	@echo "make bench      run the speed benchmarks (environment, agents, then the API: ~5 minutes)"
+	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
+	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
+	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"
+	@echo "make screenshot run the browser test and save its screenshot to docs/dashboard.png (the README's)"
 	@echo "make clean      remove caches (never results/)"
 
 setup: $(STAMP)
@@ -44,10 +58,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test]"
 	touch $(STAMP)
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
 reproduce: $(EXECUTED)
@@ -72,6 +86,24 @@ $(VENV)/.lab-installed: $(STAMP)
 bench: setup
 	$(PY) benchmarks/bench_env.py
 	$(PY) benchmarks/bench_agents.py
+	$(PY) benchmarks/bench_api.py
+
+# The committed checkpoints in results/models are served: no training needed.
+serve: setup
+	$(PY) -m edge_rl.api --host 127.0.0.1 --port $(PORT)
+
+dashboard: setup
+	$(PY) -m streamlit run edge_rl/dashboard/app.py --server.address 127.0.0.1 \
+		--server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
+
+chromium: $(CHROMIUM)
+
+screenshot: setup chromium
+	EDGE_RL_SCREENSHOT=docs/dashboard.png $(PY) -m pytest tests/test_browser.py -k dashboard -q
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 clean:
 	rm -rf .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,342 @@
+"""The inference API through FastAPI's test client: every endpoint, every bad input, the card's
+request, and the answers of the loaded models themselves."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from edge_rl.agent import load
+from edge_rl.api import create_app
+from edge_rl.config import NODE_FEATURES, EnvConfig
+from edge_rl.env import make_env
+from edge_rl.schemas import MAX_BATCH, MAX_NODES
+from edge_rl.serving import MODEL_SPECS, network_state_from_env
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "results" / "models"
+LEARNED = [m for m, spec in MODEL_SPECS.items() if spec.checkpoint]
+CARD_OUTPUT = {"selected_node", "confidence", "q_values", "processing_time_ms"}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None)) as client:
+        yield client
+
+
+def card_request(seed: int = 0, model_type: str = "hybrid") -> dict:
+    """The card's "Input Format": 17 nodes with the seven raw features, the edges, a model.
+
+    The values are the card network's state after ``reset(seed)``, in the card's units.
+    """
+    env = make_env()
+    env.reset(seed=seed)
+    state, _ = network_state_from_env(env)
+    nodes = [
+        {
+            "cpu_util": node.cpu_util,  # 0-1
+            "mem_util": node.mem_util,  # 0-1
+            "energy": node.energy,  # Joules
+            "latency": node.latency,  # ms
+            "bandwidth": node.bandwidth,  # Mbps
+            "queue_len": node.queue_len,  # in steps of the node's compute (the card: tasks)
+            "node_type": node.node_type,  # 0=sensor, 1=fog, 2=cloud
+        }
+        for node in state.nodes
+    ]
+    return {"network_state": {"nodes": nodes, "edges": [list(e) for e in state.edges]}, "model_type": model_type}
+
+
+def _post(client: TestClient, body: dict | str | bytes, path: str = "/predict"):
+    if isinstance(body, dict):
+        body = json.dumps(body)  # json.dumps writes NaN and Infinity, which a client may send
+    return client.post(path, content=body, headers={"content-type": "application/json"})
+
+
+# ---------------------------------------------------------------------- /predict
+
+
+def test_the_cards_example_request_with_17_nodes(client: TestClient) -> None:
+    request = card_request()
+    assert len(request["network_state"]["nodes"]) == 17
+    assert set(request["network_state"]["nodes"][0]) == set(NODE_FEATURES)
+    response = client.post("/predict", json=request)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert CARD_OUTPUT <= set(answer)
+    assert answer["selected_node"] in range(17)
+    assert 0.0 <= answer["confidence"] <= 1.0
+    assert len(answer["q_values"]) == len(answer["node_scores"]) == 17
+    assert answer["node_scores"][answer["selected_node"]] == answer["confidence"] == max(answer["node_scores"])
+    assert answer["processing_time_ms"] > 0
+    assert answer["model"] == "hybrid-best-seed0" and answer["score_kind"] == "probability"
+
+
+@pytest.mark.parametrize("model_type", LEARNED)
+def test_predict_answers_the_node_the_loaded_model_chooses(client: TestClient, model_type: str) -> None:
+    """The environment's own observation into the checkpoint, beside the card's request to the API."""
+    agent = load(MODELS / f"{MODEL_SPECS[model_type].checkpoint}-seed0")
+    env = make_env()
+    rng = np.random.default_rng(1)
+    for seed in range(2):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(10):
+            state, task = network_state_from_env(env)
+            body = {"network_state": state.model_dump(), "task": task.model_dump(), "model_type": model_type}
+            answer = client.post("/predict", json=body).json()
+            assert answer["selected_node"] == agent.predict(obs)[0]
+            scores = agent.node_scores(obs)
+            if "q_values" in scores:
+                np.testing.assert_allclose(answer["q_values"], scores["q_values"], rtol=1e-6)
+            obs, *_ = env.step(rng.integers(env.unwrapped.n_nodes))
+
+
+@pytest.mark.parametrize("model_type", list(MODEL_SPECS))
+def test_every_model_type_answers(client: TestClient, model_type: str) -> None:
+    answer = client.post("/predict", json=card_request(1, model_type)).json()
+    assert answer["model_type"] == model_type and answer["selected_node"] in range(17)
+    spec = MODEL_SPECS[model_type]
+    assert (answer["q_values"] is not None) == (model_type != "ppo" and spec.checkpoint is not None)
+    assert (answer["confidence"] is None) == (model_type == "dqn" or (spec.rule is not None and model_type != "random"))
+    assert answer["node_scores"][answer["selected_node"]] == max(s for s in answer["node_scores"] if s is not None)
+
+
+def test_the_task_is_optional_and_changes_the_answer(client: TestClient) -> None:
+    request = card_request(0, "greedy_earliest_finish")
+    small = client.post("/predict", json=request | {"task": {"demand_mi": 1.0, "input_kb": 1000.0}}).json()
+    large = client.post("/predict", json=request | {"task": {"demand_mi": 1000.0, "input_kb": 10.0}}).json()
+    assert small["node_scores"] != large["node_scores"]
+
+
+def test_any_topology_size_up_to_the_maximum(client: TestClient) -> None:
+    for config in (EnvConfig(n_sensors=1, n_fog=1, n_cloud=0), EnvConfig(n_sensors=MAX_NODES - 12, n_fog=10, n_cloud=2)):
+        env = make_env(config)
+        env.reset(seed=0)
+        state, _ = network_state_from_env(env)
+        answer = client.post("/predict", json={"network_state": state.model_dump(), "model_type": "hybrid_sage"})
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["node_scores"]) == config.n_nodes
+
+
+def test_a_network_without_edges_is_accepted(client: TestClient) -> None:
+    request = card_request()
+    request["network_state"]["edges"] = []
+    assert client.post("/predict", json=request).status_code == 200
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def _node_change(field: str, value) -> dict:
+    request = card_request()
+    request["network_state"]["nodes"][3][field] = value
+    return request
+
+
+def _network(**changes) -> dict:
+    request = card_request()
+    request["network_state"].update(changes)
+    return request
+
+
+BAD_REQUESTS = {
+    "edge to a missing node": (_network(edges=[[0, 10], [4, 17]]), ["network_state", "edges"], "names node 17"),
+    "edge to itself": (_network(edges=[[2, 2]]), ["network_state", "edges"], "to itself"),
+    "negative edge index": (_network(edges=[[-1, 3]]), ["network_state", "edges", 0, 0], "greater than or equal to 0"),
+    "edge of three nodes": (_network(edges=[[0, 1, 2]]), ["network_state", "edges", 0], "at most 2 items"),
+    "NaN": (_node_change("energy", float("nan")), ["network_state", "nodes", 3, "energy"], "finite number"),
+    "infinity": (_node_change("latency", float("inf")), ["network_state", "nodes", 3, "latency"], "finite number"),
+    "cpu_util above 1": (_node_change("cpu_util", 1.5), ["network_state", "nodes", 3, "cpu_util"], "less than or equal to 1"),
+    "mem_util below 0": (_node_change("mem_util", -0.2), ["network_state", "nodes", 3, "mem_util"], "greater than or equal to 0"),
+    "zero bandwidth": (_node_change("bandwidth", 0), ["network_state", "nodes", 3, "bandwidth"], "greater than 0"),
+    "negative queue": (_node_change("queue_len", -1), ["network_state", "nodes", 3, "queue_len"], "greater than or equal to 0"),
+    "unknown node type": (_node_change("node_type", 3), ["network_state", "nodes", 3, "node_type"], "less than or equal to 2"),
+    "unknown node type name": (_node_change("node_type", "router"), ["network_state", "nodes", 3, "node_type"], "valid integer"),
+    "boolean node type": (_node_change("node_type", True), ["network_state", "nodes", 3, "node_type"], "0 (sensor)"),
+    "string number": (_node_change("cpu_util", "0.5"), ["network_state", "nodes", 3, "cpu_util"], "valid number"),
+    "missing feature": ({**card_request(), "network_state": {"nodes": [{"cpu_util": 0.1}], "edges": []}},
+                        ["network_state", "nodes", 0, "mem_util"], "Field required"),
+    "unknown field": (_node_change("temperature", 40.0), ["network_state", "nodes", 3, "temperature"], "Extra inputs"),
+    "empty network": (_network(nodes=[], edges=[]), ["network_state", "nodes"], "at least 1 item"),
+    "oversized network": (_network(nodes=card_request()["network_state"]["nodes"][:1] * (MAX_NODES + 1), edges=[]),
+                          ["network_state", "nodes"], f"at most {MAX_NODES} items"),
+    "no network": ({"model_type": "hybrid"}, ["network_state"], "Field required"),
+    "task out of range": ({**card_request(), "task": {"deadline_ms": 5000.0}}, ["task", "deadline_ms"], "less than or equal to 500"),
+    "model_type not a string": ({**card_request(), "model_type": 7}, ["model_type"], "valid string"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_input_gets_422_naming_the_field(client: TestClient, case: str) -> None:
+    body, loc, message = BAD_REQUESTS[case]
+    response = _post(client, body)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["detail"][0]["loc"] == ["body", *loc]
+    assert message in error["detail"][0]["msg"]
+    assert error["message"].startswith(".".join(map(str, ["body", *loc])))
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"[]", b"null", b"\xff\xfe\x00garbage", b'{"network_state": '])
+def test_a_malformed_body_gets_422(client: TestClient, body: bytes) -> None:
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_an_unknown_model_gets_404_with_the_accepted_ones(client: TestClient) -> None:
+    response = client.post("/predict", json={**card_request(), "model_type": "hybrid_xl"})
+    assert response.status_code == 404
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "model_type"] and "'hybrid'" in detail["msg"] and "'dqn'" in detail["msg"]
+
+
+def test_a_rule_without_a_node_to_choose_gets_422(client: TestClient) -> None:
+    request = card_request(0, "all_cloud")
+    request["network_state"]["nodes"] = [n for n in request["network_state"]["nodes"] if n["node_type"] != 2]
+    request["network_state"]["edges"] = []
+    response = client.post("/predict", json=request)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "network_state", "nodes"]
+    assert "cloud" in response.json()["message"]
+
+
+def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import edge_rl.api
+
+    monkeypatch.setattr(edge_rl.api, "MAX_BODY_BYTES", 1000)
+    response = client.post("/predict", json=card_request())
+    assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> None:
+    assert client.get("/predict").status_code == 405
+    assert client.get("/nowhere").status_code == 404
+
+
+# ---------------------------------------------------------------------- /batch-predict
+
+
+def test_batch_predict_answers_each_request_as_predict_does(client: TestClient) -> None:
+    requests = [card_request(seed, model) for seed, model in [(0, "hybrid"), (1, "dqn"), (2, "hybrid"), (3, "least_loaded")]]
+    small = make_env(EnvConfig(n_sensors=3, n_fog=2))
+    small.reset(seed=4)
+    requests.append({"network_state": network_state_from_env(small)[0].model_dump(), "model_type": "hybrid"})
+    response = client.post("/batch-predict", json={"requests": requests})
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert len(answers) == len(requests)
+    for request, answer in zip(requests, answers):
+        if request["model_type"] == "round_robin":
+            continue
+        alone = client.post("/predict", json=request).json()
+        assert answer["selected_node"] == alone["selected_node"] and answer["model_type"] == request["model_type"]
+        np.testing.assert_allclose(np.array(answer["node_scores"], dtype=float),
+                                   np.array(alone["node_scores"], dtype=float), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "body, status, loc",
+    [
+        ({"requests": []}, 422, ["body", "requests"]),
+        ({"requests": [card_request()] * (MAX_BATCH + 1)}, 422, ["body", "requests"]),
+        ({"requests": [card_request(), _node_change("cpu_util", 2.0)]}, 422, ["body", "requests", 1, "network_state", "nodes", 3, "cpu_util"]),
+        ({"requests": [card_request(), {**card_request(), "model_type": "nope"}]}, 404, ["body", "requests", 1, "model_type"]),
+        ({}, 422, ["body", "requests"]),
+    ],
+    ids=["empty", "oversized", "bad item", "unknown model", "no requests"],
+)
+def test_bad_batches_are_refused_naming_the_item(client: TestClient, body: dict, status: int, loc: list) -> None:
+    response = client.post("/batch-predict", json=body)
+    assert response.status_code == status
+    assert response.json()["detail"][0]["loc"] == loc
+
+
+# ---------------------------------------------------------------------- /models, /health, /docs
+
+
+def test_models_lists_every_model_type_with_its_measured_performance(client: TestClient) -> None:
+    models = {m["model_type"]: m for m in client.get("/models").json()}
+    assert set(models) == set(MODEL_SPECS)
+    for model_type, info in models.items():
+        spec = MODEL_SPECS[model_type]
+        table = pd.read_csv(ROOT / "results" / "tables" / spec.table).set_index("policy")
+        assert info["available"] and info["error"] is None
+        assert info["performance"]["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
+        assert info["kind"] == ("learned" if spec.checkpoint else "rule")
+        if spec.checkpoint:
+            runs = pd.read_csv(ROOT / "results" / "runs" / f"{info['checkpoint']}.csv")
+            assert info["checkpoint_performance"]["metrics"]["return"] == pytest.approx(runs["return"].mean())
+
+
+def test_one_model_and_an_unknown_one(client: TestClient) -> None:
+    info = client.get("/models/hybrid").json()
+    assert info["checkpoint"] == "hybrid-best-seed0" and info["config_name"] == "hybrid-gcn-weighted_sum"
+    assert "fused distribution" in info["confidence"]
+    assert "no distribution" in client.get("/models/dqn").json()["confidence"]
+    response = client.get("/models/hybrid_xl")
+    assert response.status_code == 404 and response.json()["detail"][0]["loc"] == ["path", "model_type"]
+
+
+def test_health(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and set(health["models_loaded"]) == set(MODEL_SPECS)
+    assert health["models_unavailable"] == {}
+
+
+def test_the_docs_and_their_examples_work(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    assert client.get("/").headers.get("location", "/docs") == "/docs"
+    schema = client.get("/openapi.json").json()
+    for path in ("/predict", "/batch-predict"):
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"].split("/")[-1] in schema["components"]["schemas"]
+        for name, example in body["examples"].items():
+            response = client.post(path, json=example["value"])
+            assert response.status_code == 200, (path, name, response.text)
+    node = schema["components"]["schemas"]["NodeState"]["properties"]
+    assert node["cpu_util"]["maximum"] == 1 and node["bandwidth"]["exclusiveMinimum"] == 0
+
+
+# ---------------------------------------------------------------------- without the checkpoints
+
+
+def test_missing_checkpoints_give_503_and_a_degraded_health(tmp_path: Path) -> None:
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(MODELS / f"ppo-gnn-seed0{suffix}", tmp_path)
+    with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and "hybrid" in health["models_unavailable"]
+        response = client.post("/predict", json=card_request())
+        assert response.status_code == 503
+        assert "hybrid-best-seed0" in response.json()["message"] and "make reproduce" in response.json()["message"]
+        assert client.post("/predict", json=card_request(0, "ppo")).status_code == 200
+        info = client.get("/models/hybrid").json()
+        assert not info["available"] and info["performance"] is None
+
+
+def test_the_server_runs_torch_on_one_thread_and_restores_the_count() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    with TestClient(create_app(MODELS)) as client:
+        assert client.get("/health").json()["torch_threads"] == 1
+    assert torch.get_num_threads() == before
+
+
+def test_bad_bodies_never_change_later_answers(client: TestClient) -> None:
+    request = card_request(5)
+    first = client.post("/predict", json=request).json()["selected_node"]
+    broken = copy.deepcopy(request)
+    broken["network_state"]["nodes"][0]["cpu_util"] = float("nan")
+    _post(client, broken)
+    assert client.post("/predict", json=request).json()["selected_node"] == first
