@@ -17,15 +17,16 @@ TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 # `OUT=rerun` sends the run into rerun/ instead (a folder inside the project): on a fresh
 # clone, `make reproduce OUT=rerun` retrains everything beside the committed results/, and
 # `diff -r results rerun` shows what differs.
-BUDGET    := $(if $(QUICK),quick,full)
-RESULTS   := $(or $(OUT),$(if $(QUICK),results/quick,results))
+BUDGET    := $(if $(filter 1 yes true,$(QUICK)),quick,full)
+RESULTS   := $(or $(OUT),$(if $(filter quick,$(BUDGET)),results/quick,results))
 ifneq ($(filter /% ../% ~%,$(OUT)),)
 $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun); got OUT=$(OUT))
 endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
 # The serving modules are not used by the notebooks: editing them does not rerun them.
-PACKAGE   := $(filter-out edge_rl/api.py edge_rl/schemas.py edge_rl/serving.py edge_rl/replay.py,$(wildcard edge_rl/*.py))
+PACKAGE   := $(filter-out edge_rl/api.py edge_rl/schemas.py edge_rl/serving.py edge_rl/replay.py edge_rl/compare.py,\
+               $(wildcard edge_rl/*.py))
 
 # `make serve` (the API) and `make dashboard` listen on 127.0.0.1 only; other ports with
 # `make serve PORT=8001`, `make dashboard DASHBOARD_PORT=8502`.
@@ -36,13 +37,14 @@ DASHBOARD_PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup test bench reproduce lab serve dashboard chromium screenshot clean
+.PHONY: help setup test bench reproduce compare lab serve dashboard chromium screenshot clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
 	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/;"
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
+	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
 	@echo "make bench      run the speed benchmarks (environment, agents, then the API: ~5 minutes)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
@@ -72,8 +74,21 @@ reproduce: $(EXECUTED)
 $(foreach n,$(wordlist 2,$(words $(EXECUTED)),$(shell seq $(words $(EXECUTED)))),\
   $(eval $(word $(n),$(EXECUTED)): $(word $(shell expr $(n) - 1),$(EXECUTED))))
 
-$(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
+$(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP) | $(RESULTS)/.budget-$(BUDGET)
 	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
+
+# Same machine type and thread count: the rerun's runs, weights, tables and figures must be
+# byte-identical to the committed ones (timings, logs and wall times aside).
+compare: setup
+	$(if $(OUT),,$(error make compare needs OUT=, the folder of a rerun, e.g. make compare OUT=rerun))
+	$(PY) -m edge_rl.compare results $(OUT)
+
+# A results folder holds one budget: quick results never pass for full ones, or the reverse.
+$(RESULTS)/.budget-$(BUDGET):
+	@other=$$(ls -A $(RESULTS) 2>/dev/null | grep '^\.budget-' | grep -vx '\.budget-$(BUDGET)'); \
+	if [ -n "$$other" ]; then \
+	  echo "error: $(RESULTS) holds results of another budget ($$other); choose another OUT=" >&2; exit 1; fi
+	mkdir -p $(RESULTS) && touch $@
 
 # JupyterLab runs from the project's own environment, so its python3 kernel is .venv's.
 lab: $(VENV)/.lab-installed

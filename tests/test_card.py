@@ -1,17 +1,20 @@
-"""The model card: its two tables with the fixed rules as rows, the probability of improvement,
-and MODEL_CARD.md, which refuses to be written from missing results."""
+"""The model card: its two tables with the fixed rules as rows, the probability of improvement
+and its verdicts, and MODEL_CARD.md, whose claims follow the results and which refuses to be
+written from missing ones."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from edge_rl.card import (
-    EVALUATED,
-    MODEL_VARIANTS,
+    CARD_ROWS,
+    CONTENDERS,
+    OWN_RIVALS,
+    RIVALS,
     best_rule,
     evaluation_results,
     headline,
@@ -19,11 +22,14 @@ from edge_rl.card import (
     model_card,
     model_variants,
 )
+from edge_rl.report import save_table
 
+ROOT = Path(__file__).resolve().parents[1]
 METRICS = {"deadline_success": 0.5, "latency_mean_ms": 100.0, "latency_p95_ms": 200.0, "energy_per_task_j": 1.0}
+LABELS = list(CARD_ROWS)
 
 
-def _rows(labels, score: dict[str, float], seeds: int = 3) -> pd.DataFrame:
+def _rows(labels, score: dict[str, float], seeds: int = 5) -> pd.DataFrame:
     records = []
     for label in labels:
         for seed in range(seeds):
@@ -34,53 +40,84 @@ def _rows(labels, score: dict[str, float], seeds: int = 3) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _rules() -> pd.DataFrame:
-    rows = _rows(["random", "greedy_earliest_finish"], {"random": -50.0, "greedy_earliest_finish": 50.0}, seeds=1)
+def _rules(greedy: float = 50.0) -> pd.DataFrame:
+    rows = _rows(["random", "greedy_earliest_finish"], {"random": -50.0, "greedy_earliest_finish": greedy}, seeds=1)
     return rows.assign(env_steps=0, train_steps=0)
 
 
-def test_model_variants_use_the_cards_names_and_order() -> None:
-    rows = _rows(set(MODEL_VARIANTS) | set(EVALUATED), {"Hybrid (Best)": 10.0})
-    table = model_variants(rows)
+def test_model_variants_put_the_cards_rows_first_then_ours_then_the_rules() -> None:
+    table = model_variants(_rows(LABELS, {"Hybrid (Best)": 10.0}), _rules())
     assert list(table.index[:5]) == ["Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention"]
+    assert list(table.index[-2:]) == ["greedy_earliest_finish", "random"]
     assert table.loc["DQN Baseline", "Type"] == "DQN" and "MlpPolicy" in table.loc["DQN Baseline", "Description"]
-    assert table.loc["Hybrid (Best)", "Mean Reward"] == pytest.approx(10.0 + 1.0 + 0.5)
-    assert (table["Seeds"] == 3).all()
+    assert table.loc["random", "Type"] == "rule" and table.loc["random", "Description"].startswith("fixed rule: A node")
+    assert table.loc["Hybrid (Best)", "Mean Reward"] == pytest.approx(10.0 + 2.0 + 0.5)
+    assert "0.6 Q + 0.4 logits" in table.loc["Hybrid (Best)", "Description"]  # from HybridConfig
 
 
 def test_evaluation_results_put_the_rules_among_the_models_by_mean_reward() -> None:
-    rows = _rows(EVALUATED, {"Hybrid (Best)": 10.0})
-    table = evaluation_results(rows, _rules())
+    table = evaluation_results(_rows(LABELS, {"Hybrid (Best)": 10.0}), _rules())
     assert table.index[0] == "greedy_earliest_finish" and table.index[-1] == "random"  # a rule that wins is on top
     assert table.loc["random", "Type"] == "rule" and table.loc["random", "Training Steps"] == 0
     assert table.loc["Hybrid (Final)", "Training Steps"] == 100 and table.loc["Hybrid (Final)", "Env steps (total)"] == 300
     assert {"Mean Reward", "Std Dev", "Min", "Max", "Training Steps"} <= set(table.columns)
+    assert len(table) == len(LABELS) + 2
     assert list(headline(table).index) == list(table.index) and "Min" not in headline(table)
 
 
-def test_improvement_over_each_rival_and_the_best_rule() -> None:
-    rows = _rows(EVALUATED, {"Hybrid (Best)": 10.0, "DQN-MLP": 100.0})
+def test_improvement_over_each_rival_with_a_verdict() -> None:
+    rows = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN-MLP": 100.0})
     rules = _rules()
     assert best_rule(rules) == "greedy_earliest_finish"
-    table = improvement(rows, rules, of=["Hybrid (Best)"])
-    assert list(table.index) == [f"Hybrid (Best) vs {y}" for y in
-                                 ("DQN Baseline", "DQN-GNN", "PPO Baseline", "PPO-GNN", "greedy_earliest_finish")]
-    assert table.loc["Hybrid (Best) vs DQN Baseline", "P(X > Y)"] == 0.0  # every DQN seed is far above
+    table = improvement(rows, rules)
+    expected = [f"{x} vs {CARD_ROWS[y].name}" for x in CONTENDERS for y in (*RIVALS, *OWN_RIVALS[x])]
+    assert [c for c in table.index if not c.endswith("greedy_earliest_finish")] == expected
+    best = "Hybrid (Best) vs "
+    assert table.loc[best + "DQN Baseline", "P(X > Y)"] == 0.0 and table.loc[best + "DQN Baseline", "verdict"] == "loses"
+    assert table.loc[best + "PPO-GNN", "P(X > Y)"] == 1.0 and table.loc[best + "PPO-GNN", "verdict"] == "wins"
+    assert table.loc[best + "greedy_earliest_finish", "seeds Y"] == 1
+    assert table.loc[best + "greedy_earliest_finish", "verdict"] == "loses"  # a rule: one run is enough
+    assert table.loc["Hybrid SAGE vs DQN-GNN (SAGE)", "verdict"] == "cannot be told apart"  # same scores
+
+
+def test_no_verdict_from_fewer_than_five_seeds() -> None:
+    table = improvement(_rows(LABELS, {"Hybrid (Best)": 10.0}, seeds=2), _rules())
     assert table.loc["Hybrid (Best) vs PPO-GNN", "P(X > Y)"] == 1.0
-    assert table.loc["Hybrid (Best) vs greedy_earliest_finish", "P(X > Y)"] == 0.0
-    assert len(improvement(rows, rules)) == 10  # the card's hybrid and ours, each against five
+    assert (table["verdict"] == "too few seeds to tell").all()
 
 
 def test_missing_variants_and_missing_results_are_named(tmp_path: Path) -> None:
     rows = _rows(["Hybrid (Best)"], {})
     with pytest.raises(ValueError, match=r"no policy \['DQN-MLP'"):
-        model_variants(rows)
+        model_variants(rows, _rules())
+    with pytest.raises(ValueError, match=r"no policy \[.*'Hybrid \(scratch\)'"):
+        improvement(_rows([l for l in LABELS if l != "Hybrid (scratch)"], {}), _rules())
     with pytest.raises(FileNotFoundError, match="model_variants.csv is missing: run the notebooks before 05"):
         model_card(tmp_path)
 
 
-def test_the_card_states_each_verdict_from_its_interval() -> None:
-    from edge_rl.card import _verdict
+def _results(tmp_path: Path, greedy: float) -> Path:
+    """A results folder as notebooks 00-04 leave it, from synthetic rows."""
+    rows, rules = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN-MLP": 60.0}), _rules(greedy)
+    tables = tmp_path / "tables"
+    save_table(model_variants(rows, rules), tables / "model_variants")
+    save_table(evaluation_results(rows, rules), tables / "evaluation_results")
+    save_table(improvement(rows, rules), tables / "probability_of_improvement")
+    ablation = pd.DataFrame({"policy": ["Hybrid (Best)", "Hybrid GAT", "DQN-GNN"], "encoder": ["gcn", "gat", "gcn"],
+                             "fusion": ["weighted_sum", "weighted_sum", "DQN-GNN alone"],
+                             "IQM over seeds": [12.0, -5.0, 3.0], "IQM 95% CI": ["[1, 2]"] * 3, "Seeds": [5] * 3})
+    save_table(ablation.set_index("policy"), tables / "ablation")
+    (tmp_path / "models").mkdir()
+    shutil.copy(ROOT / "results" / "models" / "hybrid-best-seed0.json", tmp_path / "models")
+    return tmp_path
 
-    assert _verdict(0.6, 0.9) == "wins" and _verdict(0.0, 0.2) == "loses"
-    assert _verdict(*np.array([0.3, 0.7])) == "cannot be told apart"
+
+def test_the_card_says_a_rule_wins_only_when_one_does(tmp_path: Path) -> None:
+    wins = model_card(_results(tmp_path / "a", greedy=100.0))
+    assert "**A fixed rule wins.** `greedy_earliest_finish`" in wins and "TBD" not in wins
+    assert "the best trained model is DQN Baseline" in wins
+    assert "Hybrid (Best) against DQN Baseline: probability of improvement 0.00 [0.00, 0.00] (5 vs 5 seeds): loses." in wins
+    assert "the best encoder × fusion cell is Hybrid (Best)" in wins  # pre-training cells are not hybrid cells
+    loses = model_card(_results(tmp_path / "b", greedy=20.0))
+    assert "A fixed rule wins" not in loses and "The best trained model is DQN Baseline" in loses
+    assert "every trained model scores above it" in loses

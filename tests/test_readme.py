@@ -28,3 +28,13 @@ def test_every_make_target_the_readme_names_exists() -> None:
     targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.M))
     named = set(re.findall(r"`make ([a-z][a-z-]*)", README))
     assert named and named <= targets, f"README.md names make targets the Makefile lacks: {sorted(named - targets)}"
+
+
+def test_the_readme_says_a_rule_wins_only_if_the_table_says_so() -> None:
+    import pandas as pd
+
+    table = pd.read_csv(ROOT / "results" / "tables" / "evaluation_results.csv", index_col=0)
+    rules, trained = table[table["Type"] == "rule"], table[table["Type"] != "rule"]
+    claims = "beats every trained model" in README
+    rule_wins = rules["Mean Reward"].max() > max(trained["Mean Reward"].max(), trained["IQM over seeds"].max())
+    assert claims == rule_wins, "README.md's verdict on the fixed rules no longer matches results/"
