@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file
 
 from edge_rl.files import atomic_write
 
@@ -55,6 +55,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each tensor once, under the first of its names in sorted order (SB3's PPO shares one
+    encoder between ``pi_`` and ``vf_features_extractor``); safetensors' ``load_model`` puts it
+    back under every name. Unlike ``save_model``, no alias table is written: its order varies
+    from process to process, and the same weights must give the same bytes."""
+    kept: dict[str, torch.Tensor] = {}
+    seen: set[tuple] = set()
+    for name in sorted(state):
+        tensor = state[name]
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride())
+        if key not in seen:
+            seen.add(key)
+            kept[name] = tensor.contiguous()
+    return kept
+
+
 def save(
     path: str | os.PathLike, module: torch.nn.Module, config: dict[str, Any], trained: dict[str, Any]
 ) -> Path:
@@ -67,7 +83,7 @@ def save(
         trained: what the run did: steps, wall time, threads, ...
     """
     weights, description = paths(path)
-    atomic_write(weights, lambda tmp: save_model(module, tmp))
+    atomic_write(weights, lambda tmp: save_file(_unshared(module.state_dict()), tmp))
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

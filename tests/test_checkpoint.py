@@ -158,3 +158,28 @@ def test_loading_never_unpickles(saved: dict[str, Path], monkeypatch: pytest.Mon
     monkeypatch.setattr(torch, "load", refuse)
     for stem in saved.values():
         load(stem)
+
+
+def test_the_same_weights_give_the_same_bytes_in_any_process(tmp_path: Path) -> None:
+    """PPO's extractors share one encoder: the file must not depend on Python's hash seed."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch; torch.manual_seed(0)\n"
+        "from edge_rl.agent import load\n"
+        "from edge_rl.baselines import BaselineAgent\n"
+        "from edge_rl.config import TrainConfig\n"
+        "config = TrainConfig(algo='ppo')\n"
+        "agent = BaselineAgent(config, BaselineAgent.build_network(config), {'timesteps': 0})\n"
+        "agent.save(sys.argv[1]); load(sys.argv[1])\n"
+    )
+    digests = []
+    for seed in ("1", "2"):
+        stem = tmp_path / f"ppo-{seed}"
+        subprocess.run([sys.executable, "-c", script, str(stem)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        digests.append(hashlib.sha256(stem.with_suffix(".safetensors").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
