@@ -51,15 +51,25 @@ class Budget:
     train_seeds: int  # training seeds per variant
     long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
     step_scale: float  # fraction of the card's training steps
+    ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
 
     def steps(self, card_steps: int) -> int:
         """The training steps this budget gives a run the card trains for ``card_steps``."""
         return max(1, round(card_steps * self.step_scale))
 
+    def config(self, **fields) -> TrainConfig:
+        """A :class:`TrainConfig` with ``fields``, and this budget's PPO rollout length (a smoke
+        run of a fifth of the steps would otherwise still collect one full 8,192-step rollout)."""
+        if self.ppo_rollout is not None:
+            from edge_rl.config import PPOConfig
+
+            fields["ppo"] = PPOConfig(n_steps=self.ppo_rollout)
+        return TrainConfig(**fields)
+
 
 BUDGETS = {
     "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=5, step_scale=1.0),
-    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128),
 }
 
 
@@ -213,7 +223,7 @@ def baseline_runs(budget: Budget) -> list[Run]:
     runs = []
     for seed in range(budget.train_seeds):
         for algo, policy in (("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn")):
-            config = TrainConfig(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000))
+            config = budget.config(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000))
             runs.append(Run(f"{algo.upper()}-{policy.upper()}", config, seeds))
     return runs
 
@@ -251,7 +261,7 @@ def hybrid_label(encoder: str, fusion: str) -> str:
 
 def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
     """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000."""
-    return TrainConfig(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
+    return budget.config(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
                        total_timesteps=budget.steps(5_000))
 
 
