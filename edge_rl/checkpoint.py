@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_file
 
 from edge_rl.files import atomic_write
+from edge_rl.versions import package_versions
 
 FORMAT = "edge_rl.checkpoint"
 FORMAT_VERSION = 1
-PACKAGES = ("edge-rl", "torch", "torch-geometric", "stable-baselines3", "gymnasium", "numpy")
 
 
 class CheckpointError(ValueError):
@@ -39,16 +37,6 @@ def paths(path: str | os.PathLike) -> tuple[Path, Path]:
     if path.suffix in (".json", ".safetensors"):
         path = path.with_suffix("")
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _sha256(path: Path) -> str:

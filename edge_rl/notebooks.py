@@ -26,8 +26,8 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from edge_rl.checkpoint import package_versions
 from edge_rl.files import atomic_write
+from edge_rl.versions import package_versions
 
 
 class NotebookError(RuntimeError):
@@ -90,8 +90,6 @@ def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, chec
     (every run was already done) does not replace a row that did train: the table keeps what
     each step costs when it does its work.
     """
-    from edge_rl.report import save_table
-
     stem = Path(results) / "tables" / "timings"
     versions = package_versions()
     row = {
@@ -108,8 +106,11 @@ def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, chec
             return table
         table = table[table["notebook"] != notebook]
     table = pd.concat([table, pd.DataFrame([row]).astype(str)], ignore_index=True).sort_values("notebook")
-    save_table(table.set_index("notebook"), stem)
-    return table
+    # Written here, not with report.save_table: its plotting imports would add seconds to every notebook.
+    table = table.set_index("notebook")
+    atomic_write(stem.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
+    atomic_write(stem.with_suffix(".md"), lambda tmp: Path(tmp).write_text(table.to_markdown() + "\n"))
+    return table.reset_index()
 
 
 def main(argv: list[str] | None = None) -> int:
