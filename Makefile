@@ -91,8 +91,9 @@ $(RESULTS)/.budget-$(BUDGET):
 	mkdir -p $(RESULTS) && touch $@
 
 # JupyterLab runs from the project's own environment, so its python3 kernel is .venv's.
+# Jupyter refuses to run as root unless told (containers and CI machines often are root).
 lab: $(VENV)/.lab-installed
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 $(VENV)/.lab-installed: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
