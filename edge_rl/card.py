@@ -22,6 +22,7 @@ from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
 from edge_rl.experiments import FUSIONS
 from edge_rl.hybrid import VALIDATION_SEEDS_START
 from edge_rl.files import atomic_write
+from edge_rl.heuristics import HEURISTICS
 from edge_rl.report import results_table
 from edge_rl.stats import improvement_interval, run_scores
 
@@ -86,10 +87,9 @@ def _missing(rows: pd.DataFrame, labels: Sequence[str]) -> None:
 
 
 def _ordered(labels: Sequence[str]) -> list[str]:
-    """The card's rows first, in its order, then the others in :data:`CARD_ROWS`' order."""
+    """:data:`CARD_ROWS`' order (the card's rows first), then any other label, sorted."""
     known = [label for label in CARD_ROWS if label in labels]
-    return [*dict.fromkeys([*[l for l in CARD_VARIANT_ROWS if l in labels], *known,
-                            *sorted(set(labels) - set(known))])]
+    return known + sorted(set(labels) - set(known))
 
 
 def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
@@ -109,8 +109,6 @@ def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rule_doc(name: str) -> str:
-    from edge_rl.heuristics import HEURISTICS
-
     cls = HEURISTICS.get(name)
     return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".") if cls else name
 

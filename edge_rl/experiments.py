@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +37,7 @@ from tqdm import tqdm  # plain text: make's terminal shows it (the runner echoes
 
 from edge_rl.checkpoint import CheckpointError, read_description
 from edge_rl.files import atomic_write
-from edge_rl.config import TrainConfig
+from edge_rl.config import EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 
 
@@ -61,8 +61,6 @@ class Budget:
         """A :class:`TrainConfig` with ``fields``, and this budget's PPO rollout length (a smoke
         run of a fifth of the steps would otherwise still collect one full 8,192-step rollout)."""
         if self.ppo_rollout is not None:
-            from edge_rl.config import PPOConfig
-
             fields["ppo"] = PPOConfig(n_steps=self.ppo_rollout)
         return TrainConfig(**fields)
 
@@ -266,10 +264,6 @@ def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
 
 
 def _variant(card: TrainConfig, encoder: str, fusion: str) -> TrainConfig:
-    from dataclasses import replace
-
-    from edge_rl.config import EncoderConfig, HybridConfig
-
     return replace(card, encoder=EncoderConfig(kind=encoder), hybrid=HybridConfig(fusion=fusion))
 
 
@@ -292,8 +286,6 @@ def hybrid_runs(budget: Budget) -> list[Run]:
     steps, last weights; and "Hybrid (scratch)", no pre-training, as many environment steps as
     the card's whole procedure.
     """
-    from dataclasses import replace
-
     seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
     runs = []
     for seed in range(budget.train_seeds):
