@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch_geometric.nn import DenseGATConv, DenseGCNConv, DenseSAGEConv
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EncoderConfig
@@ -60,10 +61,24 @@ class DenseGraphStack(nn.Module):
 
     Widths: ``in_dim -> hidden -> ... -> hidden -> embed`` (card: 13 -> 64 -> 64 -> 128).
 
-    Two shortcuts, both exact: GCN and GAT self-loops are added to the adjacency once, not by
-    every layer; and padded nodes are not masked layer by layer, because their rows and
-    columns of the adjacency are zero, so nothing flows between them and real nodes (the
-    encoder zeroes them once, at the end).
+    The layers are PyG's (``DenseGCNConv``, ``DenseGATConv``, ``DenseSAGEConv``): their
+    parameters, their initialisation, their maths. What the stack does differently is *when*:
+    PyG's ``forward`` derives its graph operator from the adjacency in every layer; here
+    :meth:`prepare` derives it once per forward pass and every layer reuses it. Three shortcuts,
+    all exact or to float rounding (tests compare with PyG's dense and sparse layers):
+
+    - GCN: the normalised adjacency ``D^-1/2 (A + I) D^-1/2`` is computed once, exactly as PyG
+      computes it, so the result is bit-identical to chaining PyG's layers.
+    - GraphSAGE: the in-degrees are computed once (also bit-identical).
+    - GAT (one head, the card's): the attention mask becomes an additive ``-inf`` bias computed
+      once, and the softmax runs over the last dimension of a ``(B, N, N)`` tensor. PyG's
+      layer takes it over dimension 2 of ``(B, N, N, heads)``, which PyTorch's CPU kernel does
+      about 5x slower at these sizes, and averages over a single head. Equal to PyG's layer
+      to about 1e-6 (float rounding), not bit for bit. With ``gat_heads > 1``, PyG's forward runs.
+
+    Padded nodes are not masked layer by layer: their rows and columns of the adjacency are
+    zero (but for their self-loop), so nothing flows between them and real nodes; the encoder
+    zeroes them once, at the end.
     """
 
     def __init__(self, kind: str, in_dim: int, config: EncoderConfig) -> None:
@@ -73,17 +88,50 @@ class DenseGraphStack(nn.Module):
         self.convs = nn.ModuleList(
             _conv(kind, a, b, config.gat_heads) for a, b in zip(widths[:-1], widths[1:])
         )
+        self._single_head = kind == "gat" and config.gat_heads == 1
+
+    def prepare(self, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What every layer of this stack reads of the ``(B, N, N)`` graph: its operator, and
+        for GraphSAGE the in-degrees that turn a neighbour sum into a mean."""
+        if self.kind == "sage":  # neighbours only (the root has its own weights): no self-loops
+            return adj, adj.sum(dim=-1, keepdim=True).clamp(min=1)
+        assert adj_with_loops is not None, "GCN and GAT layers read the adjacency with self-loops"
+        if self.kind == "gcn":  # PyG's normalisation, verbatim
+            deg_inv_sqrt = adj_with_loops.sum(dim=-1).clamp(min=1).pow(-0.5)
+            return deg_inv_sqrt.unsqueeze(-1) * adj_with_loops * deg_inv_sqrt.unsqueeze(-2), None
+        if self._single_head:  # 0 where j -> i is an edge, -inf elsewhere: masks the softmax
+            return torch.where(adj_with_loops > 0, 0.0, float("-inf")), None
+        return adj_with_loops, None
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> torch.Tensor:
+        operator, degree = self.prepare(adj, adj_with_loops)
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
-            if adj_with_loops is None:  # GraphSAGE keeps the root term apart: no self-loops
-                x = conv(x, adj)
+            # The layers' own parameters through F.linear: PyG's Linear.forward is F.linear, so
+            # this is the same computation, without nn.Module's per-call overhead.
+            if self.kind == "gcn":  # DenseGCNConv: A_norm (X W) + b
+                x = torch.matmul(operator, F.linear(x, conv.lin.weight)) + conv.bias
+            elif self.kind == "sage":  # DenseSAGEConv: W_rel mean_{j in N(i)} x_j + W_root x_i + b
+                mean = torch.matmul(operator, x) / degree
+                x = F.linear(mean, conv.lin_rel.weight) + F.linear(x, conv.lin_root.weight, conv.lin_root.bias)
+            elif self._single_head:
+                x = self._gat_layer(conv, x, operator)
             else:
-                x = conv(x, adj_with_loops, add_loop=False)
+                x = conv(x, operator, add_loop=False)
             if i < last:
                 x = torch.relu(x)
         return x
+
+    @staticmethod
+    def _gat_layer(conv: DenseGATConv, x: torch.Tensor, mask_bias: torch.Tensor) -> torch.Tensor:
+        """DenseGATConv with one head: ``x_i' = sum_j softmax_j(e_ij) W x_j + b``, where
+        ``e_ij = LeakyReLU(a_dst . W x_i + a_src . W x_j)`` over the edges ``j -> i``."""
+        h = F.linear(x, conv.lin.weight)  # (B, N, C)
+        target = F.linear(h, conv.att_dst.view(1, -1))  # (B, N, 1): a_dst . W x_i
+        source = F.linear(h, conv.att_src.view(1, -1)).transpose(1, 2)  # (B, 1, N): a_src . W x_j
+        scores = target + source  # (B, N, N): e_ij before the LeakyReLU, i the target, j the source
+        scores = F.leaky_relu(scores, conv.negative_slope).add_(mask_bias)  # in place: LeakyReLU's backward reads its input
+        return torch.baddbmm(conv.bias, scores.softmax(dim=-1), h)  # b + softmax(e) W x
 
 
 class GraphEncoder(nn.Module):
@@ -107,10 +155,11 @@ class GraphEncoder(nn.Module):
 
     def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
         x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
+        # Self-loops for GCN and GAT, added once for all their layers (GraphSAGE reads ``adj``).
         loops = None
         if self.config.kind != "sage":
             loops = torch.maximum(adj, torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device))
-        outputs = [stack(x, adj, None if stack.kind == "sage" else loops) for stack in self.stacks]
+        outputs = [stack(x, adj, loops) for stack in self.stacks]
         if self.project is None:
             nodes = outputs[0]
         else:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import edge_rl
+from edge_rl import baselines
 from edge_rl.agent import Agent
 from edge_rl.baselines import build_policy, train
 from edge_rl.config import DQNConfig, EncoderConfig, EnvConfig, PPOConfig, TrainConfig
@@ -91,6 +92,27 @@ def test_same_config_seed_and_threads_give_bit_identical_weights_and_numbers(alg
     assert evaluate(first, EVAL_SEEDS[:3]).equals(evaluate(second, EVAL_SEEDS[:3]))
     other = train(tiny(algo, kind=kind, seed=4)).policy.state_dict()
     assert not all(torch.equal(a[k], other[k]) for k in a)
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_foreach_adam_trains_bit_identically_to_pytorchs_default_loop(algo: str, monkeypatch) -> None:
+    """The baselines use Adam's fused (foreach) update for speed; it must not change a weight."""
+    config = tiny(algo, seed=5)
+    fused = train(config).policy.state_dict()
+    kwargs_of = baselines._algorithm_kwargs
+
+    def default_adam(config: TrainConfig):
+        algorithm, policy, kwargs = kwargs_of(config)
+        optimizer = kwargs["policy_kwargs"]["optimizer_kwargs"]
+        assert optimizer.pop("foreach") is True
+        return algorithm, policy, kwargs
+
+    monkeypatch.setattr(baselines, "_algorithm_kwargs", default_adam)
+    model = baselines.make_model(config)
+    assert model.policy.optimizer.defaults["foreach"] is None  # PyTorch's choice: the loop on CPU
+    assert model.policy.optimizer.defaults["eps"] == (1e-5 if algo == "ppo" else 1e-8)  # SB3's
+    looped = train(config).policy.state_dict()
+    assert all(torch.equal(fused[k], looped[k]) for k in fused)
 
 
 def test_the_card_hyperparameters_are_the_defaults() -> None:
