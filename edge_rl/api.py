@@ -15,7 +15,8 @@ type}``: ``loc`` names the field) and a one-line ``message``.
 
 Speed: every handler is ``async`` and runs the forward pass on the event loop; ``/predict``
 requests that arrive together are answered by one batched forward pass (:class:`MicroBatcher`,
-no added wait: a batch is whatever queued up while the loop was busy). Torch runs on one
+no added wait: a batch is whatever queued up while the loop was busy), and reach their handler
+ahead of FastAPI's routing (:class:`PredictFastPath`). Torch runs on one
 thread (``--threads``): for graphs this small, more threads cost more in synchronisation than
 they save, and they would compete with the server's own thread. Bodies are validated by
 pydantic straight from their bytes, answers written by pydantic-core's JSON encoder, and the
@@ -186,6 +187,33 @@ def _body(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}, "examples": examples}}}}
 
 
+class PredictFastPath:
+    """ASGI middleware that answers ``POST /predict`` itself, with the very handler the route
+    documents (:func:`create_app`'s ``predict``), and passes every other request to the app.
+
+    Why: FastAPI's routing, dependency solving and endpoint wrapping cost about as much CPU as
+    validating the request and running the model together. ``/predict`` is the one route
+    under load (32 clients sharing two cores with the server), so it skips them; its answers,
+    errors included, are the route's own (the tests call both ways).
+    """
+
+    def __init__(self, app: Any, handler: Callable[[Request], Any]) -> None:
+        self.app, self.handler = app, handler
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.handler(request)
+        except RequestValidationError as error:
+            response = await _validation_error(request, error)
+        except ApiError as error:
+            response = await _api_error(request, error)
+        await response(scope, receive, send)
+
+
 class Server:
     """What the app holds once started: the predictor, one batcher per model, the model list."""
 
@@ -262,7 +290,8 @@ def _json(payload: Any) -> Response:
 
 
 def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
-               seed: int = serving.DEFAULT_SEED, torch_threads: int | None = 1) -> FastAPI:
+               seed: int = serving.DEFAULT_SEED, torch_threads: int | None = 1,
+               fast_predict: bool = True) -> FastAPI:
     """The FastAPI app. Models load when it starts (``with TestClient(app)``, or uvicorn).
 
     Args:
@@ -270,6 +299,8 @@ def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | o
         results_dir: tables read by ``/models`` (default ``$EDGE_RL_RESULTS_DIR`` or ``results``).
         seed: the training seed of the checkpoints served (``<variant>-seed<seed>``).
         torch_threads: torch's thread count while the app runs (None leaves it as it is).
+        fast_predict: answer ``POST /predict`` in :class:`PredictFastPath`, ahead of FastAPI's
+            routing (the same handler; False routes it like every other endpoint).
     """
     models = Path(models_dir) if models_dir is not None else None
     results = Path(results_dir) if results_dir is not None else None
@@ -400,6 +431,8 @@ def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | o
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if fast_predict:
+        app.add_middleware(PredictFastPath, handler=predict)
     return app
 
 

@@ -223,6 +223,24 @@ def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> Non
     assert client.get("/nowhere").status_code == 404
 
 
+def test_the_fast_path_answers_exactly_as_the_routed_endpoint(client: TestClient) -> None:
+    """``POST /predict`` skips FastAPI's routing (PredictFastPath); an app without the fast path
+    routes it. Both must give the same status and body, for answers and for every error."""
+    bodies: list[dict | bytes] = [card_request(seed, model) for seed, model in
+                                  ((0, "hybrid"), (1, "dqn"), (2, "ppo"), (3, "greedy_earliest_finish"))]
+    bodies += [body for body, _, _ in BAD_REQUESTS.values()]
+    bodies += [b"{not json", b"", b"null", {**card_request(), "model_type": "hybrid_xl"}]
+    with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None, fast_predict=False)) as routed:
+        for body in bodies:
+            fast, slow = _post(client, body), _post(routed, body)
+            assert fast.status_code == slow.status_code, body
+            a, b = fast.json(), slow.json()
+            for answer in (a, b):
+                answer.pop("processing_time_ms", None)
+            assert a == b, body
+        assert client.get("/predict").status_code == routed.get("/predict").status_code == 405
+
+
 # ---------------------------------------------------------------------- /batch-predict
 
 
