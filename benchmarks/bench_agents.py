@@ -86,7 +86,7 @@ def main() -> None:
             failures += verdict == "FAIL"
             print(f"{config.name:16s} {np.median(rates[config.name]):9.0f} {_median_and_range(ratios):>28s}  {verdict}")
 
-    print(f"\n{"hybrid (from scratch)":40s} {'steps/s':>9s} {'vs PPO-GNN: median [min, max]':>31s}  "
+    print(f"\n{'hybrid (from scratch)':40s} {'steps/s':>9s} {'vs PPO-GNN: median [min, max]':>31s}  "
           f"target >= {TARGET_HYBRID_RATIO:.2f}")
     for kind in ("gcn", "sage"):
         ppo_config = TrainConfig(algo="ppo", encoder=EncoderConfig(kind=kind), total_timesteps=args.ppo_steps)
