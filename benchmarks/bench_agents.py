@@ -64,6 +64,8 @@ def main() -> None:
                              "run of a few seconds varies by about 5 %% on a shared machine)")
     parser.add_argument("--predicts", type=int, default=5_000, help="single-observation predict calls")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     torch.set_num_threads(1)
     failures = 0
 
@@ -105,7 +107,7 @@ def main() -> None:
             ratios = [rate / base for rate, base in zip(rates_, ppo_rates)]
             verdict = "PASS" if np.median(ratios) >= TARGET_HYBRID_RATIO else "FAIL"
             failures += verdict == "FAIL" and not label
-            name = f"hybrid-{kind}-weighted_sum{label}"
+            name = TrainConfig(algo="hybrid", encoder=EncoderConfig(kind=kind)).name + label
             print(f"{name:40s} {np.median(rates_):9.0f} {_median_and_range(ratios):>31s}  {verdict if not label else ''}")
 
     agent = train(TrainConfig(algo="dqn", total_timesteps=1_100, dqn=DQNConfig(learning_starts=1_000)))

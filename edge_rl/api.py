@@ -195,6 +195,12 @@ class PredictFastPath:
     validating the request and running the model together. ``/predict`` is the one route
     under load (32 clients sharing two cores with the server), so it skips them; its answers,
     errors included, are the route's own (the tests call both ways).
+
+    What it skips, and so what to mind when extending the app: exception handlers other than
+    the two it applies (validation errors and :class:`ApiError`; anything else propagates to
+    Starlette's 500 as from any route), and middleware added *before* it (``create_app`` adds
+    it last: middleware added afterwards wraps it and runs). It matches ``scope["path"]``: an
+    app mounted under a prefix sends ``/predict`` through the routing, correctly but slower.
     """
 
     def __init__(self, app: Any, handler: Callable[[Request], Any]) -> None:

@@ -75,6 +75,7 @@ class DenseGraphStack(nn.Module):
       layer takes it over dimension 2 of ``(B, N, N, heads)``, which PyTorch's CPU kernel does
       about 5x slower at these sizes, and averages over a single head. Equal to PyG's layer
       to about 1e-6 (float rounding), not bit for bit. With ``gat_heads > 1``, PyG's forward runs.
+      Layers with other options than PyG's defaults also run PyG's own forward.
 
     Padded nodes are not masked layer by layer: their rows and columns of the adjacency are
     zero (but for their self-loop), so nothing flows between them and real nodes; the encoder
@@ -88,36 +89,50 @@ class DenseGraphStack(nn.Module):
         self.convs = nn.ModuleList(
             _conv(kind, a, b, config.gat_heads) for a, b in zip(widths[:-1], widths[1:])
         )
-        self._single_head = kind == "gat" and config.gat_heads == 1
+
+    @property
+    def prepared(self) -> bool:
+        """Whether the shortcuts apply: they assume PyG's defaults, which ``_conv`` keeps. A layer
+        set otherwise (SAGE's ``normalize``, GAT's heads or dropout) runs PyG's own forward
+        rather than having the setting silently ignored. (GCN's only option, ``improved``,
+        weighs the self-loops PyG adds; the encoder adds its own, of weight 1, either way.)"""
+        first = self.convs[0]
+        if self.kind == "gcn":
+            return True
+        if self.kind == "sage":
+            return not first.normalize
+        return first.heads == 1 and first.dropout == 0.0
 
     def prepare(self, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What every layer of this stack reads of the ``(B, N, N)`` graph: its operator, and
         for GraphSAGE the in-degrees that turn a neighbour sum into a mean."""
         if self.kind == "sage":  # neighbours only (the root has its own weights): no self-loops
-            return adj, adj.sum(dim=-1, keepdim=True).clamp(min=1)
-        assert adj_with_loops is not None, "GCN and GAT layers read the adjacency with self-loops"
+            return adj, (adj.sum(dim=-1, keepdim=True).clamp(min=1) if self.prepared else None)
+        if adj_with_loops is None:
+            raise ValueError("GCN and GAT layers read the adjacency with self-loops: pass adj_with_loops")
+        if not self.prepared:
+            return adj_with_loops, None
         if self.kind == "gcn":  # PyG's normalisation, verbatim
             deg_inv_sqrt = adj_with_loops.sum(dim=-1).clamp(min=1).pow(-0.5)
             return deg_inv_sqrt.unsqueeze(-1) * adj_with_loops * deg_inv_sqrt.unsqueeze(-2), None
-        if self._single_head:  # 0 where j -> i is an edge, -inf elsewhere: masks the softmax
-            return torch.where(adj_with_loops > 0, 0.0, float("-inf")), None
-        return adj_with_loops, None
+        # GAT: 0 where j -> i is an edge, -inf elsewhere (PyG masks where adj == 0): masks the softmax
+        return torch.where(adj_with_loops != 0, 0.0, float("-inf")), None
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> torch.Tensor:
         operator, degree = self.prepare(adj, adj_with_loops)
-        last = len(self.convs) - 1
+        prepared, last = self.prepared, len(self.convs) - 1
         for i, conv in enumerate(self.convs):
             # The layers' own parameters through F.linear: PyG's Linear.forward is F.linear, so
             # this is the same computation, without nn.Module's per-call overhead.
-            if self.kind == "gcn":  # DenseGCNConv: A_norm (X W) + b
+            if not prepared:  # PyG's forward, on the operator it expects
+                x = conv(x, operator) if self.kind == "sage" else conv(x, operator, add_loop=False)
+            elif self.kind == "gcn":  # DenseGCNConv: A_norm (X W) + b
                 x = torch.matmul(operator, F.linear(x, conv.lin.weight)) + conv.bias
             elif self.kind == "sage":  # DenseSAGEConv: W_rel mean_{j in N(i)} x_j + W_root x_i + b
                 mean = torch.matmul(operator, x) / degree
                 x = F.linear(mean, conv.lin_rel.weight) + F.linear(x, conv.lin_root.weight, conv.lin_root.bias)
-            elif self._single_head:
-                x = self._gat_layer(conv, x, operator)
             else:
-                x = conv(x, operator, add_loop=False)
+                x = self._gat_layer(conv, x, operator)
             if i < last:
                 x = torch.relu(x)
         return x

@@ -223,22 +223,39 @@ def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> Non
     assert client.get("/nowhere").status_code == 404
 
 
-def test_the_fast_path_answers_exactly_as_the_routed_endpoint(client: TestClient) -> None:
+def test_the_fast_path_answers_exactly_as_the_routed_endpoint(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """``POST /predict`` skips FastAPI's routing (PredictFastPath); an app without the fast path
     routes it. Both must give the same status and body, for answers and for every error."""
+    import edge_rl.api
+
+    routed_calls: list[bool] = []  # per parsed request: did FastAPI's router dispatch it?
+    parse = edge_rl.api._parse
+
+    async def recording_parse(request, model):  # noqa: ANN001, ANN202
+        routed_calls.append("endpoint" in request.scope)  # the router sets it on a match
+        return await parse(request, model)
+
+    monkeypatch.setattr(edge_rl.api, "_parse", recording_parse)
     bodies: list[dict | bytes] = [card_request(seed, model) for seed, model in
                                   ((0, "hybrid"), (1, "dqn"), (2, "ppo"), (3, "greedy_earliest_finish"))]
     bodies += [body for body, _, _ in BAD_REQUESTS.values()]
     bodies += [b"{not json", b"", b"null", {**card_request(), "model_type": "hybrid_xl"}]
     with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None, fast_predict=False)) as routed:
         for body in bodies:
-            fast, slow = _post(client, body), _post(routed, body)
+            fast = _post(client, body)
+            assert routed_calls.pop() is False  # the fast path answered
+            slow = _post(routed, body)
+            assert routed_calls.pop() is True
             assert fast.status_code == slow.status_code, body
             a, b = fast.json(), slow.json()
             for answer in (a, b):
                 answer.pop("processing_time_ms", None)
             assert a == b, body
-        assert client.get("/predict").status_code == routed.get("/predict").status_code == 405
+        for method in ("GET", "HEAD", "OPTIONS", "PUT"):
+            assert client.request(method, "/predict").status_code == routed.request(method, "/predict").status_code == 405
+        trailing = [c.post("/predict/", json=card_request(), follow_redirects=False) for c in (client, routed)]
+        assert trailing[0].status_code == trailing[1].status_code == 307
+    assert not routed_calls
 
 
 # ---------------------------------------------------------------------- /batch-predict

@@ -163,3 +163,21 @@ def test_agent_outputs_equal_sb3s_own_forward_passes() -> None:
     with torch.no_grad():
         expected_p = ppo.policy.get_distribution(tensors).distribution.probs[0].numpy()
     np.testing.assert_allclose(ppo.node_scores(obs)["probabilities"], expected_p, rtol=1e-5, atol=1e-7)
+
+
+def test_masked_dqns_greedy_predict_is_sb3s_q_network_argmax() -> None:
+    """MaskedDQN.predict calls the Q network's modules directly (for speed): it must choose
+    what SB3's own ``q_net(obs).argmax()`` chooses, for one observation and for a batch."""
+    model = baselines.make_model(tiny("dqn", seed=1))
+    model.learn(200)
+    env = edge_rl.make_env()
+    observations = []
+    obs, _ = env.reset(seed=7)
+    for step in range(12):
+        observations.append(obs)
+        obs, *_ = env.step(step % env.unwrapped.n_nodes)
+    batch = {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+    with torch.no_grad():
+        expected = model.q_net({k: torch.as_tensor(v) for k, v in batch.items()}).argmax(dim=-1).numpy()
+    assert np.array_equal(model.predict(batch, deterministic=True)[0], expected)
+    assert [int(model.predict(o, deterministic=True)[0]) for o in observations] == expected.tolist()

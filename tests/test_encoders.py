@@ -64,14 +64,22 @@ def test_dense_encoder_equals_pyg_sparse_layers_with_copied_weights(kind: str) -
         torch.testing.assert_close(dense_nodes[b, real], x, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("kind", "heads"), [("gcn", 1), ("sage", 1), ("gat", 1), ("gat", 2)])
-def test_stack_equals_pyg_dense_layers_chained(kind: str, heads: int) -> None:
+@pytest.mark.parametrize(("kind", "heads", "option"), [
+    ("gcn", 1, None), ("sage", 1, None), ("gat", 1, None), ("gat", 2, None),
+    # Non-default PyG options: the stack must honour them (by running PyG's forward).
+    ("sage", 1, ("normalize", True)), ("gat", 1, ("negative_slope", 0.5)),
+])
+def test_stack_equals_pyg_dense_layers_chained(kind: str, heads: int, option: tuple | None) -> None:
     """The stack prepares the graph operator once instead of once per layer; it must compute
     what PyG's own dense layers compute (bit for bit for GCN and GraphSAGE, whose arithmetic
     is unchanged), in the forward pass and in the gradients."""
     torch.manual_seed(2)
     encoder = GraphEncoder(EncoderConfig(kind=kind, gat_heads=heads))
     stack = encoder.stacks[0]
+    if option is not None:
+        for conv in stack.convs:
+            setattr(conv, *option)
+        assert stack.prepared == (option[0] == "negative_slope")  # GAT's slope is a parameter of ours
     for conv in stack.convs:  # PyG initialises biases to zero, which would hide a missing bias
         torch.nn.init.normal_(conv.bias if kind != "sage" else conv.lin_root.bias)
     obs = _batch([{}, {"n_sensors": 2, "n_fog": 2, "n_cloud": 0}], max_nodes=20)
