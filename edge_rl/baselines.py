@@ -66,7 +66,9 @@ class MaskedDQN(DQN):
         else:
             # The greedy action without SB3's per-call overhead (it switches every module's
             # train/eval mode, ~30 % of a graph policy's step): no layer here depends on it.
-            with torch.no_grad():
+            # inference_mode rather than no_grad: nothing here is ever differentiated, and it
+            # skips autograd's bookkeeping (~13 % of a single-observation GAT forward).
+            with torch.inference_mode():
                 obs = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in observation.items()}
                 if single:
                     obs = {k: v.unsqueeze(0) for k, v in obs.items()}
