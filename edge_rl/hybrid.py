@@ -49,7 +49,7 @@ from edge_rl import baselines
 from edge_rl.agent import Agent
 from edge_rl.config import EncoderConfig, HybridConfig, TrainConfig
 from edge_rl.encoders import GraphEncoder, GraphFeatures
-from edge_rl.evaluation import evaluate
+from edge_rl.evaluation import episode_returns
 from edge_rl.policies import NodeScorer
 
 VALIDATION_SEEDS_START = 20_000
@@ -103,9 +103,22 @@ class HybridNetwork(nn.Module):
         elif self.fusion == "gating":
             self.gate = NodeScorer(embed, hidden)
 
-    def q_values(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Q(s, .) alone (the TD loss and its target need nothing else)."""
-        return self.q_head(self.encoder(obs))
+    def q_values(self, obs: dict[str, torch.Tensor], actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Q(s, .) on every node ``(B, N)``; with ``actions`` ``(B, 1)``, Q(s, a) alone ``(B, 1)``.
+
+        The TD loss and its target read one Q-value per state, and the Q head scores each
+        node on its own (from ``[h_i || g]``): the encoder still passes messages over the
+        whole graph, but the head then scores the chosen node only.
+        """
+        features: GraphFeatures = self.encoder(obs)
+        if actions is not None:
+            index = actions.unsqueeze(-1).expand(-1, -1, features.nodes.shape[-1])
+            features = GraphFeatures(features.nodes.gather(1, index), features.graph, features.mask.gather(1, actions))
+        return self.q_head(features)
+
+    def value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """V(s) alone ``(B,)``: PPO's bootstrap values need neither Q nor policy head."""
+        return self.value_head(self.encoder(obs).graph).squeeze(-1)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> HybridOutput:
         features: GraphFeatures = self.encoder(obs)
@@ -177,7 +190,7 @@ def td_targets(network: HybridNetwork, target: HybridNetwork, rewards: torch.Ten
     """
     with torch.no_grad():
         next_action = network.q_values(next_obs).argmax(dim=-1, keepdim=True)
-        next_q = target.q_values(next_obs).gather(-1, next_action).squeeze(-1)
+        next_q = target.q_values(next_obs, next_action).squeeze(-1)  # the target scores a* only
         return rewards + gamma * (1.0 - terminated) * next_q
 
 
@@ -188,7 +201,9 @@ def ppo_loss(out: HybridOutput, actions: torch.Tensor, old_log_prob: torch.Tenso
     Returns the loss and its parts (for logging and tests): ``ratio`` is 1 before the first
     update, because the rollout's ``old_log_prob`` came from the same fused distribution.
     """
-    distribution = torch.distributions.Categorical(logits=out.fused)
+    # No argument validation: the fused logits are finite by construction (masked nodes get
+    # the lowest float, not -inf), and checking them costs a third of this function.
+    distribution = torch.distributions.Categorical(logits=out.fused, validate_args=False)
     log_prob = distribution.log_prob(actions)
     ratio = torch.exp(log_prob - old_log_prob)
     # Advantages normalised per minibatch, as SB3 and CleanRL do.
@@ -293,7 +308,8 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     def validate(step: int) -> None:
         nonlocal best_return, best_state, best_step
         network.eval()
-        score = float(evaluate(HybridAgent(config, network, {}), val_seeds, config.env)["return"].mean())
+        # The validation episodes run side by side: one forward pass per step for all of them.
+        score = float(episode_returns(HybridAgent(config, network, {}), val_seeds, config.env).mean())
         network.train()
         history.append((step, round(score, 4)))
         if score > best_return:
@@ -309,9 +325,9 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         rollout.reset()
         network.eval()
         for _ in range(hp.n_steps):
-            with torch.no_grad():
+            with torch.inference_mode():  # acting needs no autograd at all (cheaper than no_grad)
                 out = network(as_tensors(obs))
-                distribution = torch.distributions.Categorical(logits=out.fused)
+                distribution = torch.distributions.Categorical(logits=out.fused, validate_args=False)
                 actions = distribution.sample()
                 log_prob = distribution.log_prob(actions)
             next_obs, rewards, dones, infos = envs.step(actions.numpy())
@@ -328,11 +344,11 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
             # A time-limit cut is not an end: PPO bootstraps it with the value of the last state
             # (as SB3's PPO does), so the advantage does not pretend the future is worth zero.
             rewards = rewards.astype(np.float32)
-            for i, done in enumerate(dones):
-                if done and infos[i].get("TimeLimit.truncated", False):
-                    terminal = as_tensors({k: v[i : i + 1] for k, v in real_next_obs.items()})
-                    with torch.no_grad():
-                        rewards[i] += hp.gamma * network(terminal).value.item()
+            cut = [i for i, done in enumerate(dones) if done and infos[i].get("TimeLimit.truncated", False)]
+            if cut:
+                with torch.inference_mode():
+                    cut_values = network.value(as_tensors({k: v[cut] for k, v in real_next_obs.items()}))
+                rewards[cut] += hp.gamma * cut_values.numpy().astype(np.float64)
             rollout.add(obs, actions.numpy()[:, None], rewards, episode_start, out.value, log_prob)
             obs, episode_start = next_obs, dones
 
@@ -341,7 +357,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
                 polyak_update(network.encoder.parameters(), target.encoder.parameters(), hp.tau)
                 next_target_update += hp.target_update_interval
         with torch.no_grad():
-            last_values = network(as_tensors(obs)).value
+            last_values = network.value(as_tensors(obs))
         rollout.compute_returns_and_advantage(last_values=last_values, dones=episode_start)
 
         # ---- 2. Learn: PPO epochs over the rollout, each minibatch step joined by a TD step.
@@ -349,20 +365,17 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         td_ready = replay.size() * hp.n_envs >= hp.learning_starts
         for _ in range(hp.n_epochs):
             for batch in rollout.get(hp.batch_size):
-                observations, n_ppo = batch.observations, batch.actions.shape[0]
                 if td_ready:
                     sample = replay.sample(hp.batch_size)
                     targets = td_targets(network, target, sample.rewards.flatten(), sample.next_observations,
                                          sample.dones.flatten(), hp.gamma)
-                    # One forward pass for the PPO minibatch and the replay minibatch together.
-                    observations = {k: torch.cat([v, sample.observations[k]]) for k, v in observations.items()}
-                out = network(observations)
-                ppo_part = HybridOutput(*(x[:n_ppo] for x in out))
-                loss, _ = ppo_loss(ppo_part, batch.actions.long().flatten(), batch.old_log_prob,
+                out = network(batch.observations)
+                loss, _ = ppo_loss(out, batch.actions.long().flatten(), batch.old_log_prob,
                                    batch.advantages, batch.returns, hp)
                 loss = hp.ppo_coef * loss
                 if td_ready:
-                    q_taken = out.q_values[n_ppo:].gather(-1, sample.actions.long()).squeeze(-1)
+                    # The TD loss reads Q(s, a) of the taken node only: the Q head scores that node.
+                    q_taken = network.q_values(sample.observations, sample.actions.long()).squeeze(-1)
                     loss = loss + hp.td_coef * F.smooth_l1_loss(q_taken, targets)
                 optimizer.zero_grad()
                 loss.backward()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.evaluation import COLUMNS, evaluate
+from edge_rl.evaluation import COLUMNS, episode_returns, evaluate
 from edge_rl.heuristics import make_heuristic
 
 
@@ -54,3 +54,17 @@ def test_flat_observations_reach_a_flat_policy() -> None:
 def test_bad_seeds_are_refused(seeds: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         evaluate(make_heuristic("nearest"), seeds)
+
+
+@pytest.mark.parametrize("name", ["greedy_earliest_finish", "least_loaded"])
+def test_episodes_side_by_side_return_what_evaluate_returns(name: str) -> None:
+    # Episodes of different lengths (dropped tasks can end one early) must each keep their
+    # own return; a batch-aware rule acts the same on the batch as on one observation.
+    seeds = list(range(10_000, 10_006))
+    expected = evaluate(make_heuristic(name), seeds)["return"].to_numpy()
+    assert episode_returns(make_heuristic(name), seeds) == pytest.approx(expected, rel=1e-12)
+
+
+def test_episodes_side_by_side_refuse_bad_seeds() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        episode_returns(make_heuristic("nearest"), [3, 3])

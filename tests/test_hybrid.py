@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -54,8 +55,8 @@ class FixedQ(torch.nn.Module):
         super().__init__()
         self.q = torch.tensor(q)
 
-    def q_values(self, obs: dict) -> torch.Tensor:
-        return self.q
+    def q_values(self, obs: dict, actions: torch.Tensor | None = None) -> torch.Tensor:
+        return self.q if actions is None else self.q.gather(-1, actions)
 
 
 def test_td_target_is_double_dqn_with_the_termination_cut() -> None:
@@ -80,6 +81,21 @@ def test_the_target_network_differs_from_the_online_one_until_it_is_updated() ->
     assert not torch.equal(network.q_values(obs), target.q_values(obs))
     polyak_update(network.parameters(), target.parameters(), tau=1.0)
     assert torch.equal(network.q_values(obs), target.q_values(obs))
+
+
+def test_q_of_chosen_nodes_and_value_alone_match_the_full_forward_pass() -> None:
+    # Training reads Q(s, a) of one node per state and V(s) alone; both must be what the
+    # full pass gives, for every encoder (each scores nodes from [h_i || g]).
+    for kind in ("gcn", "gat", "sage", "hybrid"):
+        torch.manual_seed(0)
+        network = HybridNetwork(replace(SMALL, kind=kind), HybridConfig())
+        obs = _obs(batch=4)
+        actions = torch.tensor([[0], [3], [7], [16]])
+        full = network(obs)
+        chosen = network.q_values(obs, actions)
+        assert chosen.shape == (4, 1)
+        torch.testing.assert_close(chosen, full.q_values.gather(-1, actions), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(network.value(obs), full.value, rtol=1e-5, atol=1e-6)
 
 
 def test_ppo_loss_equals_a_hand_computed_value() -> None:
