@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import gymnasium as gym
+import pytest
 
 import edge_rl
 
@@ -51,3 +55,27 @@ def test_importing_edge_rl_registers_the_environment() -> None:
     spec = gym.spec(edge_rl.ENV_ID)
     assert spec.max_episode_steps == 100
     assert isinstance(gym.make(edge_rl.ENV_ID).unwrapped, edge_rl.IoTEdgeEnv)
+
+
+def _planned_notebook_runs(project: Path) -> list[str]:
+    plan = subprocess.run(["make", "-n", "reproduce"], cwd=project, capture_output=True, text=True, check=True)
+    return [line for line in plan.stdout.splitlines() if "edge_rl.notebooks" in line]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_installing_the_environment_does_not_make_committed_results_stale(tmp_path: Path) -> None:
+    # A fresh clone installs .venv after checking out results/: that must not rerun the
+    # notebooks (50 minutes), while a change to the package still must.
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    os.utime(tmp_path / "pyproject.toml", (900_000, 900_000))  # installed since: setup is done
+    files = ["edge_rl/stats.py", "notebooks/00_environment.ipynb", "results/.budget-full",
+             "results/notebooks/00_environment.ipynb", ".venv/.installed"]
+    for age, name in enumerate(reversed(files)):  # oldest first in `files`
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))
+    assert _planned_notebook_runs(tmp_path) == []
+    os.utime(tmp_path / "edge_rl/stats.py", (2_000_000, 2_000_000))
+    assert len(_planned_notebook_runs(tmp_path)) == 1
