@@ -74,10 +74,10 @@ reproduce: $(EXECUTED)
 $(foreach n,$(wordlist 2,$(words $(EXECUTED)),$(shell seq $(words $(EXECUTED)))),\
   $(eval $(word $(n),$(EXECUTED)): $(word $(shell expr $(n) - 1),$(EXECUTED))))
 
-# The environment is order-only (after `|`): it must be installed first, but installing it (as
-# every fresh clone does) does not make the committed results stale; the pins it installs are
-# recorded beside each notebook's timing.
-$(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) | $(STAMP) $(RESULTS)/.budget-$(BUDGET)
+# The installed environment is order-only (after `|`): it must be there first, but installing
+# it (as every fresh clone does) does not make the committed results stale. Changing the pins
+# (pyproject.toml) does.
+$(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) pyproject.toml | $(STAMP) $(RESULTS)/.budget-$(BUDGET)
 	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
 
 # Same machine type and thread count: the rerun's runs, weights, tables and figures must be

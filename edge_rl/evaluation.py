@@ -1,6 +1,6 @@
-"""One evaluation function for every policy: heuristics now, trained models later.
-
-Every table of the project comes from :func:`evaluate`'s tidy rows: one row per episode.
+"""One evaluation function for every policy, :func:`evaluate`; every table of the project comes
+from its tidy rows, one row per episode. (:func:`episode_returns` is a cheaper score for
+validation during training.)
 """
 
 from __future__ import annotations
@@ -115,20 +115,29 @@ def evaluate(
 def episode_returns(policy: Policy, seeds: Sequence[int], config: EnvConfig | None = None) -> np.ndarray:
     """The undiscounted return of one greedy episode per seed, the episodes run side by side.
 
-    ``policy.predict`` is called once per step on the batch of the episodes still running, so
-    it must accept a batch of observations, as the agents and the heuristics do (no ``reset``
-    or recurrent ``state`` is passed). Cheaper than :func:`evaluate` for a validation score
-    during training; tables use :func:`evaluate`. A network's batched forward pass may round
-    differently from single ones, so a near-tie between two nodes can go the other way.
+    ``policy.predict`` is called once per step on the batch of the episodes still running: one
+    forward pass per step for all of them, which is what makes this cheaper than
+    :func:`evaluate` for a validation score during training (tables use :func:`evaluate`).
+
+    Only for stateless batch policies without per-episode ``reset``, such as the trained
+    agents: a rule that keeps ``state`` between steps (round robin) or reseeds itself for each
+    episode (random) would be run wrongly side by side, so it is refused; use :func:`evaluate`.
+    A network's batched forward pass may round differently from single ones, so a near-tie
+    between two nodes can go the other way than in :func:`evaluate`.
     """
     seeds = _check_seeds(seeds)
+    name = getattr(policy, "name", None) or type(policy).__name__
+    if hasattr(policy, "reset"):
+        raise ValueError(f"episode_returns cannot reset {name} for each episode side by side; use evaluate")
     envs = [make_env(config) for _ in seeds]
     observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]
     returns = np.zeros(len(seeds))
     running = list(range(len(seeds)))
     while running:
         batch = {k: np.stack([observations[i][k] for i in running]) for k in observations[0]}
-        actions, _ = policy.predict(batch, deterministic=True)
+        actions, state = policy.predict(batch, deterministic=True)
+        if state is not None:
+            raise ValueError(f"{name} keeps state between steps; episode_returns runs stateless policies, use evaluate")
         still_running = []
         for i, action in zip(running, actions):
             observations[i], reward, terminated, truncated, _ = envs[i].step(action)

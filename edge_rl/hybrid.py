@@ -220,6 +220,29 @@ def ppo_loss(out: HybridOutput, actions: torch.Tensor, old_log_prob: torch.Tenso
 # ---------------------------------------------------------------------- training
 
 
+def _as_tensors(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float32) for k, v in obs.items()}
+
+
+def bootstrap_time_limits(rewards: np.ndarray, dones: np.ndarray, infos: list[dict],
+                          last_obs: dict[str, np.ndarray], network: HybridNetwork, gamma: float) -> np.ndarray:
+    """The rollout's rewards (float32), plus ``gamma * V(last state)`` where the time limit cut
+    the episode.
+
+    A time-limit cut is not an end: PPO bootstraps it with the value of the last state (as
+    SB3's PPO does), so the advantage does not pretend the future is worth zero. A true end
+    (``terminated``) adds nothing. ``last_obs`` holds each environment's real last observation
+    (not the reset one the vectorised environment returns).
+    """
+    rewards = rewards.astype(np.float32)
+    cut = [i for i, done in enumerate(dones) if done and infos[i].get("TimeLimit.truncated", False)]
+    if cut:
+        with torch.inference_mode():
+            values = network.value(_as_tensors({k: v[cut] for k, v in last_obs.items()}))
+        rewards[cut] += gamma * values.numpy().astype(np.float64)
+    return rewards
+
+
 def _make_vec_env(config: TrainConfig, log_dir: str | os.PathLike | None) -> DummyVecEnv:
     env = baselines.monitored_vec_env(config.env, config.hybrid.n_envs, False, log_dir)
     env.seed(config.seed)
@@ -298,9 +321,6 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     replay = DictReplayBuffer(hp.buffer_size, obs_space, action_space, "cpu", hp.n_envs,
                               handle_timeout_termination=True)
 
-    def as_tensors(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        return {k: torch.as_tensor(v, dtype=torch.float32) for k, v in obs.items()}
-
     val_seeds = list(range(VALIDATION_SEEDS_START, VALIDATION_SEEDS_START + hp.val_episodes))
     history: list[tuple[int, float]] = []
     best_return, best_state, best_step = -np.inf, None, 0
@@ -326,7 +346,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         network.eval()
         for _ in range(hp.n_steps):
             with torch.inference_mode():  # acting needs no autograd at all (cheaper than no_grad)
-                out = network(as_tensors(obs))
+                out = network(_as_tensors(obs))
                 distribution = torch.distributions.Categorical(logits=out.fused, validate_args=False)
                 actions = distribution.sample()
                 log_prob = distribution.log_prob(actions)
@@ -341,14 +361,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
                         real_next_obs[k][i] = infos[i]["terminal_observation"][k]
             replay.add(obs, real_next_obs, actions.numpy(), rewards, dones, infos)
 
-            # A time-limit cut is not an end: PPO bootstraps it with the value of the last state
-            # (as SB3's PPO does), so the advantage does not pretend the future is worth zero.
-            rewards = rewards.astype(np.float32)
-            cut = [i for i, done in enumerate(dones) if done and infos[i].get("TimeLimit.truncated", False)]
-            if cut:
-                with torch.inference_mode():
-                    cut_values = network.value(as_tensors({k: v[cut] for k, v in real_next_obs.items()}))
-                rewards[cut] += hp.gamma * cut_values.numpy().astype(np.float64)
+            rewards = bootstrap_time_limits(rewards, dones, infos, real_next_obs, network, hp.gamma)
             rollout.add(obs, actions.numpy()[:, None], rewards, episode_start, out.value, log_prob)
             obs, episode_start = next_obs, dones
 
@@ -357,7 +370,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
                 polyak_update(network.encoder.parameters(), target.encoder.parameters(), hp.tau)
                 next_target_update += hp.target_update_interval
         with torch.no_grad():
-            last_values = network.value(as_tensors(obs))
+            last_values = network.value(_as_tensors(obs))
         rollout.compute_returns_and_advantage(last_values=last_values, dones=episode_start)
 
         # ---- 2. Learn: PPO epochs over the rollout, each minibatch step joined by a TD step.

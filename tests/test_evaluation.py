@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,15 +57,52 @@ def test_bad_seeds_are_refused(seeds: list, message: str) -> None:
         evaluate(make_heuristic("nearest"), seeds)
 
 
+class Stateless:
+    """A rule as a stateless batch policy (no ``reset``, no ``state``), as the agents are."""
+
+    def __init__(self, name: str) -> None:
+        self.rule = make_heuristic(name)
+        self.name = name
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return self.rule.predict(observation)[0], None
+
+
+class SeedLengthEpisodes(gym.Wrapper):
+    """Episodes of 3 to 7 steps, the length set by the reset seed: side by side, some end first."""
+
+    def reset(self, *, seed=None, options=None):
+        self.left = 3 + seed % 5
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.left -= 1
+        return obs, reward, terminated, truncated or self.left == 0, info
+
+
 @pytest.mark.parametrize("name", ["greedy_earliest_finish", "least_loaded"])
-def test_episodes_side_by_side_return_what_evaluate_returns(name: str) -> None:
-    # Episodes of different lengths (dropped tasks can end one early) must each keep their
-    # own return; a batch-aware rule acts the same on the batch as on one observation.
-    seeds = list(range(10_000, 10_006))
-    expected = evaluate(make_heuristic(name), seeds)["return"].to_numpy()
-    assert episode_returns(make_heuristic(name), seeds) == pytest.approx(expected, rel=1e-12)
+def test_episodes_side_by_side_return_what_evaluate_returns(name: str, monkeypatch) -> None:
+    import edge_rl.evaluation
+
+    make_env = edge_rl.evaluation.make_env
+    monkeypatch.setattr(edge_rl.evaluation, "make_env", lambda *a, **k: SeedLengthEpisodes(make_env(*a, **k)))
+    seeds = [10_000, 10_001, 10_002, 10_003, 10_004, 10_007]
+    expected = evaluate(Stateless(name), seeds)
+    assert sorted(set(expected["steps"])) == [3, 4, 5, 6, 7]  # the batch shrinks as they end
+    returns = episode_returns(Stateless(name), seeds)
+    assert returns == pytest.approx(expected["return"].to_numpy(), rel=1e-12)
 
 
-def test_episodes_side_by_side_refuse_bad_seeds() -> None:
+def test_episodes_side_by_side_refuse_what_they_would_run_wrongly() -> None:
     with pytest.raises(ValueError, match="distinct"):
-        episode_returns(make_heuristic("nearest"), [3, 3])
+        episode_returns(Stateless("nearest"), [3, 3])
+    with pytest.raises(ValueError, match="cannot reset random for each episode"):
+        episode_returns(make_heuristic("random"), [1, 2])
+
+    class Counting(Stateless):
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            return self.rule.predict(observation)[0], 0
+
+    with pytest.raises(ValueError, match="nearest keeps state between steps"):
+        episode_returns(Counting("nearest"), [1, 2])

@@ -96,6 +96,50 @@ def test_q_of_chosen_nodes_and_value_alone_match_the_full_forward_pass() -> None
         assert chosen.shape == (4, 1)
         torch.testing.assert_close(chosen, full.q_values.gather(-1, actions), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(network.value(obs), full.value, rtol=1e-5, atol=1e-6)
+    # A padded slot scores the lowest float, as in the full pass (nodes 7-9 are padding here).
+    padded = _obs(batch=2, n_sensors=4, n_fog=2, n_cloud=1, max_nodes=10)
+    q = network.q_values(padded, torch.tensor([[8], [2]]))
+    assert q[0, 0] == torch.finfo(q.dtype).min and q[1, 0] == network(padded).q_values[1, 2]
+    # The double-DQN target through the real network equals its full-pass definition.
+    rewards, terminated = torch.tensor([1.0, -1.0]), torch.tensor([0.0, 1.0])
+    target = copy.deepcopy(network)
+    with torch.no_grad():
+        best = network.q_values(padded).argmax(dim=-1, keepdim=True)
+        expected = rewards + 0.9 * (1 - terminated) * target.q_values(padded).gather(-1, best).squeeze(-1)
+    torch.testing.assert_close(td_targets(network, target, rewards, padded, terminated, 0.9), expected)
+
+
+def test_validation_scores_the_episodes_evaluate_scores() -> None:
+    # Validation runs its episodes side by side (one batched forward pass per step); it must
+    # choose what one-at-a-time evaluation chooses.
+    from edge_rl.evaluation import episode_returns
+    from edge_rl.hybrid import HybridAgent
+
+    torch.manual_seed(3)
+    config = tiny_hybrid()
+    agent = HybridAgent(config, HybridNetwork(config.encoder, config.hybrid), {})
+    seeds = list(range(20_000, 20_005))
+    expected = evaluate(agent, seeds)["return"].to_numpy()
+    assert episode_returns(agent, seeds) == pytest.approx(expected, rel=1e-9)
+
+
+def test_only_time_limit_cuts_are_bootstrapped_with_the_last_states_value() -> None:
+    from edge_rl.hybrid import bootstrap_time_limits
+
+    class Values:  # V(s) = the first task feature of s, and which states it was asked about
+        def value(self, obs: dict) -> torch.Tensor:
+            self.seen = obs["task"][:, 0].tolist()
+            return obs["task"][:, 0] * 1.0
+
+    last_obs = {"task": np.array([[10.0, 0], [20.0, 0], [30.0, 0], [40.0, 0]])}
+    dones = np.array([True, True, False, True])
+    infos = [{"TimeLimit.truncated": True}, {"TimeLimit.truncated": False}, {}, {"TimeLimit.truncated": True}]
+    values = Values()
+    rewards = bootstrap_time_limits(np.array([1.0, 2.0, 3.0, 4.0]), dones, infos, last_obs, values, 0.5)
+    assert rewards.dtype == np.float32
+    # Cut episodes (0 and 3) gain gamma * V(last state); a true end (1) and a running one (2) not.
+    assert rewards.tolist() == [1.0 + 0.5 * 10.0, 2.0, 3.0, 4.0 + 0.5 * 40.0]
+    assert values.seen == [10.0, 40.0]
 
 
 def test_ppo_loss_equals_a_hand_computed_value() -> None:
