@@ -17,6 +17,7 @@ import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -107,7 +108,12 @@ def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) ->
     algorithm, policy, kwargs = _algorithm_kwargs(config)
     n_envs = config.ppo.n_envs if config.algo == "ppo" else 1
     env = monitored_vec_env(config.env, n_envs, config.policy == "mlp", log_dir)
-    return algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
+    model = algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
+    # SB3's learn() otherwise configures a logger that writes nothing but first creates an
+    # empty SB3-<date> directory in the temp folder, one per run (thousands per reproduction).
+    # The same silent logger, given up front, creates none.
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 class _ProgressBar(BaseCallback):

@@ -181,3 +181,12 @@ def test_masked_dqns_greedy_predict_is_sb3s_q_network_argmax() -> None:
         expected = model.q_net({k: torch.as_tensor(v) for k, v in batch.items()}).argmax(dim=-1).numpy()
     assert np.array_equal(model.predict(batch, deterministic=True)[0], expected)
     assert [int(model.predict(o, deterministic=True)[0]) for o in observations] == expected.tolist()
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_training_leaves_nothing_in_the_temp_folder(algo: str, tmp_path, monkeypatch) -> None:
+    """SB3's default logger makes an empty SB3-<date> directory per run; ours makes none."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    train(tiny(algo))
+    assert list(tmp_path.iterdir()) == []
