@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from edge_rl import checkpoint
-from edge_rl.config import TrainConfig
+from edge_rl.config import TrainConfig, from_dict
 from edge_rl.env import make_env
 
 Observation = dict[str, np.ndarray]
@@ -108,7 +108,8 @@ def load(path: str | os.PathLike) -> Agent:
     """
     document = checkpoint.read_description(path)
     try:
-        config = TrainConfig.from_dict(document["config"])
+        # Every field must be there: a field the file lacks is not filled in with a default.
+        config = from_dict(TrainConfig, document["config"], complete=True)
     except (TypeError, ValueError) as error:
         raise checkpoint.CheckpointError(f"{path}: incompatible config: {error}") from None
     if config.algo == "hybrid":

@@ -170,15 +170,29 @@ _ERRORS = {
 async def _parse(request: Request, model: type[BaseModel]) -> Any:
     """The body validated by pydantic straight from its bytes (any content type): faster than
     FastAPI's decode-then-validate, and a body that is not even UTF-8 gets the same 422."""
+    try:
+        return model.model_validate_json(await _read_body(request))
+    except ValidationError as error:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused with 413 past :data:`MAX_BODY_BYTES`: at once when ``Content-Length``
+    says so, else (a chunked upload declares no length) as soon as the chunks read exceed it."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise ApiError(413, ["body"], "body_too_large",
                        f"the body has {int(length):,} bytes; at most {MAX_BODY_BYTES:,} are read", int(length))
-    try:
-        return model.model_validate_json(await request.body())
-    except ValidationError as error:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, ["body"], "body_too_large",
+                           f"the body has more than {MAX_BODY_BYTES:,} bytes; at most {MAX_BODY_BYTES:,} are read",
+                           size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _body(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
@@ -308,6 +322,9 @@ def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | o
         fast_predict: answer ``POST /predict`` in :class:`PredictFastPath`, ahead of FastAPI's
             routing (the same handler; False routes it like every other endpoint).
     """
+    if torch_threads is not None and (isinstance(torch_threads, bool) or not isinstance(torch_threads, int)
+                                      or torch_threads < 1):
+        raise ValueError(f"torch_threads must be None or an integer >= 1, got {torch_threads!r}")
     models = Path(models_dir) if models_dir is not None else None
     results = Path(results_dir) if results_dir is not None else None
 
@@ -442,6 +459,12 @@ def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | o
     return app
 
 
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m edge_rl.api``: serve on 127.0.0.1 (``make serve``; ``PORT=8001 make serve``)."""
     import uvicorn
@@ -453,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--models-dir", default=None, help="checkpoints (default: $EDGE_RL_MODELS_DIR or results/models)")
     parser.add_argument("--results-dir", default=None, help="tables for /models (default: $EDGE_RL_RESULTS_DIR or results)")
     parser.add_argument("--seed", type=int, default=serving.DEFAULT_SEED, help="training seed of the served checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see the module docstring)")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1; see the module docstring)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
     args = parser.parse_args(argv)
     app = create_app(args.models_dir, args.results_dir, args.seed, args.threads)

@@ -94,10 +94,12 @@ def read_description(path: str | os.PathLike) -> dict[str, Any]:
         document = json.loads(description.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{description}: not JSON ({error}); not an edge_rl checkpoint") from None
+    except RecursionError:  # nesting deeper than Python's parser goes: not a file we wrote
+        raise CheckpointError(f"{description}: JSON nested too deeply; not an edge_rl checkpoint") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{description}: not an edge_rl checkpoint (no format '{FORMAT}')")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # JSON's true equals 1 in Python
         raise CheckpointError(
             f"{description}: checkpoint format version {version!r}; this edge_rl reads version "
             f"{FORMAT_VERSION}. Retrain, or use the edge_rl that wrote it."

@@ -42,6 +42,66 @@ def _check(condition: bool, name: str, accepted: str, value: Any) -> None:
         raise ValueError(f"{name} must be {accepted}, got {value!r}")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is not a count
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _matches(value: Any, hint: Any) -> tuple[bool, str]:
+    """Whether ``value`` is of the annotated type ``hint``, and how to name that type."""
+    if hint is bool:
+        return isinstance(value, bool), "true or false"
+    if hint is int:
+        return _is_int(value), "an integer"
+    if hint is float:
+        return _is_number(value), "a finite number"
+    if hint is str:
+        return isinstance(value, str), "a string"
+    if dataclasses.is_dataclass(hint):
+        article = "an" if hint.__name__[0] in "AEIOU" else "a"
+        return isinstance(value, hint), f"{article} {hint.__name__} (an object of its fields in JSON)"
+    args = typing.get_args(hint)
+    if type(None) in args:  # X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        ok, accepted = _matches(value, inner)
+        return value is None or ok, f"None or {accepted}"
+    if typing.get_origin(hint) is tuple:
+        if args[-1] is Ellipsis:
+            element = args[0]
+            ok = isinstance(value, tuple) and all(_matches(v, element)[0] for v in value)
+            return ok, f"a list of {_matches(None, element)[1].removeprefix('a ').removeprefix('an ')}s"
+        ok = isinstance(value, tuple) and len(value) == len(args) and all(
+            _matches(v, a)[0] for v, a in zip(value, args))
+        return ok, f"a list of {len(args)} {_matches(None, args[0])[1].removeprefix('a ')}s"
+    raise TypeError(f"no type check for {hint!r}")  # a new kind of field: teach _matches
+
+
+def _check_types(config: Any) -> None:
+    """Refuse any field whose value is not of its annotated type, naming the field.
+
+    Called first in every config's ``__post_init__``, so that the range checks after it
+    compare numbers with numbers, and JSON's ``true`` never passes for 1 or a string for a
+    rate. Integers are accepted where a float is expected; infinities and NaN are not.
+    """
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        ok, accepted = _matches(value, hints[f.name])
+        _check(ok, f.name, accepted, value)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:  # the annotations are strings (postponed evaluation): resolve once
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
 @dataclass(frozen=True)
 class NodeTypeSpec:
     """Capacities, power and background load of one node type.
@@ -67,9 +127,10 @@ class NodeTypeSpec:
     bg_mem_util: float
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in ("mips", "memory_mb", "busy_power_w", "ingress_mbps"):
             value = getattr(self, name)
-            _check(math.isfinite(value) and value > 0, name, "a finite number > 0", value)
+            _check(value > 0, name, "a finite number > 0", value)
         for name in ("bg_cpu_util", "bg_link_util", "bg_mem_util"):
             value = getattr(self, name)
             _check(0.0 <= value < 1.0, name, "in [0, 1)", value)
@@ -83,6 +144,7 @@ class LinkSpec:
     latency_ms: float
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check(self.bandwidth_mbps > 0, "bandwidth_mbps", "> 0", self.bandwidth_mbps)
         _check(self.latency_ms > 0, "latency_ms", "> 0", self.latency_ms)
 
@@ -145,6 +207,7 @@ class EnvConfig:
     latency_cap: float = 4.0
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name, low in (("n_sensors", 1), ("n_fog", 1), ("n_cloud", 0)):
             value = getattr(self, name)
             _check(
@@ -244,6 +307,7 @@ class EncoderConfig:
     head_hidden: tuple[int, ...] = (64,)
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check(self.kind in ENCODERS, "encoder", f"one of {list(ENCODERS)}", self.kind)
         for name in ("hidden", "layers", "embed", "gat_heads"):
             value = getattr(self, name)
@@ -273,6 +337,16 @@ class DQNConfig:
     exploration_initial_eps: float = 1.0
     exploration_final_eps: float = 0.05
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_at_least(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval")
+        _check_at_least(self, 0, "learning_starts")
+        _check(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps",
+               "an integer >= 1, or -1 (as many as environment steps since the last update)", self.gradient_steps)
+        _check_positive(self, "learning_rate")
+        _check_fractions(self, "gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
+        _check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
+
 
 @dataclass(frozen=True)
 class PPOConfig:
@@ -294,6 +368,35 @@ class PPOConfig:
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_at_least(self, 1, "n_steps", "n_envs", "n_epochs")
+        # SB3's PPO normalises advantages per minibatch: a minibatch of one has no spread.
+        _check_at_least(self, 2, "batch_size")
+        _check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
+        _check_non_negative(self, "ent_coef", "vf_coef")
+        _check_fractions(self, "gamma", "gae_lambda")
+
+
+def _check_at_least(config: Any, low: int, *names: str) -> None:
+    for name in names:
+        _check(getattr(config, name) >= low, name, f"an integer >= {low}", getattr(config, name))
+
+
+def _check_positive(config: Any, *names: str) -> None:
+    for name in names:
+        _check(getattr(config, name) > 0, name, "a finite number > 0", getattr(config, name))
+
+
+def _check_non_negative(config: Any, *names: str) -> None:
+    for name in names:
+        _check(getattr(config, name) >= 0, name, "a finite number >= 0", getattr(config, name))
+
+
+def _check_fractions(config: Any, *names: str) -> None:
+    for name in names:
+        _check(0 <= getattr(config, name) <= 1, name, "in [0, 1]", getattr(config, name))
 
 
 @dataclass(frozen=True)
@@ -345,14 +448,16 @@ class HybridConfig:
     select_best: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS)}", self.fusion)
         _check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
-        for name in ("n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
-                     "val_episodes", "target_update_interval"):
-            value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
+        _check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
+                        "val_episodes", "target_update_interval")
+        _check_at_least(self, 0, "learning_starts")
+        _check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
+        _check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef")
+        _check_fractions(self, "gamma", "gae_lambda")
         _check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
-        _check(0 <= self.gamma <= 1, "gamma", "in [0, 1]", self.gamma)
 
 
 @dataclass(frozen=True)
@@ -383,6 +488,7 @@ class TrainConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check(self.algo in ALGOS, "algo", f"one of {list(ALGOS)}", self.algo)
         _check(self.policy in POLICIES, "policy", f"one of {list(POLICIES)}", self.policy)
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
@@ -417,20 +523,28 @@ class TrainConfig:
         return from_dict(cls, data)
 
 
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild the dataclass ``cls`` from nested dicts (JSON), refusing unknown keys."""
+def from_dict(cls: type, data: dict[str, Any], complete: bool = False) -> Any:
+    """Rebuild the dataclass ``cls`` from nested dicts (JSON), refusing unknown keys.
+
+    A missing key takes the field's default, unless ``complete``: then every field of every
+    section must be there (a checkpoint's config is read so, so that a field it lacks is
+    never silently replaced by today's default).
+    """
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__} must be given as a dict, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; accepted: {sorted(known)}")
+    missing = sorted(known - set(data))
+    if complete and missing:
+        raise TypeError(f"{cls.__name__} lacks field(s) {missing}")
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = from_dict(hint, value)
+            value = from_dict(hint, value, complete)
         elif isinstance(value, list):  # JSON has no tuples
             value = tuple(value)
         kwargs[key] = value

@@ -218,6 +218,36 @@ def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: 
     assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
 
 
+@pytest.mark.parametrize("path", ["/predict", "/batch-predict"])
+def test_a_chunked_body_past_the_limit_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """A chunked upload declares no length: it is cut off once the chunks read pass the limit."""
+    import edge_rl.api
+
+    monkeypatch.setattr(edge_rl.api, "MAX_BODY_BYTES", 1000)
+    chunks = (b" " * 400 for _ in range(10))  # a generator: sent chunked, without Content-Length
+    response = client.post(path, content=chunks, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert "more than 1,000 bytes" in response.json()["message"]
+
+
+def test_a_chunked_body_within_the_limit_is_answered_as_any_other(client: TestClient) -> None:
+    body = json.dumps(card_request()).encode()
+    chunked = client.post("/predict", content=(body[i : i + 100] for i in range(0, len(body), 100)),
+                          headers={"content-type": "application/json"})
+    assert chunked.status_code == 200, chunked.text
+    plain = client.post("/predict", json=card_request()).json()
+    assert {**chunked.json(), "processing_time_ms": 0} == {**plain, "processing_time_ms": 0}
+
+
+def test_the_server_refuses_a_thread_count_below_one() -> None:
+    import edge_rl.api
+
+    with pytest.raises(ValueError, match="torch_threads must be None or an integer >= 1, got 0"):
+        edge_rl.api.create_app(torch_threads=0)
+    with pytest.raises(SystemExit):
+        edge_rl.api.main(["--threads", "0"])
+
+
 def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> None:
     assert client.get("/predict").status_code == 405
     assert client.get("/nowhere").status_code == 404

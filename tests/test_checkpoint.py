@@ -140,6 +140,30 @@ def test_foreign_and_incompatible_descriptions_are_refused(saved: dict[str, Path
         load(stem)
 
 
+def test_a_config_that_is_incomplete_or_of_the_wrong_type_is_refused(saved: dict[str, Path], tmp_path: Path) -> None:
+    """Nothing is filled in with today's defaults, and no wrong type gets as far as the network."""
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    description = Path(str(stem) + ".json")
+    original = json.loads(description.read_text())
+
+    def refused(change, message: str) -> None:
+        changed = json.loads(json.dumps(original))
+        change(changed)
+        description.write_text(json.dumps(changed))
+        with pytest.raises(CheckpointError, match=message):
+            load(stem)
+
+    refused(lambda d: d.update(config={}), r"incompatible config: TrainConfig lacks field\(s\) \['algo', ")
+    refused(lambda d: d["config"]["hybrid"].pop("q_weight"), r"HybridConfig lacks field\(s\) \['q_weight'\]")
+    refused(lambda d: d["config"].update(encoder="gat"), "incompatible config: encoder must be an EncoderConfig")
+    refused(lambda d: d["config"].update(seed=True), "incompatible config: seed must be an integer, got True")
+    refused(lambda d: d["config"]["encoder"].update(hidden=True), "hidden must be an integer, got True")
+    refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads version 1")
+    description.write_text('{"format": ' * 100_000 + "1" + "}" * 100_000)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        load(stem)
+
+
 def test_missing_files_are_named(tmp_path: Path, saved: dict[str, Path]) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint description"):
         load(tmp_path / "nothing")
