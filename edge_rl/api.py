@@ -45,6 +45,7 @@ from pydantic_core import to_json
 
 import edge_rl
 from edge_rl import serving
+from edge_rl.cli import positive_int
 from edge_rl.schemas import (
     MAX_BATCH,
     MAX_NODES,
@@ -459,12 +460,6 @@ def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | o
     return app
 
 
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return int(text)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m edge_rl.api``: serve on 127.0.0.1 (``make serve``; ``PORT=8001 make serve``)."""
     import uvicorn
@@ -476,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--models-dir", default=None, help="checkpoints (default: $EDGE_RL_MODELS_DIR or results/models)")
     parser.add_argument("--results-dir", default=None, help="tables for /models (default: $EDGE_RL_RESULTS_DIR or results)")
     parser.add_argument("--seed", type=int, default=serving.DEFAULT_SEED, help="training seed of the served checkpoints")
-    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1; see the module docstring)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1; see the module docstring)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
     args = parser.parse_args(argv)
     app = create_app(args.models_dir, args.results_dir, args.seed, args.threads)

@@ -16,13 +16,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from edge_rl.config import ALGOS, ENCODERS, FUSIONS, POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig
+from edge_rl.config import (ALGOS, ENCODERS, FUSIONS, POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig,
+                            from_dict)
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.heuristics import HEURISTICS, make_heuristic
 
@@ -43,6 +46,13 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a thread count, say)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
 def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -51,30 +61,67 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(config: Any, assignments: Sequence[str], option: str) -> Any:
-    """``config`` with dotted ``key=value`` assignments applied (values are JSON)."""
+    """``config`` with dotted ``key=value`` assignments applied (values are JSON; a whole
+    section is a JSON object of its fields, the others keeping their defaults)."""
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         if not sep:
             raise UsageError(f"{option}: expected KEY=VALUE, got {assignment!r}")
-        config = _replace(config, key.strip().split("."), _parse_value(value), option)
+        config = _replace(config, key.strip().split("."), _parse_value(value), f"{option} {key.strip()}")
     return config
 
 
-def _replace(config: Any, path: list[str], value: Any, option: str) -> Any:
+def _replace(config: Any, path: list[str], value: Any, label: str) -> Any:
     names = {f.name for f in dataclasses.fields(config)}
     if path[0] not in names:
-        raise UsageError(f"{option}: unknown field {path[0]!r} of {type(config).__name__}; accepted: {sorted(names)}")
+        raise UsageError(f"{label}: unknown field {path[0]!r} of {type(config).__name__}; accepted: {sorted(names)}")
     current = getattr(config, path[0])
-    if len(path) > 1:
-        if not dataclasses.is_dataclass(current):
-            raise UsageError(f"{option}: {path[0]!r} has no fields")
-        value = _replace(current, path[1:], value, option)
-    elif isinstance(value, list):
-        value = tuple(value)
     try:
+        if len(path) > 1:
+            if not dataclasses.is_dataclass(current):
+                raise UsageError(f"{label}: {path[0]!r} has no fields")
+            value = _replace(current, path[1:], value, label)
+        elif dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = from_dict(type(current), value)
+        elif isinstance(value, list):
+            value = tuple(value)
         return dataclasses.replace(config, **{path[0]: value})
+    except UsageError:
+        raise
     except (TypeError, ValueError) as error:
-        raise UsageError(f"{option}: {error}") from None
+        raise UsageError(f"{label}: {error}") from None
+
+
+def unread_setting(config: TrainConfig, key: str) -> str | None:
+    """Why the dotted ``--set`` key is never read when training ``config`` (None: it is read).
+
+    A setting given and then ignored would be lost silently: the run would look configured."""
+    section, _, field = key.partition(".")
+    if section in ("dqn", "ppo"):
+        if config.algo == "hybrid" and not config.pretrain_steps:
+            return f"the hybrid reads {section} settings only to pre-train; it trains from scratch here"
+        if config.algo not in ("hybrid", section):
+            return f"{section} settings apply to --algo {section} (and the hybrid's pre-training)"
+    if section == "hybrid" and config.algo != "hybrid":
+        return "hybrid settings apply to --algo hybrid"
+    if section == "encoder" and config.policy == "mlp":
+        return "encoder settings apply to graph policies (--policy gnn)"
+    if key in ("hybrid.q_weight", "hybrid.policy_weight") and config.hybrid.fusion != "weighted_sum":
+        return f"the weights apply to --fusion weighted_sum, not {config.hybrid.fusion}"
+    return None
+
+
+def _writable(path: Path, option: str) -> None:
+    """Refuse, before any work is done, an output path that cannot be written."""
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a folder; give a file name in it")
+    folder = path.parent
+    while not folder.exists():  # missing folders are created; the first existing one must allow it
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option}: no permission to write into {folder}")
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -87,18 +134,23 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _train(args: argparse.Namespace) -> None:
     from edge_rl.agent import train  # imports torch: only when training
+    from edge_rl.checkpoint import paths
 
     hybrid = args.algo == "hybrid"
     if not hybrid and (args.fusion or args.from_scratch or args.pretrain_steps is not None):
         raise UsageError("--fusion, --pretrain-steps and --from-scratch apply to --algo hybrid only")
     if args.from_scratch and args.pretrain_steps:
         raise UsageError("--from-scratch means --pretrain-steps 0; give one of them")
+    if hybrid and args.policy == "mlp":
+        raise UsageError("--policy mlp: the hybrid is always a graph policy (it shares a graph encoder)")
+    if args.policy == "mlp" and args.encoder is not None:
+        raise UsageError("--encoder applies to graph policies (--policy gnn) and the hybrid, not --policy mlp")
     steps = args.steps if args.steps is not None else (5_000 if hybrid else 10_000)
     pretrain = 0 if (not hybrid or args.from_scratch) else (10_000 if args.pretrain_steps is None else args.pretrain_steps)
     config = TrainConfig(
         algo=args.algo,
-        policy="gnn" if hybrid else args.policy,
-        encoder=EncoderConfig(kind=args.encoder),
+        policy=args.policy or "gnn",
+        encoder=EncoderConfig(kind=args.encoder or "gcn"),
         hybrid=HybridConfig(fusion=args.fusion or "weighted_sum"),
         seed=args.seed,
         total_timesteps=steps,
@@ -106,16 +158,32 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads,
     )
     config = apply_overrides(config, args.set, "--set")
+    for assignment in args.set:
+        key = assignment.partition("=")[0].strip()
+        reason = unread_setting(config, key)
+        if reason:
+            raise UsageError(f"--set {key}: never read in this run: {reason}")
     out = args.out or f"{config.name}-seed{config.seed}"
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        raise UsageError(f"--out: {out} is a folder; give a checkpoint stem in it, e.g. {Path(out) / config.name}")
+    weights, description = paths(out)
+    for path in (weights, description):
+        _writable(path, "--out")
     agent = train(config, out, progress=not args.no_progress)
-    print(f"saved {out}.safetensors and {out}.json ({agent.trained['timesteps']} steps, {agent.trained['wall_time_s']:.1f} s)")
+    print(f"saved {weights} and {description} ({agent.trained['timesteps']} steps, {agent.trained['wall_time_s']:.1f} s)")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     seeds = parse_seeds(args.seeds)
+    if args.out:
+        _writable(Path(args.out), "--out")
     if args.checkpoint:
+        import torch
+
         from edge_rl.agent import load
 
+        # The thread count is part of "same config, seed, threads -> same numbers".
+        torch.set_num_threads(args.threads)
         policy = load(args.checkpoint)
         env = policy.config.env
     else:
@@ -126,9 +194,10 @@ def _evaluate(args: argparse.Namespace) -> None:
         policy = make_heuristic(args.heuristic, env)
     rows = evaluate(policy, seeds, env)
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         rows.to_csv(args.out, index=False)
     table = summarise(rows)
-    print(f"{len(rows)} episodes, seeds {seeds[0]}..{seeds[-1]}: mean ± std over episodes")
+    print(f"{len(rows)} episodes, seeds {args.seeds}: mean ± std over episodes")
     for metric in dict.fromkeys(c.rsplit("_", 1)[0] for c in table.columns):
         cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"].fillna(0.0))]
         print(f"  {metric:20s} " + "   ".join(f"{name}: {cell}" for name, cell in zip(table.index, cells)))
@@ -147,10 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--algo", choices=ALGOS, default="dqn",
                        help="dqn, ppo, or hybrid (DQN and PPO heads on one graph encoder; by default "
                             "the card's procedure: pre-train DQN-GNN and PPO-GNN, then fine-tune) (default: dqn)")
-    train.add_argument("--policy", choices=POLICIES, default="gnn",
+    train.add_argument("--policy", choices=POLICIES,
                        help="mlp: SB3's MlpPolicy on the flattened observation (the card's baselines); "
                             "gnn: a graph encoder with node-scoring heads (default: gnn; the hybrid is always gnn)")
-    train.add_argument("--encoder", choices=ENCODERS, default="gcn", help="graph encoder for --policy gnn and the hybrid (default: gcn)")
+    train.add_argument("--encoder", choices=ENCODERS, help="graph encoder for --policy gnn and the hybrid (default: gcn)")
     train.add_argument("--fusion", choices=FUSIONS, help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
     train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the card's budgets, the defaults)")
     train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")
@@ -177,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="override an EnvConfig field for evaluation, e.g. n_sensors=20 (repeatable); "
                                 "graph policies run on any topology size")
     evaluate_.add_argument("--out", help="also write one row per episode to this CSV file")
+    evaluate_.add_argument("--threads", type=positive_int, default=1,
+                           help="torch threads for a checkpoint (default: 1, as the committed results were evaluated)")
     evaluate_.set_defaults(run=_evaluate)
     return parser
 
@@ -185,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (UsageError, ValueError, TypeError) as error:
+    except (UsageError, ValueError, TypeError, OSError) as error:  # CheckpointError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -39,13 +39,30 @@ def test_evaluate_a_heuristic_on_another_topology(capsys: pytest.CaptureFixture)
     ("argv", "message"),
     [
         (["evaluate", "--heuristic", "nearest", "--seeds", "a-b"], "--seeds: expected ranges and integers"),
-        (["evaluate", "--heuristic", "nearest", "--env", "n_fogs=2"], "--env: unknown field 'n_fogs' of EnvConfig"),
+        (["evaluate", "--heuristic", "nearest", "--env", "n_fogs=2"], "--env n_fogs: unknown field 'n_fogs' of EnvConfig"),
         (["evaluate", "--heuristic", "nearest", "--env", "n_fog=0"], "n_fog must be an integer >= 1"),
         (["evaluate", "--heuristic", "nearest", "--seeds", "3,3"], "seeds must be distinct"),
         (["evaluate", "--checkpoint", "/nonexistent/x"], "no such checkpoint description"),
-        (["train", "--set", "dqn.gama=0.9"], "--set: unknown field 'gama' of DQNConfig"),
+        (["train", "--set", "dqn.gama=0.9"], "--set dqn.gama: unknown field 'gama' of DQNConfig"),
         (["train", "--set", "seed"], "--set: expected KEY=VALUE"),
         (["train", "--steps", "0"], "total_timesteps must be an integer >= 1"),
+        (["train", "--set", "seed=true"], "--set seed: seed must be an integer, got True"),
+        (["train", "--set", 'encoder="gat"'], "--set encoder: encoder must be an EncoderConfig"),
+        (["train", "--set", "dqn.batch_size=0"], "--set dqn.batch_size: batch_size must be an integer >= 1, got 0"),
+        (["evaluate", "--heuristic", "nearest", "--env", "sensor=5"], "--env sensor: sensor must be a NodeTypeSpec"),
+        (["evaluate", "--heuristic", "nearest", "--env", "step_ms=abc"], "step_ms must be a finite number, got 'abc'"),
+        # What a run would ignore is refused, not dropped silently.
+        (["train", "--algo", "hybrid", "--policy", "mlp"], "--policy mlp: the hybrid is always a graph policy"),
+        (["train", "--policy", "mlp", "--encoder", "gat"], "--encoder applies to graph policies (--policy gnn)"),
+        (["train", "--set", "hybrid.q_weight=0.9"], "--set hybrid.q_weight: never read in this run: hybrid settings apply"),
+        (["train", "--algo", "ppo", "--set", "dqn.gamma=0.9"], "dqn settings apply to --algo dqn"),
+        (["train", "--algo", "hybrid", "--from-scratch", "--set", "ppo.n_epochs=2"], "it trains from scratch here"),
+        (["train", "--algo", "hybrid", "--fusion", "gating", "--set", "hybrid.q_weight=0.9"],
+         "the weights apply to --fusion weighted_sum, not gating"),
+        (["train", "--policy", "mlp", "--set", "encoder.hidden=8"], "encoder settings apply to graph policies"),
+        # Output paths are checked before any work is done.
+        (["train", "--out", "/"], "--out: / is a folder"),
+        (["evaluate", "--heuristic", "nearest", "--seeds", "1", "--out", "/"], "--out: / is a folder"),
     ],
 )
 def test_bad_input_exits_2_with_a_one_line_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
@@ -70,3 +87,36 @@ def test_seed_ranges_parse() -> None:
 def test_python_dash_m_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "edge_rl", "train", "--help"], capture_output=True, text=True, check=True)
     assert "--encoder" in result.stdout
+
+
+def test_checkpoint_paths_printed_are_the_files_written_and_folders_are_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    stem = tmp_path / "new" / "model.json"  # a .json path names the checkpoint too
+    assert main(["train", "--steps", "8", "--out", str(stem), "--no-progress", *TINY]) == 0
+    written = sorted(p.name for p in (tmp_path / "new").iterdir())
+    assert written == ["model.json", "model.safetensors"]
+    assert f"saved {tmp_path / 'new' / 'model.safetensors'} and {tmp_path / 'new' / 'model.json'}" in capsys.readouterr().out
+    rows = tmp_path / "more" / "rows.csv"
+    assert main(["evaluate", "--heuristic", "nearest", "--seeds", "1,5,3", "--out", str(rows)]) == 0
+    assert pd.read_csv(rows)["seed"].tolist() == [1, 5, 3]
+    assert "seeds 1,5,3" in capsys.readouterr().out
+
+
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "afile").write_text("")
+    assert main(["evaluate", "--heuristic", "nearest", "--seeds", "1", "--out", str(tmp_path / "afile" / "x.csv")]) == 2
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_whole_section_can_be_set_as_a_json_object() -> None:
+    from edge_rl.cli import apply_overrides
+    from edge_rl.config import EncoderConfig, TrainConfig
+
+    config = apply_overrides(TrainConfig(), ['encoder={"kind": "gat", "hidden": 16}'], "--set")
+    assert config.encoder == EncoderConfig(kind="gat", hidden=16)
+
+
+def test_thread_counts_below_one_are_refused_by_the_parser(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--heuristic", "nearest", "--threads", "0"])
+    assert exit_.value.code == 2 and "--threads: expected an integer >= 1, got '0'" in capsys.readouterr().err
