@@ -23,6 +23,11 @@ Learning (:func:`train_hybrid`), each part the textbook version:
 - each PPO minibatch step also takes a TD minibatch from the replay buffer, and one optimizer
   step on ``ppo_coef * L_ppo + td_coef * L_td`` sends both gradients into the shared encoder.
 
+What that costs: about 2.6x PPO-GNN's matrix arithmetic per environment step (the PPO
+gradient also runs through the Q head; the TD step adds a forward and backward pass and the
+online and target networks' passes on the next states). ``make bench`` counts it and compares
+the hybrid's arithmetic rate with PPO-GNN's.
+
 The card's procedure (``pretrain_steps > 0``): pre-train DQN-GNN and PPO-GNN with SB3, copy
 their weights in (:func:`warm_start`), then fine-tune. The "best" weights are chosen on
 validation seeds, never on the test seeds that tables report.
