@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_rl.compare import compare, main
+from edge_rl.compare import compare, conclusions, main
 
 
 def _write(folder: Path, files: dict[str, str]) -> Path:
@@ -31,3 +31,44 @@ def test_a_changed_number_or_a_missing_run_fails(tmp_path: Path, capsys) -> None
     assert main([str(a), str(b)]) == 1
     assert "different: runs/a-seed0.csv" in capsys.readouterr().out
     assert main([str(a), str(tmp_path / "nowhere")]) == 1
+
+
+EVALUATION = (
+    "Model,Type,Mean Reward,IQM over seeds,IQM 95% CI,Seeds\n"
+    "greedy,rule,90.0,90.0,n/a (1 run),1\n"
+    "Hybrid (Best),DQN+PPO+GNN,-24.4,{best},\"[-31.69, -17.23]\",10\n"
+    "DQN Baseline,DQN,51.9,{dqn},\"[47.01, 57.63]\",10\n"
+)
+VERDICTS = "comparison,P(X > Y),verdict\nHybrid (Best) vs DQN Baseline,0.0,{verdict}\n"
+ABLATION = (
+    "policy,encoder,fusion,IQM over seeds,IQM 95% CI,Seeds\n"
+    "Hybrid (Best),gcn,weighted_sum,-25.29,\"[-31.69, -17.23]\",10\n"
+    "Hybrid GAT gating,gat,gating,{gating},\"[-380.00, -200.00]\",10\n"
+)
+
+
+def test_a_rerun_whose_digits_differ_is_held_to_the_committed_intervals_and_verdicts(tmp_path: Path, capsys) -> None:
+    a = _write(tmp_path / "a", {"tables/evaluation_results.csv": EVALUATION.format(best=-25.29, dqn=53.99),
+                                "tables/ablation.csv": ABLATION.format(gating=-297.7),
+                                "tables/probability_of_improvement.csv": VERDICTS.format(verdict="loses")})
+    b = _write(tmp_path / "b", {"tables/evaluation_results.csv": EVALUATION.format(best=-20.0, dqn=45.5),
+                                "tables/ablation.csv": ABLATION.format(gating=-250.0),
+                                "tables/probability_of_improvement.csv":
+                                    VERDICTS.format(verdict="cannot be told apart")})
+    models, verdicts = conclusions(a, b)
+    # The rule has no interval; the hybrid's rerun IQM is inside its interval, the DQN's is not;
+    # the ablation's row of the same hybrid is not counted twice.
+    assert models["model"].tolist() == ["Hybrid (Best)", "DQN Baseline", "Hybrid GAT gating, gat, gating"]
+    assert models["inside"].tolist() == [True, False, True]
+    assert verdicts["agree"].tolist() == [False]
+    assert main([str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert "inside the committed 95 % interval: 2 of 3 models" in out
+    assert "outside: DQN Baseline (evaluation_results): 53.99 [47.01, 57.63], rerun 45.50" in out
+    assert "verdicts agreeing: 0 of 1" in out and "'loses', rerun 'cannot be told apart'" in out
+
+
+def test_identical_results_print_no_conclusions(tmp_path: Path, capsys) -> None:
+    files = {"tables/evaluation_results.csv": EVALUATION.format(best=-25.29, dqn=53.99)}
+    assert main([str(_write(tmp_path / "a", files)), str(_write(tmp_path / "b", files))]) == 0
+    assert "held to" not in capsys.readouterr().out
