@@ -4,18 +4,22 @@ Run with ``make bench``. Everything is measured in this run on one torch thread;
 against the MLP policy of the same algorithm (baselines) or PPO-GNN with the same encoder
 (hybrid), measured in the same round; rounds are interleaved and the median ratio is graded.
 Targets: GNN policies train at >= 1/3 of the MLP policy's steps/s; the GCN policy's ``predict``
-on one observation takes p50 <= 200 us, p99 <= 1 ms; the hybrid does its arithmetic at least
-as fast as PPO-GNN does (FLOP/s ratio >= 1).
+on one observation takes p50 <= 200 us, p99 <= 1 ms; the hybrid does at most 2.7x PPO-GNN's
+matrix arithmetic per environment step, and does it at least as fast as PPO-GNN does
+(FLOP/s ratio >= 1).
 
-Why FLOP/s for the hybrid, and not steps/s: the hybrid's first target was >= 1/2 of PPO-GNN's
-steps/s, which assumes it does about twice PPO-GNN's work per environment step. It does more,
-all of it what the algorithm asks for: its PPO gradient runs through the Q head as well (the
-ratio is taken on the fused distribution), and each PPO minibatch step also takes a double-DQN
-step (a forward and backward pass on a replay minibatch, plus the online and target networks'
-passes on the next states). Counted with torch's ``FlopCounterMode`` (exact, and the same on
-every machine; printed as "work"), that is about 2.6x PPO-GNN's matrix arithmetic per step, so
-a steps/s ratio of 1/2 would need the hybrid to run its arithmetic 1.3x faster than SB3's PPO
-does. The steps/s ratio is still printed; a change that adds work shows in the work column.
+Why FLOP/s for the hybrid, and not steps/s: the hybrid's first target, >= 1/2 of PPO-GNN's
+steps/s, would hold at equal speed if the hybrid did twice PPO-GNN's work per environment step.
+It does more: its PPO gradient runs through the Q head as well (the ratio is taken on the fused
+distribution), and each PPO minibatch step also takes a double-DQN step (a forward and backward
+pass on a replay minibatch, plus the online and target networks' passes on the next states);
+validation adds a little. torch's ``FlopCounterMode`` counts every matrix multiply of a run
+(element-wise operations, the optimizer and the environment are not counted): the hybrid's
+come to about 2.6x PPO-GNN's per step, a count that depends on the algorithm and the shapes,
+not on the machine's speed. A steps/s ratio of 1/2 would then need the hybrid to run its
+matrix arithmetic 1.3x faster than SB3's PPO does. So the benchmark grades the two halves
+apart: the work (a ceiling a little above today's 2.56-2.63x over the four encoders, so that a
+redundant pass fails it) and the speed at which it is done. The steps/s ratio is still printed.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from torch.utils.flop_counter import FlopCounterMode
 import edge_rl
 import edge_rl.agent
 from edge_rl.baselines import make_model, train
-from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, TrainConfig
 from edge_rl.hybrid import train_hybrid
 
 TARGET_RATIO = 1 / 3
 TARGET_HYBRID_FLOPS_RATIO = 1.0
+MAX_HYBRID_WORK = 2.7
 TARGET_P50_US, TARGET_P99_US = 200.0, 1000.0
 
 
@@ -58,6 +63,20 @@ def flops_per_step(config: TrainConfig) -> float:
             model.learn(total_timesteps=config.total_timesteps)
             steps = model.num_timesteps
     return counter.get_total_flops() / steps
+
+
+def counting_configs(ppo: TrainConfig, hybrid: TrainConfig) -> tuple[TrainConfig, TrainConfig]:
+    """Short runs with the work per environment step of the timed ``ppo`` and ``hybrid`` runs:
+    one hybrid rollout and its updates, and PPO on rollouts of the same size (the same
+    minibatch steps per transition). This holds while the hybrid's first update already takes
+    TD steps and validation follows every rollout, as in the timed run; checked here."""
+    hp = hybrid.hybrid
+    rollout = hp.n_steps * hp.n_envs
+    if hp.learning_starts > rollout or hp.eval_every > rollout or rollout % ppo.ppo.n_envs:
+        raise ValueError(f"the counting runs assume learning_starts and eval_every <= one hybrid rollout "
+                         f"({rollout}), and PPO rollouts of that size; pick other counting runs")
+    return (replace(ppo, total_timesteps=rollout, ppo=replace(ppo.ppo, n_steps=rollout // ppo.ppo.n_envs)),
+            replace(hybrid, total_timesteps=rollout))
 
 
 def predict_latency_us(agent: edge_rl.agent.Agent, n: int) -> np.ndarray:
@@ -115,17 +134,17 @@ def main() -> None:
             failures += verdict == "FAIL"
             print(f"{config.name:16s} {np.median(rates[config.name]):9.0f} {_median_and_range(ratios):>28s}  {verdict}")
 
-    print(f"\n{'hybrid (from scratch)':40s} {'steps/s':>8s} {'vs PPO-GNN':>11s} {'work vs PPO-GNN':>28s} "
+    print(f"\n{'hybrid (from scratch)':40s} {'steps/s':>8s} {'vs PPO-GNN':>11s} "
+          f"{f'work vs PPO-GNN (<= {MAX_HYBRID_WORK:.1f}x)':>34s} "
           f"{'FLOP/s vs PPO-GNN: median [min, max]':>37s}  target >= {TARGET_HYBRID_FLOPS_RATIO:.2f}")
     for kind in ("gcn", "sage"):
         ppo_config = TrainConfig(algo="ppo", encoder=EncoderConfig(kind=kind), total_timesteps=args.ppo_steps)
         variants = (("", HybridConfig()), (", no validation", HybridConfig(eval_every=10**9)))
-        # Work per environment step, counted on one rollout of 1,024 transitions and its updates
-        # (counting is several times slower than training): the same minibatch steps per
-        # transition as the timed runs, and for the hybrid one validation per rollout, as there.
-        ppo_work = flops_per_step(replace(ppo_config, total_timesteps=1_024, ppo=PPOConfig(n_steps=128)))
-        hybrid_work = flops_per_step(TrainConfig(algo="hybrid", encoder=EncoderConfig(kind=kind),
-                                                 total_timesteps=1_024))
+        # Work per environment step, counted on short runs (counting is several times slower
+        # than training; with the default settings, within 0.01 % of the timed runs' count, for GCN).
+        ppo_count, hybrid_count = counting_configs(
+            ppo_config, TrainConfig(algo="hybrid", encoder=EncoderConfig(kind=kind), total_timesteps=args.ppo_steps))
+        ppo_work, hybrid_work = flops_per_step(ppo_count), flops_per_step(hybrid_count)
         work = hybrid_work / ppo_work
         ppo_rates: list[float] = []
         hybrid_rates: dict[str, list[float]] = {label: [] for label, _ in variants}
@@ -144,11 +163,11 @@ def main() -> None:
                 print(f"{name:40s} {np.median(rates_):8.0f} {np.median(ratios):11.2f}")
                 continue
             flops_ratios = [ratio * work for ratio in ratios]
-            verdict = "PASS" if np.median(flops_ratios) >= TARGET_HYBRID_FLOPS_RATIO else "FAIL"
-            failures += verdict == "FAIL"
+            ok = np.median(flops_ratios) >= TARGET_HYBRID_FLOPS_RATIO and work <= MAX_HYBRID_WORK
+            failures += not ok
             work_text = f"{hybrid_work / 1e6:.1f} / {ppo_work / 1e6:.1f} MFLOP = {work:.2f}x"
-            print(f"{name:40s} {np.median(rates_):8.0f} {np.median(ratios):11.2f} {work_text:>28s} "
-                  f"{_median_and_range(flops_ratios):>37s}  {verdict}")
+            print(f"{name:40s} {np.median(rates_):8.0f} {np.median(ratios):11.2f} {work_text:>34s} "
+                  f"{_median_and_range(flops_ratios):>37s}  {'PASS' if ok else 'FAIL'}")
 
     agent = train(TrainConfig(algo="dqn", total_timesteps=1_100, dqn=DQNConfig(learning_starts=1_000)))
     latency = predict_latency_us(agent, args.predicts)
