@@ -35,7 +35,7 @@ def test_a_changed_number_or_a_missing_run_fails(tmp_path: Path, capsys) -> None
 
 EVALUATION = (
     "Model,Type,Mean Reward,IQM over seeds,IQM 95% CI,Seeds\n"
-    "greedy,rule,90.0,90.0,n/a (1 run),1\n"
+    "greedy,rule,90.0,{rule},n/a (1 run),1\n"
     "Hybrid (Best),DQN+PPO+GNN,-24.4,{best},\"[-31.69, -17.23]\",10\n"
     "DQN Baseline,DQN,51.9,{dqn},\"[47.01, 57.63]\",10\n"
 )
@@ -47,28 +47,46 @@ ABLATION = (
 )
 
 
+def _tables(rule: float = 89.99, best: float = -25.29, dqn: float = 53.99, gating: float = -297.7,
+            verdict: str = "loses") -> dict[str, str]:
+    return {"tables/evaluation_results.csv": EVALUATION.format(rule=rule, best=best, dqn=dqn),
+            "tables/ablation.csv": ABLATION.format(gating=gating),
+            "tables/probability_of_improvement.csv": VERDICTS.format(verdict=verdict)}
+
+
 def test_a_rerun_whose_digits_differ_is_held_to_the_committed_intervals_and_verdicts(tmp_path: Path, capsys) -> None:
-    a = _write(tmp_path / "a", {"tables/evaluation_results.csv": EVALUATION.format(best=-25.29, dqn=53.99),
-                                "tables/ablation.csv": ABLATION.format(gating=-297.7),
-                                "tables/probability_of_improvement.csv": VERDICTS.format(verdict="loses")})
-    b = _write(tmp_path / "b", {"tables/evaluation_results.csv": EVALUATION.format(best=-20.0, dqn=45.5),
-                                "tables/ablation.csv": ABLATION.format(gating=-250.0),
-                                "tables/probability_of_improvement.csv":
-                                    VERDICTS.format(verdict="cannot be told apart")})
+    a = _write(tmp_path / "a", _tables())
+    b = _write(tmp_path / "b", _tables(rule=89.99 + 1e-12, best=-20.0, dqn=45.5, gating=-250.0,
+                                       verdict="cannot be told apart"))
     models, verdicts = conclusions(a, b)
-    # The rule has no interval; the hybrid's rerun IQM is inside its interval, the DQN's is not;
-    # the ablation's row of the same hybrid is not counted twice.
-    assert models["model"].tolist() == ["Hybrid (Best)", "DQN Baseline", "Hybrid GAT gating, gat, gating"]
-    assert models["inside"].tolist() == [True, False, True]
-    assert verdicts["agree"].tolist() == [False]
+    # The rule moved in its last digits only; the hybrid's rerun IQM is inside its interval, the
+    # DQN's is not; the ablation's row of the same hybrid is not counted twice.
+    assert models["model"].tolist() == ["greedy", "Hybrid (Best)", "DQN Baseline", "Hybrid GAT gating, gat, gating"]
+    assert models["held"].tolist() == [True, True, False, True]
+    assert verdicts["held"].tolist() == [False]
     assert main([str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert "inside the committed 95 % interval: 2 of 3 models" in out
-    assert "outside: DQN Baseline (evaluation_results): 53.99 [47.01, 57.63], rerun 45.50" in out
-    assert "verdicts agreeing: 0 of 1" in out and "'loses', rerun 'cannot be told apart'" in out
+    assert "inside the committed 95 % interval: 2 of 3" in out and "committed return (to 1e-9): 1 of 1" in out
+    assert "not held: DQN Baseline (evaluation_results): 53.99 [47.01, 57.63], rerun 45.50" in out
+    assert "verdicts unchanged: 0 of 1" in out and "'loses', rerun 'cannot be told apart'" in out
 
 
-def test_identical_results_print_no_conclusions(tmp_path: Path, capsys) -> None:
-    files = {"tables/evaluation_results.csv": EVALUATION.format(best=-25.29, dqn=53.99)}
+def test_a_rule_that_moved_or_a_model_the_rerun_lacks_is_not_held(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a", _tables())
+    tables = _tables(rule=89.5)
+    tables["tables/evaluation_results.csv"] = "\n".join(
+        line for line in tables["tables/evaluation_results.csv"].splitlines() if not line.startswith("DQN Baseline"))
+    tables["tables/probability_of_improvement.csv"] = "comparison,P(X > Y),verdict\n"
+    models, verdicts = conclusions(a, _write(tmp_path / "b", tables))
+    assert models.set_index("model")["held"].to_dict() == {
+        "greedy": False, "Hybrid (Best)": True, "DQN Baseline": False, "Hybrid GAT gating, gat, gating": True}
+    assert verdicts["held"].tolist() == [False]
+
+
+def test_identical_results_print_no_conclusions_and_a_broken_table_is_named(tmp_path: Path, capsys) -> None:
+    files = _tables()
     assert main([str(_write(tmp_path / "a", files)), str(_write(tmp_path / "b", files))]) == 0
-    assert "held to" not in capsys.readouterr().out
+    assert "conclusions" not in capsys.readouterr().out
+    broken = {**files, "tables/ablation.csv": "policy,score\nx,1\n"}
+    assert main([str(tmp_path / "a"), str(_write(tmp_path / "c", broken))]) == 1
+    assert "conclusions not compared: tables/ablation.csv has no 'IQM over seeds'" in capsys.readouterr().out
