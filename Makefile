@@ -81,7 +81,8 @@ $(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) pyproject.toml | $(ST
 	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
 
 # Same machine type and thread count: the rerun's runs, weights, tables and figures must be
-# byte-identical to the committed ones (timings, logs and wall times aside).
+# byte-identical to the committed ones (timings, logs and wall times aside). On another CPU
+# model the digits differ; it then also prints how far the conclusions moved.
 compare: setup
 	$(if $(OUT),,$(error make compare needs OUT=, the folder of a rerun, e.g. make compare OUT=rerun))
 	$(PY) -m edge_rl.compare results $(OUT)
