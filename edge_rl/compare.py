@@ -53,11 +53,13 @@ def compare(reference: str | Path, rerun: str | Path) -> dict[str, list[str]]:
 
 def _interval(text: str) -> tuple[float, float] | None:
     """``"[low, high]"`` as the tables write it; None for a rule's ``"n/a (1 run)"`` (or anything else)."""
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
     try:
-        low, high = (float(part) for part in text.strip("[]").split(","))
+        low, high = (float(part) for part in text[1:-1].split(","))
     except ValueError:
         return None
-    return (low, high) if text.startswith("[") and text.endswith("]") else None
+    return low, high
 
 
 def _models(reference: Path, rerun: Path, name: str, seen: set) -> list[dict]:
