@@ -24,9 +24,11 @@ $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun)
 endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
-# The serving modules are not used by the notebooks: editing them does not rerun them.
-PACKAGE   := $(filter-out edge_rl/api.py edge_rl/schemas.py edge_rl/serving.py edge_rl/replay.py edge_rl/compare.py,\
-               $(wildcard edge_rl/*.py))
+# What the notebooks run: every module but serving (edge_rl/serve/) and compare, which they never
+# import; editing those does not rerun them.
+PACKAGE   := $(filter-out edge_rl/experiments/compare.py,\
+               $(wildcard edge_rl/*.py edge_rl/envs/*.py edge_rl/nn/*.py edge_rl/agents/*.py edge_rl/agents/*/*.py \
+                          edge_rl/experiments/*.py))
 
 # `make serve` (the API) and `make dashboard` listen on 127.0.0.1 only; other ports with
 # `make serve PORT=8001`, `make dashboard DASHBOARD_PORT=8502`.
@@ -78,14 +80,14 @@ $(foreach n,$(wordlist 2,$(words $(EXECUTED)),$(shell seq $(words $(EXECUTED))))
 # it (as every fresh clone does) does not make the committed results stale. Changing the pins
 # (pyproject.toml) does.
 $(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) pyproject.toml | $(STAMP) $(RESULTS)/.budget-$(BUDGET)
-	$(PY) -m edge_rl.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
+	$(PY) -m edge_rl.experiments.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
 
 # Same machine type and thread count: the rerun's runs, weights, tables and figures must be
 # byte-identical to the committed ones (timings, logs and wall times aside). On another CPU
 # model the digits differ; it then also prints how far the conclusions moved.
 compare: setup
 	$(if $(OUT),,$(error make compare needs OUT=, the folder of a rerun, e.g. make compare OUT=rerun))
-	$(PY) -m edge_rl.compare results $(OUT)
+	$(PY) -m edge_rl.experiments.compare results $(OUT)
 
 # A results folder holds one budget: quick results never pass for full ones, or the reverse.
 $(RESULTS)/.budget-$(BUDGET):
@@ -110,10 +112,10 @@ bench: setup
 
 # The committed checkpoints in results/models are served: no training needed.
 serve: setup
-	$(PY) -m edge_rl.api --host 127.0.0.1 --port $(PORT)
+	$(PY) -m edge_rl.serve.api --host 127.0.0.1 --port $(PORT)
 
 dashboard: setup
-	$(PY) -m streamlit run edge_rl/dashboard/app.py --server.address 127.0.0.1 \
+	$(PY) -m streamlit run edge_rl/serve/dashboard/app.py --server.address 127.0.0.1 \
 		--server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
 chromium: $(CHROMIUM)

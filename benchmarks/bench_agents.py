@@ -33,10 +33,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import edge_rl
-import edge_rl.agent
-from edge_rl.baselines import make_model, train
+import edge_rl.agents
+from edge_rl.agents import train
+from edge_rl.agents.baselines import make_model
+from edge_rl.agents.hybrid import train_hybrid
 from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, TrainConfig
-from edge_rl.hybrid import train_hybrid
 
 TARGET_RATIO = 1 / 3
 TARGET_HYBRID_FLOPS_RATIO = 1.0
@@ -79,7 +80,7 @@ def counting_configs(ppo: TrainConfig, hybrid: TrainConfig) -> tuple[TrainConfig
             replace(hybrid, total_timesteps=rollout))
 
 
-def predict_latency_us(agent: edge_rl.agent.Agent, n: int) -> np.ndarray:
+def predict_latency_us(agent: edge_rl.agents.Agent, n: int) -> np.ndarray:
     env = edge_rl.make_env()
     obs, _ = env.reset(seed=0)
     observations = []

@@ -2,7 +2,7 @@
 forward pass alone measured in the same run; /batch-predict decisions per second.
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_api.py``). The server is started
-here as ``python -m edge_rl.api`` on a free loopback port (one process, one torch thread) with
+here as ``python -m edge_rl.serve.api`` on a free loopback port (one process, one torch thread) with
 the committed checkpoints; the clients are asyncio connections with keep-alive in this
 process. Every request is the card's 17-node network for the hybrid. Client and server share
 this machine's cores, so the latencies include the client's own time.
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge_rl import serving
-from edge_rl.schemas import MAX_BATCH, PredictRequest
+from edge_rl.serve import models as serving
+from edge_rl.serve.conversions import example_request, to_observation
+from edge_rl.serve.schemas import MAX_BATCH, PredictRequest
 
 TARGET_P99_MS = 10.0
 TARGET_CLIENTS = 32
@@ -43,7 +44,7 @@ def free_port() -> int:
 
 
 def start_server(port: int, model_type: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "edge_rl.api", "--port", str(port), "--no-access-log"]
+    command = [sys.executable, "-m", "edge_rl.serve.api", "--port", str(port), "--no-access-log"]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -118,7 +119,7 @@ def forward_latency_ms(model_type: str, request: dict, n: int) -> tuple[np.ndarr
     predictor = serving.Predictor()
     policy = predictor.policy(model_type)
     parsed = PredictRequest.model_validate(request)
-    obs = serving.to_observation(parsed.network_state, parsed.task)
+    obs = to_observation(parsed.network_state, parsed.task)
     for _ in range(200):
         policy.agent.node_scores(obs)
     forward, decision = np.empty(n), np.empty(n)
@@ -127,7 +128,7 @@ def forward_latency_ms(model_type: str, request: dict, n: int) -> tuple[np.ndarr
         policy.agent.node_scores(obs)
         forward[i] = time.perf_counter() - start
         start = time.perf_counter()
-        predictor.predict(model_type, [serving.to_observation(parsed.network_state, parsed.task)])
+        predictor.predict(model_type, [to_observation(parsed.network_state, parsed.task)])
         decision[i] = time.perf_counter() - start
     return forward * 1e3, decision * 1e3
 
@@ -145,7 +146,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"CPU cores: {os.cpu_count()}; load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-    request = serving.example_request(0, args.model_type)
+    request = example_request(0, args.model_type)
     body = json.dumps(request).encode()
     forward, decision = forward_latency_ms(args.model_type, request, args.forwards)
     f50, f99 = np.percentile(forward, [50, 99])

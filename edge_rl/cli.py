@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
-from edge_rl.config import (ALGOS, ENCODERS, FUSIONS, POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig,
-                            from_dict)
+from edge_rl.checks import positive_int
+from edge_rl.config import POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig, from_dict
+from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
-from edge_rl.heuristics import HEURISTICS, make_heuristic
+from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
 
 
 class UsageError(ValueError):
@@ -44,13 +45,6 @@ def parse_seeds(text: str) -> list[int]:
     except ValueError:
         raise UsageError(f"--seeds: expected ranges and integers like '10000-10099' or '1,2,5', got {text!r}") from None
     return seeds
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a thread count, say)."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return int(text)
 
 
 def _parse_value(text: str) -> Any:
@@ -133,8 +127,8 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from edge_rl.agent import train  # imports torch: only when training
-    from edge_rl.checkpoint import paths
+    from edge_rl.agents import train  # imports torch: only when training
+    from edge_rl.agents.checkpoint import paths
 
     hybrid = args.algo == "hybrid"
     if not hybrid and (args.fusion or args.from_scratch or args.pretrain_steps is not None):
@@ -180,7 +174,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.checkpoint:
         import torch
 
-        from edge_rl.agent import load
+        from edge_rl.agents import load
 
         # The thread count is part of "same config, seed, threads -> same numbers".
         torch.set_num_threads(args.threads)
@@ -213,14 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a DQN or PPO baseline or the hybrid, and save a checkpoint")
-    train.add_argument("--algo", choices=ALGOS, default="dqn",
+    train.add_argument("--algo", choices=ALGORITHMS.names(), default="dqn",
                        help="dqn, ppo, or hybrid (DQN and PPO heads on one graph encoder; by default "
                             "the card's procedure: pre-train DQN-GNN and PPO-GNN, then fine-tune) (default: dqn)")
     train.add_argument("--policy", choices=POLICIES,
                        help="mlp: SB3's MlpPolicy on the flattened observation (the card's baselines); "
                             "gnn: a graph encoder with node-scoring heads (default: gnn; the hybrid is always gnn)")
-    train.add_argument("--encoder", choices=ENCODERS, help="graph encoder for --policy gnn and the hybrid (default: gcn)")
-    train.add_argument("--fusion", choices=FUSIONS, help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
+    train.add_argument("--encoder", choices=encoder_kinds(), help="graph encoder for --policy gnn and the hybrid (default: gcn)")
+    train.add_argument("--fusion", choices=FUSIONS.names(), help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
     train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the card's budgets, the defaults)")
     train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")
     train.add_argument("--from-scratch", action="store_true", help="hybrid: no pre-training; train the hybrid alone for --steps")

@@ -14,10 +14,19 @@ Configs are frozen dataclasses so that a config can be hashed, compared, written
 from __future__ import annotations
 
 import dataclasses
-import math
-import typing
 from dataclasses import dataclass, field
 from typing import Any
+
+from edge_rl.checks import (
+    check,
+    check_at_least,
+    check_fractions,
+    check_non_negative,
+    check_positive,
+    check_types,
+    from_dict,
+)
+from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
 
 NODE_TYPES: tuple[str, ...] = ("sensor", "fog", "cloud")
 """Node type names; a node's ``node_type`` feature is its index in this tuple."""
@@ -35,71 +44,6 @@ NODE_FEATURES: tuple[str, ...] = (
 
 TASK_FEATURES: tuple[str, ...] = ("demand", "input_size", "memory", "deadline")
 """Entries of the ``task`` observation."""
-
-
-def _check(condition: bool, name: str, accepted: str, value: Any) -> None:
-    if not condition:
-        raise ValueError(f"{name} must be {accepted}, got {value!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is not a count
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _matches(value: Any, hint: Any) -> tuple[bool, str]:
-    """Whether ``value`` is of the annotated type ``hint``, and how to name that type."""
-    if hint is bool:
-        return isinstance(value, bool), "true or false"
-    if hint is int:
-        return _is_int(value), "an integer"
-    if hint is float:
-        return _is_number(value), "a finite number"
-    if hint is str:
-        return isinstance(value, str), "a string"
-    if dataclasses.is_dataclass(hint):
-        article = "an" if hint.__name__[0] in "AEIOU" else "a"
-        return isinstance(value, hint), f"{article} {hint.__name__} (an object of its fields in JSON)"
-    args = typing.get_args(hint)
-    if type(None) in args:  # X | None
-        (inner,) = [a for a in args if a is not type(None)]
-        ok, accepted = _matches(value, inner)
-        return value is None or ok, f"None or {accepted}"
-    if typing.get_origin(hint) is tuple:
-        if args[-1] is Ellipsis:
-            element = args[0]
-            ok = isinstance(value, tuple) and all(_matches(v, element)[0] for v in value)
-            return ok, f"a list of {_matches(None, element)[1].removeprefix('a ').removeprefix('an ')}s"
-        ok = isinstance(value, tuple) and len(value) == len(args) and all(
-            _matches(v, a)[0] for v, a in zip(value, args))
-        return ok, f"a list of {len(args)} {_matches(None, args[0])[1].removeprefix('a ')}s"
-    raise TypeError(f"no type check for {hint!r}")  # a new kind of field: teach _matches
-
-
-def _check_types(config: Any) -> None:
-    """Refuse any field whose value is not of its annotated type, naming the field.
-
-    Called first in every config's ``__post_init__``, so that the range checks after it
-    compare numbers with numbers, and JSON's ``true`` never passes for 1 or a string for a
-    rate. Integers are accepted where a float is expected; infinities and NaN are not.
-    """
-    hints = _hints(type(config))
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        ok, accepted = _matches(value, hints[f.name])
-        _check(ok, f.name, accepted, value)
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:  # the annotations are strings (postponed evaluation): resolve once
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
 
 
 @dataclass(frozen=True)
@@ -127,13 +71,13 @@ class NodeTypeSpec:
     bg_mem_util: float
 
     def __post_init__(self) -> None:
-        _check_types(self)
+        check_types(self)
         for name in ("mips", "memory_mb", "busy_power_w", "ingress_mbps"):
             value = getattr(self, name)
-            _check(value > 0, name, "a finite number > 0", value)
+            check(value > 0, name, "a finite number > 0", value)
         for name in ("bg_cpu_util", "bg_link_util", "bg_mem_util"):
             value = getattr(self, name)
-            _check(0.0 <= value < 1.0, name, "in [0, 1)", value)
+            check(0.0 <= value < 1.0, name, "in [0, 1)", value)
 
 
 @dataclass(frozen=True)
@@ -144,9 +88,9 @@ class LinkSpec:
     latency_ms: float
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check(self.bandwidth_mbps > 0, "bandwidth_mbps", "> 0", self.bandwidth_mbps)
-        _check(self.latency_ms > 0, "latency_ms", "> 0", self.latency_ms)
+        check_types(self)
+        check(self.bandwidth_mbps > 0, "bandwidth_mbps", "> 0", self.bandwidth_mbps)
+        check(self.latency_ms > 0, "latency_ms", "> 0", self.latency_ms)
 
 
 def _sensor() -> NodeTypeSpec:
@@ -167,7 +111,7 @@ def _cloud() -> NodeTypeSpec:
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """Configuration of :class:`edge_rl.env.IoTEdgeEnv`. Defaults reproduce the card's network.
+    """Configuration of :class:`edge_rl.envs.IoTEdgeEnv`. Defaults reproduce the card's network.
 
     Topology: ``n_sensors`` sensors, ``n_fog`` fog nodes, ``n_cloud`` clouds. Each sensor is
     linked to one fog node (fog ``i mod n_fog`` when ``topology_seed`` is None, a random one
@@ -207,44 +151,44 @@ class EnvConfig:
     latency_cap: float = 4.0
 
     def __post_init__(self) -> None:
-        _check_types(self)
+        check_types(self)
         for name, low in (("n_sensors", 1), ("n_fog", 1), ("n_cloud", 0)):
             value = getattr(self, name)
-            _check(
+            check(
                 isinstance(value, int) and not isinstance(value, bool) and value >= low,
                 name,
                 f"an integer >= {low}",
                 value,
             )
         if self.topology_seed is not None:
-            _check(
+            check(
                 isinstance(self.topology_seed, int) and self.topology_seed >= 0,
                 "topology_seed",
                 "None or an integer >= 0",
                 self.topology_seed,
             )
         if self.max_nodes is not None:
-            _check(
+            check(
                 isinstance(self.max_nodes, int) and self.max_nodes >= self.n_nodes,
                 "max_nodes",
                 f"None or an integer >= n_sensors + n_fog + n_cloud = {self.n_nodes}",
                 self.max_nodes,
             )
-        _check(self.step_ms > 0, "step_ms", "> 0", self.step_ms)
-        _check(self.background_rate >= 0, "background_rate", ">= 0", self.background_rate)
-        _check(
+        check(self.step_ms > 0, "step_ms", "> 0", self.step_ms)
+        check(self.background_rate >= 0, "background_rate", ">= 0", self.background_rate)
+        check(
             isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
             "warmup_steps",
             "an integer >= 0",
             self.warmup_steps,
         )
-        _check(self.tx_energy_j_per_mb >= 0, "tx_energy_j_per_mb", ">= 0", self.tx_energy_j_per_mb)
+        check(self.tx_energy_j_per_mb >= 0, "tx_energy_j_per_mb", ">= 0", self.tx_energy_j_per_mb)
         for name in ("demand_mi", "input_kb", "memory_mb", "deadline_ms"):
             low, high = getattr(self, name)
-            _check(0 < low <= high, name, "a pair (low, high) with 0 < low <= high", (low, high))
+            check(0 < low <= high, name, "a pair (low, high) with 0 < low <= high", (low, high))
         for name in ("w_deadline", "w_latency", "w_energy", "w_balance"):
-            _check(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
-        _check(self.latency_cap >= 1, "latency_cap", ">= 1", self.latency_cap)
+            check(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
+        check(self.latency_cap >= 1, "latency_cap", ">= 1", self.latency_cap)
 
     @property
     def n_nodes(self) -> int:
@@ -278,10 +222,8 @@ class EnvConfig:
         return from_dict(cls, data)
 
 
-ENCODERS: tuple[str, ...] = ("gcn", "gat", "sage", "hybrid")
-ALGOS: tuple[str, ...] = ("dqn", "ppo", "hybrid")
-FUSIONS: tuple[str, ...] = ("weighted_sum", "attention", "gating")
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
+"""``mlp``: SB3's MlpPolicy on the flattened observation (the card's); ``gnn``: a graph encoder."""
 
 
 @dataclass(frozen=True)
@@ -289,8 +231,9 @@ class EncoderConfig:
     """The graph encoder and the node-scoring heads. Defaults are the card's.
 
     Attributes:
-        kind: ``gcn``, ``gat``, ``sage``, or ``hybrid`` (the three side by side, concatenated
-            and projected back).
+        kind: a layer kind of :data:`edge_rl.registry.LAYERS` (``gcn``, ``gat``, ``sage``: one
+            stack of it), or ``hybrid`` (the three stacks side by side, concatenated and
+            projected back).
         hidden: width of the hidden graph layers (card: 64).
         layers: number of graph layers (card: 3; the last one outputs ``embed``).
         embed: width of node and graph embeddings (card: 128).
@@ -307,12 +250,12 @@ class EncoderConfig:
     head_hidden: tuple[int, ...] = (64,)
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check(self.kind in ENCODERS, "encoder", f"one of {list(ENCODERS)}", self.kind)
+        check_types(self)
+        check(self.kind in encoder_kinds(), "encoder", f"one of {list(encoder_kinds())}", self.kind)
         for name in ("hidden", "layers", "embed", "gat_heads"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
-        _check(all(isinstance(w, int) and w >= 1 for w in self.head_hidden), "head_hidden",
+            check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
+        check(all(isinstance(w, int) and w >= 1 for w in self.head_hidden), "head_hidden",
                "a tuple of integers >= 1", self.head_hidden)
 
 
@@ -338,14 +281,14 @@ class DQNConfig:
     exploration_final_eps: float = 0.05
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check_at_least(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval")
-        _check_at_least(self, 0, "learning_starts")
-        _check(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps",
+        check_types(self)
+        check_at_least(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval")
+        check_at_least(self, 0, "learning_starts")
+        check(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps",
                "an integer >= 1, or -1 (as many as environment steps since the last update)", self.gradient_steps)
-        _check_positive(self, "learning_rate")
-        _check_fractions(self, "gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
-        _check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
+        check_positive(self, "learning_rate")
+        check_fractions(self, "gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps")
+        check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
 
 
 @dataclass(frozen=True)
@@ -370,38 +313,18 @@ class PPOConfig:
     max_grad_norm: float = 0.5
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check_at_least(self, 1, "n_steps", "n_envs", "n_epochs")
+        check_types(self)
+        check_at_least(self, 1, "n_steps", "n_envs", "n_epochs")
         # SB3's PPO normalises advantages per minibatch: a minibatch of one has no spread.
-        _check_at_least(self, 2, "batch_size")
-        _check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
-        _check_non_negative(self, "ent_coef", "vf_coef")
-        _check_fractions(self, "gamma", "gae_lambda")
-
-
-def _check_at_least(config: Any, low: int, *names: str) -> None:
-    for name in names:
-        _check(getattr(config, name) >= low, name, f"an integer >= {low}", getattr(config, name))
-
-
-def _check_positive(config: Any, *names: str) -> None:
-    for name in names:
-        _check(getattr(config, name) > 0, name, "a finite number > 0", getattr(config, name))
-
-
-def _check_non_negative(config: Any, *names: str) -> None:
-    for name in names:
-        _check(getattr(config, name) >= 0, name, "a finite number >= 0", getattr(config, name))
-
-
-def _check_fractions(config: Any, *names: str) -> None:
-    for name in names:
-        _check(0 <= getattr(config, name) <= 1, name, "in [0, 1]", getattr(config, name))
+        check_at_least(self, 2, "batch_size")
+        check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
+        check_non_negative(self, "ent_coef", "vf_coef")
+        check_fractions(self, "gamma", "gae_lambda")
 
 
 @dataclass(frozen=True)
 class HybridConfig:
-    """The hybrid DQN-PPO agent (:mod:`edge_rl.hybrid`).
+    """The hybrid DQN-PPO agent (:mod:`edge_rl.agents.hybrid`).
 
     Card values: learning rate 3e-4 for both parts, batch 64, gamma 0.99, fusion
     ``0.6 * Q + 0.4 * logits``; the replay and target-network settings are the original's DQN
@@ -448,16 +371,16 @@ class HybridConfig:
     select_best: bool = True
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS)}", self.fusion)
-        _check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
-        _check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
+        check_types(self)
+        check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS.names())}", self.fusion)
+        check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
+        check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
                         "val_episodes", "target_update_interval")
-        _check_at_least(self, 0, "learning_starts")
-        _check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
-        _check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef")
-        _check_fractions(self, "gamma", "gae_lambda")
-        _check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
+        check_at_least(self, 0, "learning_starts")
+        check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
+        check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef")
+        check_fractions(self, "gamma", "gae_lambda")
+        check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
 
 
 @dataclass(frozen=True)
@@ -488,22 +411,22 @@ class TrainConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _check(self.algo in ALGOS, "algo", f"one of {list(ALGOS)}", self.algo)
-        _check(self.policy in POLICIES, "policy", f"one of {list(POLICIES)}", self.policy)
-        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
-        _check(isinstance(self.total_timesteps, int) and self.total_timesteps >= 1,
+        check_types(self)
+        check(self.algo in ALGORITHMS, "algo", f"one of {list(ALGORITHMS.names())}", self.algo)
+        check(self.policy in POLICIES, "policy", f"one of {list(POLICIES)}", self.policy)
+        check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        check(isinstance(self.total_timesteps, int) and self.total_timesteps >= 1,
                "total_timesteps", "an integer >= 1", self.total_timesteps)
-        _check(isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1",
+        check(isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1",
                self.threads)
-        _check(isinstance(self.pretrain_steps, int) and self.pretrain_steps >= 0, "pretrain_steps",
+        check(isinstance(self.pretrain_steps, int) and self.pretrain_steps >= 0, "pretrain_steps",
                "an integer >= 0", self.pretrain_steps)
         if self.algo != "hybrid":
-            _check(self.pretrain_steps == 0, "pretrain_steps", "0 unless algo is 'hybrid'", self.pretrain_steps)
+            check(self.pretrain_steps == 0, "pretrain_steps", "0 unless algo is 'hybrid'", self.pretrain_steps)
         if self.algo == "hybrid":
-            _check(self.policy == "gnn", "policy", "'gnn' for the hybrid (it shares a graph encoder)", self.policy)
+            check(self.policy == "gnn", "policy", "'gnn' for the hybrid (it shares a graph encoder)", self.policy)
         if self.policy == "mlp":
-            _check(self.env.max_nodes is None, "env.max_nodes",
+            check(self.env.max_nodes is None, "env.max_nodes",
                    "None for an MLP policy (its input size is fixed by the topology)",
                    self.env.max_nodes)
 
@@ -521,31 +444,3 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return from_dict(cls, data)
-
-
-def from_dict(cls: type, data: dict[str, Any], complete: bool = False) -> Any:
-    """Rebuild the dataclass ``cls`` from nested dicts (JSON), refusing unknown keys.
-
-    A missing key takes the field's default, unless ``complete``: then every field of every
-    section must be there (a checkpoint's config is read so, so that a field it lacks is
-    never silently replaced by today's default).
-    """
-    if not isinstance(data, dict):
-        raise TypeError(f"{cls.__name__} must be given as a dict, got {type(data).__name__}")
-    hints = _hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; accepted: {sorted(known)}")
-    missing = sorted(known - set(data))
-    if complete and missing:
-        raise TypeError(f"{cls.__name__} lacks field(s) {missing}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = from_dict(hint, value, complete)
-        elif isinstance(value, list):  # JSON has no tuples
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)

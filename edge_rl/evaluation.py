@@ -12,11 +12,15 @@ import numpy as np
 import pandas as pd
 
 from edge_rl.config import EnvConfig
-from edge_rl.env import make_env
+from edge_rl.envs import make_env
 
 DEFAULT_EVAL_SEEDS = tuple(range(10_000, 10_100))
-"""100 evaluation episodes. Training seeds are small integers (SB3 seeds its environments with
-``seed + i``), so these never replay an episode an agent was trained on."""
+"""100 test episodes, the ones every table reports. Training seeds are small integers (SB3 seeds
+its environments with ``seed + i``), so these never replay an episode an agent was trained on."""
+
+VALIDATION_SEEDS_START = 20_000
+"""Validation episodes (choosing a checkpoint, a hyperparameter) use seeds 20000, 20001, ...:
+apart from training seeds and from the test seeds of :data:`DEFAULT_EVAL_SEEDS`."""
 
 COLUMNS = (
     "policy",

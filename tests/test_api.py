@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from edge_rl.agent import load
-from edge_rl.api import create_app
+from edge_rl.agents import load
 from edge_rl.config import NODE_FEATURES, EnvConfig
-from edge_rl.env import make_env
-from edge_rl.schemas import MAX_BATCH, MAX_NODES
-from edge_rl.serving import MODEL_SPECS, network_state_from_env
+from edge_rl.envs.iot_edge import make_env
+from edge_rl.serve.api import create_app
+from edge_rl.serve.conversions import network_state_from_env
+from edge_rl.serve.models import MODEL_SPECS
+from edge_rl.serve.schemas import MAX_BATCH, MAX_NODES
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "results" / "models"
@@ -211,9 +212,9 @@ def test_a_rule_without_a_node_to_choose_gets_422(client: TestClient) -> None:
 
 
 def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    import edge_rl.api
+    import edge_rl.serve.http
 
-    monkeypatch.setattr(edge_rl.api, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
     response = client.post("/predict", json=card_request())
     assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
 
@@ -221,9 +222,9 @@ def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: 
 @pytest.mark.parametrize("path", ["/predict", "/batch-predict"])
 def test_a_chunked_body_past_the_limit_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     """A chunked upload declares no length: it is cut off once the chunks read pass the limit."""
-    import edge_rl.api
+    import edge_rl.serve.http
 
-    monkeypatch.setattr(edge_rl.api, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
     chunks = (b" " * 400 for _ in range(10))  # a generator: sent chunked, without Content-Length
     response = client.post(path, content=chunks, headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
@@ -240,12 +241,12 @@ def test_a_chunked_body_within_the_limit_is_answered_as_any_other(client: TestCl
 
 
 def test_the_server_refuses_a_thread_count_below_one() -> None:
-    import edge_rl.api
+    import edge_rl.serve.api
 
     with pytest.raises(ValueError, match="torch_threads must be None or an integer >= 1, got 0"):
-        edge_rl.api.create_app(torch_threads=0)
+        edge_rl.serve.api.create_app(torch_threads=0)
     with pytest.raises(SystemExit):
-        edge_rl.api.main(["--threads", "0"])
+        edge_rl.serve.api.main(["--threads", "0"])
 
 
 def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> None:
@@ -256,16 +257,17 @@ def test_a_wrong_method_or_path_is_not_a_server_error(client: TestClient) -> Non
 def test_the_fast_path_answers_exactly_as_the_routed_endpoint(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """``POST /predict`` skips FastAPI's routing (PredictFastPath); an app without the fast path
     routes it. Both must give the same status and body, for answers and for every error."""
-    import edge_rl.api
+    import edge_rl.serve.api
+    import edge_rl.serve.http
 
     routed_calls: list[bool] = []  # per parsed request: did FastAPI's router dispatch it?
-    parse = edge_rl.api._parse
+    parse = edge_rl.serve.http.parse
 
     async def recording_parse(request, model):  # noqa: ANN001, ANN202
         routed_calls.append("endpoint" in request.scope)  # the router sets it on a match
         return await parse(request, model)
 
-    monkeypatch.setattr(edge_rl.api, "_parse", recording_parse)
+    monkeypatch.setattr(edge_rl.serve.api, "parse", recording_parse)
     bodies: list[dict | bytes] = [card_request(seed, model) for seed, model in
                                   ((0, "hybrid"), (1, "dqn"), (2, "ppo"), (3, "greedy_earliest_finish"))]
     bodies += [body for body, _, _ in BAD_REQUESTS.values()]
@@ -334,7 +336,7 @@ def test_models_lists_every_model_type_with_its_measured_performance(client: Tes
     assert set(models) == set(MODEL_SPECS)
     for model_type, info in models.items():
         spec = MODEL_SPECS[model_type]
-        table = pd.read_csv(ROOT / "results" / "tables" / spec.table).set_index("policy")
+        table = pd.read_csv(ROOT / "results" / "tables" / "evaluation_results.csv").set_index("Model")
         assert info["available"] and info["error"] is None
         assert info["performance"]["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
         assert info["kind"] == ("learned" if spec.checkpoint else "rule")

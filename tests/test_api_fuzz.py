@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from edge_rl.api import create_app
+from edge_rl.serve.api import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_PER_MODE = 250

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 import edge_rl
-from edge_rl import baselines
-from edge_rl.agent import Agent
-from edge_rl.baselines import build_policy, train
+from edge_rl.agents import Agent, baselines, train
+from edge_rl.agents.baselines import build_policy
 from edge_rl.config import DQNConfig, EncoderConfig, EnvConfig, PPOConfig, TrainConfig
+from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import evaluate
-from edge_rl.heuristics import make_heuristic
 
 EVAL_SEEDS = list(range(10_000, 10_010))
 SMALL = EncoderConfig(hidden=16, embed=32, head_hidden=(16,))

@@ -22,8 +22,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Playwright, sync_playwright
 
 from edge_rl.config import EnvConfig
-from edge_rl.dashboard import common
-from edge_rl.serving import Predictor, to_observation
+from edge_rl.serve.conversions import to_observation
+from edge_rl.serve.dashboard import common
+from edge_rl.serve.models import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -72,7 +73,7 @@ def _serve(command: list[str], health: str, log: Path) -> Iterator[str]:
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     """``make dashboard``'s command, on a free loopback port."""
-    yield from _serve([sys.executable, "-m", "streamlit", "run", "edge_rl/dashboard/app.py",
+    yield from _serve([sys.executable, "-m", "streamlit", "run", "edge_rl/serve/dashboard/app.py",
                        "--server.address", "127.0.0.1", "--server.port", "{port}", "--server.headless", "true",
                        "--browser.gatherUsageStats", "false"], "/_stcore/health", tmp_path / "dashboard.log")
 
@@ -80,7 +81,7 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[str]:
     """``make serve``'s command, on a free loopback port."""
-    yield from _serve([sys.executable, "-m", "edge_rl.api", "--port", "{port}"], "/health", tmp_path / "api.log")
+    yield from _serve([sys.executable, "-m", "edge_rl.serve.api", "--port", "{port}"], "/health", tmp_path / "api.log")
 
 
 @pytest.fixture

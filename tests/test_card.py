@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edge_rl.card import (
-    CARD_ROWS,
+from edge_rl.experiments.card import (
     CONTENDERS,
     OWN_RIVALS,
     RIVALS,
@@ -19,14 +18,15 @@ from edge_rl.card import (
     evaluation_results,
     headline,
     improvement,
-    model_card,
     model_variants,
 )
-from edge_rl.report import save_table
+from edge_rl.experiments.catalogue import BY_LABEL
+from edge_rl.experiments.model_card import model_card
+from edge_rl.experiments.report import save_table
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {"deadline_success": 0.5, "latency_mean_ms": 100.0, "latency_p95_ms": 200.0, "energy_per_task_j": 1.0}
-LABELS = list(CARD_ROWS)
+LABELS = list(BY_LABEL)
 
 
 def _rows(labels, score: dict[str, float], seeds: int = 5) -> pd.DataFrame:
@@ -70,7 +70,7 @@ def test_improvement_over_each_rival_with_a_verdict() -> None:
     rules = _rules()
     assert best_rule(rules) == "greedy_earliest_finish"
     table = improvement(rows, rules)
-    expected = [f"{x} vs {CARD_ROWS[y].name}" for x in CONTENDERS for y in (*RIVALS, *OWN_RIVALS[x])]
+    expected = [f"{x} vs {BY_LABEL[y].name}" for x in CONTENDERS for y in (*RIVALS, *OWN_RIVALS[x])]
     assert [c for c in table.index if not c.endswith("greedy_earliest_finish")] == expected
     best = "Hybrid (Best) vs "
     assert table.loc[best + "DQN Baseline", "P(X > Y)"] == 0.0 and table.loc[best + "DQN Baseline", "verdict"] == "loses"

@@ -11,10 +11,8 @@ import pytest
 import torch
 
 import edge_rl
-from edge_rl.agent import load
-from edge_rl.baselines import train
-from edge_rl.checkpoint import CheckpointError
-
+from edge_rl.agents import load, train
+from edge_rl.agents.checkpoint import CheckpointError
 from tests.test_baselines import tiny
 
 
@@ -193,8 +191,8 @@ def test_the_same_weights_give_the_same_bytes_in_any_process(tmp_path: Path) -> 
 
     script = (
         "import sys, torch; torch.manual_seed(0)\n"
-        "from edge_rl.agent import load\n"
-        "from edge_rl.baselines import BaselineAgent\n"
+        "from edge_rl.agents import load\n"
+        "from edge_rl.agents.baselines import BaselineAgent\n"
         "from edge_rl.config import TrainConfig\n"
         "config = TrainConfig(algo='ppo')\n"
         "agent = BaselineAgent(config, BaselineAgent.build_network(config), {'timesteps': 0})\n"

@@ -10,12 +10,13 @@ from pydantic import ValidationError
 from streamlit.testing.v1 import AppTest
 
 from edge_rl.config import EnvConfig
-from edge_rl.dashboard import common
-from edge_rl.replay import replay
-from edge_rl.serving import Predictor, to_observation
+from edge_rl.serve.conversions import to_observation
+from edge_rl.serve.dashboard import common
+from edge_rl.serve.models import Predictor
+from edge_rl.serve.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ROOT / "edge_rl" / "dashboard"
+PAGES = ROOT / "edge_rl" / "serve" / "dashboard"
 MODELS = ROOT / "results" / "models"
 
 

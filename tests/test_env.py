@@ -12,7 +12,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import edge_rl
 from edge_rl.config import NODE_FEATURES, EnvConfig
-from edge_rl.env import IoTEdgeEnv, make_env
+from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
 
 STEP_INFO_KEYS = {"latency_ms", "energy_j", "deadline_met", "node", "node_type"}
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import COLUMNS, episode_returns, evaluate
-from edge_rl.heuristics import make_heuristic
 
 
 def test_one_tidy_row_per_episode_with_every_metric() -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edge_rl.experiments import Run, run_all
-from edge_rl.hybrid import pretrain_config
-
+from edge_rl.agents.hybrid import pretrain_config
+from edge_rl.experiments.runs import Run, run_all
 from tests.test_baselines import tiny
 from tests.test_hybrid import tiny_hybrid
 
@@ -80,7 +79,8 @@ def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
 
 
 def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(tmp_path: Path) -> None:
-    from edge_rl.experiments import learning_curves, log_dir, n_envs, read_rows
+    from edge_rl.agents import algorithm
+    from edge_rl.experiments.runs import learning_curves, log_dir, read_rows
 
     runs = _runs()[:3]
     run_all(runs, tmp_path, workers=1, progress=False)
@@ -95,7 +95,7 @@ def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(t
             old.unlink()
         (logs / "0.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n-5.0,100,0.1\n')
     curves = learning_curves(runs, tmp_path).set_index("policy")["step"]
-    envs = {run.label: n_envs(run.config) for run in runs}
+    envs = {run.label: algorithm(run.config).training_envs(run.config) for run in runs}
     assert curves["DQN-GNN"] == 100 * envs["DQN-GNN"]
     assert curves["Hybrid"] == 64 + 64 + 100 * envs["Hybrid"]  # after its pre-training
     missing = Run("Never trained", replace(runs[0].config, seed=7), SEEDS)
@@ -104,7 +104,7 @@ def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(t
 
 
 def test_rule_rows_come_from_notebook_00_or_name_it(tmp_path: Path) -> None:
-    from edge_rl.experiments import rule_rows
+    from edge_rl.experiments.runs import rule_rows
 
     with pytest.raises(FileNotFoundError, match="run notebooks/00_environment.ipynb first"):
         rule_rows(tmp_path)

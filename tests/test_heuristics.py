@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from edge_rl.config import EnvConfig
-from edge_rl.env import IoTEdgeEnv, make_env
+from edge_rl.envs.heuristics import HEURISTICS, GreedyEarliestFinishPolicy, make_heuristic
+from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
 from edge_rl.evaluation import evaluate
-from edge_rl.heuristics import HEURISTICS, GreedyEarliestFinishPolicy, make_heuristic
 
 EVAL_SEEDS = list(range(10_000, 10_020))  # evaluation seeds, apart from any training seed
 

@@ -11,19 +11,13 @@ import pytest
 import torch
 
 import edge_rl
-from edge_rl.agent import load, train
-from edge_rl.config import FUSIONS, DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.agents import load, train
+from edge_rl.agents.hybrid import HybridNetwork, HybridOutput, ppo_loss, td_targets, train_hybrid, warm_start
+from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import evaluate
-from edge_rl.heuristics import make_heuristic
-from edge_rl.hybrid import (
-    HybridNetwork,
-    HybridOutput,
-    ppo_loss,
-    standardise,
-    td_targets,
-    train_hybrid,
-    warm_start,
-)
+from edge_rl.nn.fusions import standardise
+from edge_rl.registry import FUSIONS
 
 SMALL = EncoderConfig(hidden=16, embed=32, head_hidden=(16,))
 EVAL_SEEDS = list(range(10_000, 10_010))
@@ -112,8 +106,8 @@ def test_q_of_chosen_nodes_and_value_alone_match_the_full_forward_pass() -> None
 def test_validation_scores_the_episodes_evaluate_scores() -> None:
     # Validation runs its episodes side by side (one batched forward pass per step); it must
     # choose what one-at-a-time evaluation chooses.
+    from edge_rl.agents.hybrid import HybridAgent
     from edge_rl.evaluation import episode_returns
-    from edge_rl.hybrid import HybridAgent
 
     torch.manual_seed(3)
     config = tiny_hybrid()
@@ -124,7 +118,7 @@ def test_validation_scores_the_episodes_evaluate_scores() -> None:
 
 
 def test_only_time_limit_cuts_are_bootstrapped_with_the_last_states_value() -> None:
-    from edge_rl.hybrid import bootstrap_time_limits
+    from edge_rl.agents.hybrid import bootstrap_time_limits
 
     class Values:  # V(s) = the first task feature of s, and which states it was asked about
         def value(self, obs: dict) -> torch.Tensor:
@@ -214,7 +208,7 @@ def test_the_fused_distribution_and_its_gradients(fusion: str) -> None:
 
 def test_warm_start_copies_the_pretrained_weights() -> None:
     config = tiny_hybrid(pretrain_steps=64)
-    from edge_rl.hybrid import pretrain
+    from edge_rl.agents.hybrid import pretrain
 
     dqn, ppo = pretrain(config)
     network = HybridNetwork(config.encoder, config.hybrid)
@@ -280,7 +274,7 @@ def test_bad_hybrid_configs_are_refused() -> None:
 
 
 def test_given_pretrained_agents_give_the_same_hybrid_as_pretraining_itself() -> None:
-    from edge_rl.hybrid import pretrain
+    from edge_rl.agents.hybrid import pretrain
 
     config = tiny_hybrid(pretrain_steps=64, seed=2)
     own = train_hybrid(config)

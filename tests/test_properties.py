@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_rl.config import EnvConfig
-from edge_rl.env import IoTEdgeEnv
+from edge_rl.envs.iot_edge import IoTEdgeEnv
 
 
 @st.composite

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from edge_rl.agent import load
+from edge_rl.agents import load
 from edge_rl.config import EnvConfig
+from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import evaluate
-from edge_rl.heuristics import make_heuristic
-from edge_rl.replay import COLUMNS, replay, summary
+from edge_rl.serve.replay import COLUMNS, replay, summary
 
 MODELS = Path(__file__).resolve().parents[1] / "results" / "models"
 

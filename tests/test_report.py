@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments import BUDGETS, baseline_runs, budget
-from edge_rl.report import (
+from edge_rl.experiments.report import (
     environment_spec,
     episode_table,
     markdown,
@@ -22,6 +21,7 @@ from edge_rl.report import (
     save_table,
     training_curve,
 )
+from edge_rl.experiments.suites import BUDGETS, baseline_runs, budget
 
 
 def _rows() -> pd.DataFrame:
@@ -92,7 +92,7 @@ def test_budgets_and_the_baseline_plan() -> None:
 
 
 def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
-    from edge_rl.experiments import hybrid_runs, rollout_steps
+    from edge_rl.experiments.suites import hybrid_runs, rollout_steps
 
     full = BUDGETS["full"]
     runs = hybrid_runs(full)
@@ -109,12 +109,13 @@ def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
 
 
 def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_02() -> None:
-    from edge_rl.experiments import ENCODERS, FUSIONS, ablation_runs, hybrid_runs
+    from edge_rl.experiments.suites import ablation_runs, hybrid_runs
+    from edge_rl.registry import FUSIONS, encoder_kinds
 
     quick = BUDGETS["quick"]
     runs = ablation_runs(quick)
     cells = {(r.config.encoder.kind, r.config.hybrid.fusion): r.label for r in runs if r.config.algo == "hybrid"}
-    assert set(cells) == {(e, f) for e in ENCODERS for f in FUSIONS}
+    assert set(cells) == {(e, f) for e in encoder_kinds() for f in FUSIONS}
     assert len({r.stem for r in runs}) == len(runs)
     earlier = {run.stem: run.config for run in hybrid_runs(quick)}
     shared = [run for run in runs if run.stem in earlier]
@@ -126,7 +127,7 @@ def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_0
 
 
 def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_grid() -> None:
-    from edge_rl.report import ablation_table, plot_ablation
+    from edge_rl.experiments.report import ablation_table, plot_ablation
 
     rows = pd.DataFrame({
         "policy": ["a"] * 4 + ["b"] * 4 + ["other"] * 2,

@@ -11,24 +11,26 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from edge_rl.agent import load
+from edge_rl.agents import load
 from edge_rl.config import EnvConfig
-from edge_rl.env import QUEUE_CAP_STEPS, make_env
-from edge_rl.heuristics import HEURISTICS, make_heuristic
-from edge_rl.schemas import MAX_NODES, NetworkState, NodeState, PredictRequest, TaskSpec
-from edge_rl.serving import (
-    MODEL_SPECS,
-    ModelUnavailableError,
-    NoEligibleNodeError,
-    Predictor,
-    UnknownModelError,
+from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
+from edge_rl.envs.iot_edge import QUEUE_CAP_STEPS, make_env
+from edge_rl.serve.conversions import (
     example_request,
-    model_performance,
     network_state_from_env,
     network_state_from_observation,
     stack_observations,
     to_observation,
 )
+from edge_rl.serve.models import (
+    MODEL_SPECS,
+    ModelUnavailableError,
+    NoEligibleNodeError,
+    Predictor,
+    UnknownModelError,
+    model_performance,
+)
+from edge_rl.serve.schemas import MAX_NODES, NetworkState, NodeState, PredictRequest, TaskSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "results" / "models"
@@ -255,8 +257,8 @@ def test_the_models_folder_follows_the_environment_variable(tmp_path: Path, monk
 def test_performance_is_the_row_of_the_results_table(model_type: str) -> None:
     spec = MODEL_SPECS[model_type]
     variant, own = model_performance(spec, RESULTS)
-    table = pd.read_csv(RESULTS / "tables" / spec.table).set_index("policy")
-    assert variant["source"] == f"results/tables/{spec.table}" and variant["row"] == spec.row
+    table = pd.read_csv(RESULTS / "tables" / "evaluation_results.csv").set_index("Model")
+    assert variant["source"] == "results/tables/evaluation_results.csv" and variant["row"] == spec.row
     assert variant["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
     if spec.checkpoint:
         runs = pd.read_csv(RESULTS / "runs" / f"{spec.stem()}.csv")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge_rl.config import EnvConfig
-from edge_rl.topology import Topology, make_topology
+from edge_rl.envs.topology import Topology, make_topology
 
 
 def test_default_topology_is_the_cards_17_nodes() -> None:

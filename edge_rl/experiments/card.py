@@ -1,0 +1,135 @@
+"""The model card's tables, from evaluation rows: *Model Variants* and *Evaluation Results*,
+with the fixed rules as rows, and the probability that the hybrid improves on each rival.
+(:mod:`edge_rl.experiments.model_card` writes ``MODEL_CARD.md`` from them.)
+
+The card names its rows after models ("DQN Baseline"); our runs have labels ("DQN-MLP"); the
+catalogue of variants (:mod:`edge_rl.experiments.catalogue`) maps the two, with each model's
+type and description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from edge_rl.envs.heuristics import HEURISTICS
+from edge_rl.experiments.catalogue import BY_LABEL, VARIANTS, card_name
+from edge_rl.experiments.report import results_table
+from edge_rl.experiments.stats import improvement_interval, run_scores
+
+CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN-MLP", "PPO-MLP", "Hybrid GAT", "Hybrid Attention")
+CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN-MLP", "PPO-MLP", "Hybrid (Final)")
+CONTENDERS = ("Hybrid (Best)", "Hybrid SAGE")
+"""Compared with every rival: the card's headline hybrid, and Hybrid SAGE. The second was chosen
+after notebook 02's test results showed GraphSAGE to be the best encoder: its comparisons are
+exploratory, not a pre-registered test (the card says so)."""
+RIVALS = ("DQN-MLP", "DQN-GNN", "PPO-MLP", "PPO-GNN")
+OWN_RIVALS = {"Hybrid (Best)": ("Hybrid (scratch)", "Hybrid (Final)"),
+              "Hybrid SAGE": ("DQN-GNN (SAGE)", "PPO-GNN (SAGE)")}
+"""Rivals a contender is also compared with: what the warm start buys, and what fine-tuning
+adds to the runs it started from."""
+LEARNING_CURVES = ("DQN-MLP", "PPO-MLP", "DQN-GNN", "PPO-GNN", "Hybrid (Best)", "Hybrid (Final)", "Hybrid (scratch)")
+"""The runs whose training curves notebook 03 draws: the card's baselines and hybrids."""
+MIN_SEEDS = 5
+"""Fewer training seeds than this on either side: no verdict, however narrow the interval."""
+
+
+def _card_names(labels: Sequence[str]) -> list[str]:
+    return [card_name(label) for label in labels]
+
+
+def _missing(rows: pd.DataFrame, labels: Sequence[str]) -> None:
+    missing = [label for label in labels if label not in set(rows["policy"])]
+    if missing:
+        raise ValueError(f"rows have no policy {missing}; accepted labels are those of the training runs")
+
+
+def _ordered(labels: Sequence[str]) -> list[str]:
+    """The catalogue's order (the card's rows first), then any other label, sorted."""
+    known = [v.label for v in VARIANTS if v.label in labels]
+    return known + sorted(set(labels) - set(known))
+
+
+def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
+    """The card's *Model Variants* table (Model, Type, Mean Reward, Std Dev, Description): its
+    five rows first, then every other trained variant and the fixed rules, with the
+    interquartile mean over training seeds and its interval."""
+    _missing(rows, CARD_VARIANT_ROWS)
+    trained = _ordered(list(rows["policy"].unique()))
+    rules = list(rule_rows.groupby("policy")["return"].mean().sort_values(ascending=False).index)
+    table = results_table(pd.concat([rows, rule_rows], ignore_index=True)).reindex(trained + rules)
+    table = table[["Mean Reward", "Std Dev", "IQM over seeds", "IQM 95% CI", "Seeds"]]
+    table.insert(0, "Type", [BY_LABEL[p].type if p in BY_LABEL else "rule" for p in table.index])
+    table["Description"] = [BY_LABEL[p].description if p in BY_LABEL else f"fixed rule: {_rule_doc(p)}"
+                            for p in table.index]
+    table.index = pd.Index(_card_names(table.index), name="Model")
+    return table
+
+
+def _rule_doc(name: str) -> str:
+    cls = HEURISTICS.get(name)
+    return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".") if cls else name
+
+
+def evaluation_results(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
+    """The card's *Evaluation Results* table (Mean Reward, Std Dev, Min, Max, Training Steps)
+    for every trained variant in ``rows``, with every environment step each used, the
+    statistics over seeds, and the fixed rules (random among them) as rows. Sorted by mean
+    reward: a rule that wins is on top."""
+    _missing(rows, CARD_EVALUATION_ROWS)
+    table = results_table(pd.concat([rows, rule_rows], ignore_index=True))
+    table = table[["Mean Reward", "Std Dev", "Min", "Max", "Training Steps", "Env steps (total)",
+                   "IQM over seeds", "IQM 95% CI", "Seeds", "Episodes", "Deadline success",
+                   "Latency p95 (ms)", "Energy / task (J)"]]
+    table.insert(0, "Type", [BY_LABEL[p].type if p in BY_LABEL else "rule" for p in table.index])
+    table.index = pd.Index(_card_names(table.index), name="Model")
+    return table
+
+
+def headline(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """The README's table: :func:`evaluation_results` cut to what a newcomer needs."""
+    return evaluation[["Type", "Mean Reward", "Std Dev", "IQM over seeds", "IQM 95% CI", "Seeds", "Env steps (total)"]]
+
+
+def best_rule(rule_rows: pd.DataFrame) -> str:
+    """The fixed rule with the highest mean return."""
+    return str(rule_rows.groupby("policy")["return"].mean().idxmax())
+
+
+def verdict(row: pd.Series) -> str:
+    """What a row of :func:`improvement` says: X ``wins`` (interval above 0.5), ``loses``
+    (below), ``cannot be told apart``, or ``too few seeds to tell`` (below :data:`MIN_SEEDS`
+    on either side; a fixed rule needs only its one run)."""
+    if row["seeds X"] < MIN_SEEDS or (row["seeds Y"] < MIN_SEEDS and row["Y is"] != "rule"):
+        return "too few seeds to tell"
+    if row["CI low"] > 0.5:
+        return "wins"
+    if row["CI high"] < 0.5:
+        return "loses"
+    return "cannot be told apart"
+
+
+def improvement(rows: pd.DataFrame, rule_rows: pd.DataFrame, of: Sequence[str] = CONTENDERS,
+                rivals: Sequence[str] = RIVALS) -> pd.DataFrame:
+    """Probability of improvement of each model in ``of`` over each rival, over its own rivals
+    (:data:`OWN_RIVALS`) and over the best fixed rule: ``P(X > Y)`` for a random training seed
+    of each, with a 95 % bootstrap interval (a rule has one run and is not resampled). Above
+    0.5 means X tends to win. One row per ``X vs Y``, with both seed counts and the verdict."""
+    own = [r for contender in of for r in OWN_RIVALS.get(contender, ())]
+    _missing(rows, [*of, *rivals, *own])
+    scores = run_scores(pd.concat([rows, rule_rows], ignore_index=True))
+    rules = set(rule_rows["policy"])
+    records = []
+    for contender in of:
+        x = scores.loc[scores["policy"] == contender, "return"].to_numpy()
+        for rival in [*rivals, *OWN_RIVALS.get(contender, ()), best_rule(rule_rows)]:
+            y = scores.loc[scores["policy"] == rival, "return"].to_numpy()
+            interval = improvement_interval(x, y)
+            x_name, y_name = _card_names([contender, rival])
+            records.append({"comparison": f"{x_name} vs {y_name}", "P(X > Y)": interval.estimate,
+                            "CI low": interval.low, "CI high": interval.high, "seeds X": x.size,
+                            "seeds Y": y.size, "Y is": "rule" if rival in rules else "trained"})
+    table = pd.DataFrame(records).set_index("comparison")
+    table["verdict"] = [verdict(row) for _, row in table.iterrows()]
+    return table

@@ -1,0 +1,143 @@
+"""The catalogue of run variants: every kind of trained model, named once for every part of the
+project. The experiment suites train them under their ``label``; the model card shows them
+under their ``name`` with their ``type`` and ``description``; the API serves those with a
+``model_type`` (and its schema lists them). A new variant is one :class:`Variant` here.
+
+Variants that are not in the catalogue (the ablation's other encoder x fusion cells, the
+pre-training runs of other encoders) get a generated one from :func:`find`, so every run has a
+variant and a label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from edge_rl.config import HybridConfig
+
+ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "HybridGNN"}
+"""How the encoders are named in labels and the card (another kind: its name in capitals)."""
+
+PROCEDURES = ("card", "final", "scratch")
+"""How a hybrid is trained: the card's procedure (pre-train, fine-tune, best on validation
+seeds), ``final`` (a longer fine-tuning, last weights) or ``scratch`` (no pre-training)."""
+
+
+def slug(label: str) -> str:
+    """A label made safe for file names: ``Hybrid (Best)`` -> ``hybrid-best``."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One kind of trained model.
+
+    Attributes:
+        label: the runs' label: the ``policy`` column of every result row, and the file stem
+            (``results/models/<slug(label)>-seed<k>``).
+        name: its row in the model card (the card's own names for the card's rows).
+        type: the card's *Type* column.
+        description: one line for the card and the API's ``GET /models``.
+        algo, policy, encoder, fusion, procedure: what is trained (``fusion`` and
+            ``procedure`` for hybrids only).
+        model_type: the API's name for it, if the API serves it.
+    """
+
+    label: str
+    name: str
+    type: str
+    description: str
+    algo: str
+    policy: str = "gnn"
+    encoder: str = "gcn"
+    fusion: str | None = None
+    procedure: str = "card"
+    model_type: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """The file stem of its runs, without the seed: ``hybrid-best``."""
+        return slug(self.label)
+
+
+_CARD_FUSION = HybridConfig()
+
+
+def _hybrid(label: str, description: str, encoder: str = "gcn", fusion: str = "weighted_sum",
+            procedure: str = "card", model_type: str | None = None) -> Variant:
+    kind = "GNN" if encoder == "gcn" else ENCODER_NAMES.get(encoder, encoder.upper())
+    return Variant(label, label, f"DQN+PPO+{kind}", description, "hybrid", "gnn", encoder, fusion, procedure,
+                   model_type)
+
+
+def _baseline(algo: str, encoder: str, description: str, model_type: str | None = None) -> Variant:
+    suffix = "" if encoder == "gcn" else f" ({encoder.upper()})"
+    kind = "GNN" if encoder == "gcn" else ENCODER_NAMES.get(encoder, encoder.upper())
+    label = f"{algo.upper()}-GNN{suffix}"
+    return Variant(label, label, f"{algo.upper()}+{kind}", description, algo, "gnn", encoder, model_type=model_type)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    # The card's five Model Variants rows, in its order, and its fourth Evaluation Results row ...
+    _hybrid("Hybrid (Best)", f"GCN encoder, weighted-sum fusion ({_CARD_FUSION.q_weight:g} Q + "
+            f"{_CARD_FUSION.policy_weight:g} logits), card's procedure, best fine-tuning step on validation seeds",
+            model_type="hybrid"),
+    Variant("DQN-MLP", "DQN Baseline", "DQN", "SB3 DQN, MlpPolicy on the flat observation (the card's form)",
+            "dqn", "mlp"),
+    Variant("PPO-MLP", "PPO Baseline", "PPO", "SB3 PPO, MlpPolicy on the flat observation (the card's form)",
+            "ppo", "mlp"),
+    _hybrid("Hybrid GAT", "GAT encoder, weighted-sum fusion", encoder="gat", model_type="hybrid_gat"),
+    _hybrid("Hybrid Attention", "GCN encoder, attention fusion",
+            fusion="attention", model_type="hybrid_attention"),
+    _hybrid("Hybrid (Final)", "GCN, weighted sum, longer fine-tuning, last weights", procedure="final"),
+    # ... then ours: every other run of notebooks 01 and 02.
+    _hybrid("Hybrid (scratch)", "no pre-training, as many environment steps as the card's whole procedure",
+            procedure="scratch"),
+    _baseline("dqn", "gcn", "SB3 DQN on the GCN encoder (the card's hybrid's DQN pre-training)", model_type="dqn"),
+    _baseline("ppo", "gcn", "SB3 PPO on the GCN encoder (the card's hybrid's PPO pre-training)", model_type="ppo"),
+    _hybrid("Hybrid Gating", "GCN encoder, learned per-node gate", fusion="gating", model_type="hybrid_gating"),
+    _hybrid("Hybrid SAGE", "GraphSAGE encoder, weighted-sum fusion", encoder="sage", model_type="hybrid_sage"),
+    _baseline("dqn", "gat", "SB3 DQN on the GAT encoder (Hybrid GAT's pre-training)"),
+    _baseline("ppo", "gat", "SB3 PPO on the GAT encoder (Hybrid GAT's pre-training)"),
+    _baseline("dqn", "sage", "SB3 DQN on the GraphSAGE encoder (Hybrid SAGE's pre-training)"),
+    _baseline("ppo", "sage", "SB3 PPO on the GraphSAGE encoder (Hybrid SAGE's pre-training)"),
+)
+"""The card's rows and ours, in the card's order (the card's tables list them so)."""
+
+BY_LABEL: dict[str, Variant] = {v.label: v for v in VARIANTS}
+
+
+def variant(label: str) -> Variant:
+    """The catalogue's variant with this label."""
+    if label not in BY_LABEL:
+        raise ValueError(f"no variant labelled {label!r}; the catalogue has {list(BY_LABEL)}")
+    return BY_LABEL[label]
+
+
+def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | None = None,
+         procedure: str = "card") -> Variant:
+    """The variant that trains this, from the catalogue, or a generated one if it has none
+    (``Hybrid GAT attention``, ``DQN-GNN (HYBRID)``)."""
+    if algo != "hybrid":
+        encoder = encoder if policy == "gnn" else "gcn"
+        fusion, procedure = None, "card"
+    for v in VARIANTS:
+        if (v.algo, v.policy, v.encoder, v.fusion, v.procedure) == (algo, policy, encoder, fusion, procedure):
+            return v
+    if algo == "hybrid" and procedure == "card":
+        label = f"Hybrid {ENCODER_NAMES.get(encoder, encoder.upper())} {(fusion or '').replace('_', ' ')}"
+        return _hybrid(label, f"{ENCODER_NAMES.get(encoder, encoder)} encoder, {fusion} fusion", encoder, fusion)
+    if algo != "hybrid" and policy == "gnn":
+        return _baseline(algo, encoder, f"SB3 {algo.upper()} on the {ENCODER_NAMES.get(encoder, encoder)} encoder")
+    raise ValueError(f"no variant for algo={algo!r}, policy={policy!r}, encoder={encoder!r}, fusion={fusion!r}, "
+                     f"procedure={procedure!r}: add one to edge_rl.experiments.catalogue.VARIANTS")
+
+
+def card_name(label: str) -> str:
+    """The card's name for a run label (the label itself if the catalogue has no other)."""
+    return BY_LABEL[label].name if label in BY_LABEL else label
+
+
+def served() -> tuple[Variant, ...]:
+    """The variants the API serves, in the catalogue's order."""
+    return tuple(v for v in VARIANTS if v.model_type is not None)

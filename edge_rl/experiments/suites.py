@@ -1,0 +1,147 @@
+"""The suites of runs the notebooks train, built from the catalogue of variants
+(:mod:`edge_rl.experiments.catalogue`), at a :class:`Budget`.
+
+- :func:`baseline_runs` (notebook 01): the card's DQN and PPO, on the flat observation and on
+  the graph.
+- :func:`hybrid_runs` (notebook 02): the card's hybrid procedure and its variants, with the
+  baseline runs they start from.
+- :func:`ablation_runs` (notebook 04): every encoder x every fusion.
+- :func:`card_runs`: every run of notebooks 01 and 02, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from edge_rl.agents.hybrid import pretrain_config
+from edge_rl.config import EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
+from edge_rl.experiments.catalogue import VARIANTS, Variant, find
+from edge_rl.experiments.runs import Run
+from edge_rl.registry import FUSIONS, encoder_kinds
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a reproduction runs: ``full`` for ``make reproduce``, ``quick`` for
+    ``make reproduce QUICK=1`` and for the notebooks' checks in CI."""
+
+    name: str
+    eval_episodes: int  # test episodes per policy (and per trained model)
+    train_seeds: int  # training seeds per variant
+    long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
+    step_scale: float  # fraction of the card's training steps
+    ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
+
+    def steps(self, card_steps: int) -> int:
+        """The training steps this budget gives a run the card trains for ``card_steps``."""
+        return max(1, round(card_steps * self.step_scale))
+
+    def config(self, **fields) -> TrainConfig:
+        """A :class:`TrainConfig` with ``fields``, and this budget's PPO rollout length (a smoke
+        run of a fifth of the steps would otherwise still collect one full 8,192-step rollout)."""
+        if self.ppo_rollout is not None:
+            fields["ppo"] = PPOConfig(n_steps=self.ppo_rollout)
+        return TrainConfig(**fields)
+
+
+BUDGETS = {
+    "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=5, step_scale=1.0),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128),
+}
+
+
+def budget(name: str) -> Budget:
+    """The budget called ``name``: ``full`` or ``quick``."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; accepted: {sorted(BUDGETS)}")
+    return BUDGETS[name]
+
+
+def baseline_runs(budget: Budget) -> list[Run]:
+    """The card's four baselines, ``budget.train_seeds`` seeds each: DQN and PPO on the flat
+    observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder)."""
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    runs = []
+    for seed in range(budget.train_seeds):
+        for algo, policy in (("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn")):
+            config = budget.config(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000))
+            runs.append(Run(find(algo, policy).label, config, seeds))
+    return runs
+
+
+def rollout_steps(steps: int, batch: int) -> int:
+    """Steps actually taken by a learner that collects whole rollouts of ``batch`` steps."""
+    return -(-steps // batch) * batch
+
+
+def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
+    """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000."""
+    return budget.config(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
+                         total_timesteps=budget.steps(5_000))
+
+
+def _with(card: TrainConfig, encoder: str, fusion: str) -> TrainConfig:
+    return replace(card, encoder=EncoderConfig(kind=encoder), hybrid=HybridConfig(fusion=fusion))
+
+
+def _pretraining(card: TrainConfig, encoder: str, seeds: tuple[int, ...]) -> list[Run]:
+    """DQN-GNN and PPO-GNN with ``encoder``: the hybrid's pre-training, and baselines in their own right."""
+    config = _with(card, encoder, "weighted_sum")
+    return [Run(find(algo, encoder=encoder).label, pretrain_config(config, algo), seeds) for algo in ("dqn", "ppo")]
+
+
+def _hybrid_run(card: TrainConfig, variant: Variant, budget: Budget, seeds: tuple[int, ...]) -> Run:
+    """The run of a hybrid variant: the card's procedure, or its longer or from-scratch forms."""
+    config = _with(card, variant.encoder, variant.fusion or "weighted_sum")
+    if variant.procedure == "final":  # 20,000 fine-tuning steps, the last weights
+        config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
+    elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
+        hp = config.hybrid
+        total = (config.pretrain_steps + rollout_steps(config.pretrain_steps, config.ppo.n_envs * config.ppo.n_steps)
+                 + rollout_steps(config.total_timesteps, hp.n_envs * hp.n_steps))
+        config = replace(config, pretrain_steps=0, total_timesteps=total)
+    return Run(variant.label, config, seeds)
+
+
+def hybrid_runs(budget: Budget) -> list[Run]:
+    """The card's hybrid procedure and variants, with the baseline runs they start from.
+
+    Per seed: DQN-GNN and PPO-GNN for each encoder (pre-training, 10,000 steps each), then the
+    catalogue's hybrids by the card's procedure, each fine-tuned for 5,000 steps: "Hybrid
+    (Best)" (GCN, weighted sum, best on validation seeds), "Hybrid GAT", "Hybrid Attention",
+    plus "Hybrid Gating" and "Hybrid SAGE" for a complete ablation. On ``long_seeds`` seeds:
+    "Hybrid (Final)", 20,000 fine-tuning steps, last weights; and "Hybrid (scratch)", no
+    pre-training, as many environment steps as the card's whole procedure.
+    """
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    hybrids = [v for v in VARIANTS if v.algo == "hybrid"]
+    runs = []
+    for seed in range(budget.train_seeds):
+        card = _card_hybrid(budget, seed)
+        for encoder in ("gcn", "gat", "sage"):
+            runs += _pretraining(card, encoder, seeds)
+        runs += [_hybrid_run(card, v, budget, seeds) for v in hybrids if v.procedure == "card"]
+        if seed < budget.long_seeds:
+            runs += [_hybrid_run(card, v, budget, seeds) for v in hybrids if v.procedure != "card"]
+    return runs
+
+
+def ablation_runs(budget: Budget) -> list[Run]:
+    """Every encoder (GCN, GAT, GraphSAGE, hybrid) x every fusion (weighted sum, attention,
+    gating), by the card's procedure, ``budget.train_seeds`` seeds each, with their
+    pre-training runs. Cells that notebook 02 trained keep its labels and are not retrained."""
+    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    runs = []
+    for seed in range(budget.train_seeds):
+        card = _card_hybrid(budget, seed)
+        for encoder in encoder_kinds():
+            runs += _pretraining(card, encoder, seeds)
+            runs += [_hybrid_run(card, find("hybrid", encoder=encoder, fusion=fusion), budget, seeds)
+                     for fusion in FUSIONS]
+    return runs
+
+
+def card_runs(budget: Budget) -> list[Run]:
+    """Every run of notebooks 01 and 02, each once (02's pre-training includes 01's GNN runs)."""
+    return list({run.stem: run for run in baseline_runs(budget) + hybrid_runs(budget)}.values())

@@ -1,0 +1,119 @@
+"""Graph encoders on PyTorch Geometric's dense layers.
+
+An encoder maps a batch of padded graphs to node embeddings ``(B, N, embed)`` and a graph
+embedding ``(B, embed)`` (the mean over real nodes). Dense layers work on ``(B, N, F)``
+tensors with an ``(B, N, N)`` adjacency, which is what an RL batch already is: no ``Batch``
+object is built inside ``forward`` (2-5x slower here; see ``shared/design.md``). Which layers
+a stack is made of is a layer kind (:mod:`edge_rl.nn.layers`, :data:`edge_rl.registry.LAYERS`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EncoderConfig
+from edge_rl.nn.layers import layer_kind
+from edge_rl.registry import HYBRID_ENCODER
+
+NODE_TYPE = NODE_FEATURES.index("node_type")  # the last column
+assert NODE_TYPE == len(NODE_FEATURES) - 1
+N_NODE_TYPES = 3
+INPUT_DIM = (len(NODE_FEATURES) - 1) + N_NODE_TYPES + len(TASK_FEATURES)
+"""Per-node input: 6 continuous features, the node type one-hot, and the task's 4 features."""
+
+
+class GraphFeatures(NamedTuple):
+    """What an encoder returns (and what Stable-Baselines3 passes from extractor to heads)."""
+
+    nodes: torch.Tensor  # (B, N, embed), zero on padded nodes
+    graph: torch.Tensor  # (B, embed)
+    mask: torch.Tensor  # (B, N), 1 for real nodes
+
+
+def node_inputs(obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-node encoder input ``(B, N, INPUT_DIM)`` from a batched graph observation.
+
+    The node type becomes a one-hot (0/1/2 is a category, not a magnitude), and the current
+    task's features are appended to every node, so each node embedding knows what is being
+    placed. (Written into one preallocated tensor: the same values as concatenating the three
+    parts, in about half the time for a training batch.)
+    """
+    nodes, task = obs["nodes"], obs["task"]
+    out = nodes.new_empty(*nodes.shape[:-1], INPUT_DIM)
+    out[..., :NODE_TYPE] = nodes[..., :NODE_TYPE]
+    types = torch.arange(N_NODE_TYPES, dtype=nodes.dtype, device=nodes.device)
+    torch.eq(nodes[..., NODE_TYPE : NODE_TYPE + 1], types, out=out[..., NODE_TYPE : NODE_TYPE + N_NODE_TYPES])
+    out[..., NODE_TYPE + N_NODE_TYPES :] = task.unsqueeze(-2)
+    return out
+
+
+class DenseGraphStack(nn.Module):
+    """``layers`` dense graph layers of one kind, ReLU between them.
+
+    Widths: ``in_dim -> hidden -> ... -> hidden -> embed`` (card: 13 -> 64 -> 64 -> 128). The
+    kind derives its graph operator once per forward pass and every layer reuses it.
+
+    Padded nodes are not masked layer by layer: their rows and columns of the adjacency are
+    zero (but for their self-loop), so nothing flows between them and real nodes; the encoder
+    zeroes them once, at the end.
+    """
+
+    def __init__(self, kind: str, in_dim: int, config: EncoderConfig) -> None:
+        super().__init__()
+        widths = [in_dim] + [config.hidden] * (config.layers - 1) + [config.embed]
+        self.kind = kind
+        self.layer_kind = layer_kind(kind)
+        self.convs = nn.ModuleList(self.layer_kind.conv(a, b, config) for a, b in zip(widths[:-1], widths[1:]))
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> torch.Tensor:
+        kind = self.layer_kind
+        if kind.self_loops and adj_with_loops is None:
+            raise ValueError(f"{self.kind} layers read the adjacency with self-loops: pass adj_with_loops")
+        operator = kind.prepare(adj_with_loops if kind.self_loops else adj, self.convs)
+        last = len(self.convs) - 1
+        for i, conv in enumerate(self.convs):
+            x = kind.apply(conv, x, operator)
+            if i < last:
+                x = torch.relu(x)
+        return x
+
+
+class GraphEncoder(nn.Module):
+    """Node and graph embeddings of a batch of padded graphs.
+
+    ``kind`` is a layer kind (``gcn``, ``gat``, ``sage``, ...) for one stack of that layer, or
+    ``hybrid`` for the GCN, GAT and GraphSAGE stacks side by side, their node embeddings
+    concatenated and projected back to ``embed`` (so the heads cannot tell the encoders apart
+    by shape).
+
+    If the observation's node count differs from the one a policy was trained on, nothing here
+    changes: every weight is shared across nodes, so the same encoder runs on any ``N``.
+    """
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else EncoderConfig()
+        kinds = HYBRID_ENCODER if self.config.kind == "hybrid" else (self.config.kind,)
+        self.stacks = nn.ModuleList(DenseGraphStack(k, INPUT_DIM, self.config) for k in kinds)
+        embed = self.config.embed
+        self.project = nn.Linear(len(kinds) * embed, embed) if len(kinds) > 1 else None
+        self._self_loops = any(stack.layer_kind.self_loops for stack in self.stacks)
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
+        x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
+        # Self-loops for the kinds that read them (GCN, GAT), added once for all their layers.
+        loops = None
+        if self._self_loops:
+            loops = torch.maximum(adj, torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device))
+        outputs = [stack(x, adj, loops) for stack in self.stacks]
+        if self.project is None:
+            nodes = outputs[0]
+        else:
+            nodes = self.project(torch.relu(torch.cat(outputs, dim=-1)))
+        nodes = nodes * mask.unsqueeze(-1)
+        # Masked mean over real nodes: padding must not dilute the graph embedding.
+        graph = nodes.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return GraphFeatures(nodes=nodes, graph=graph, mask=mask)

@@ -1,0 +1,110 @@
+"""Registries: one per extension axis (encoder layer kinds, fusions, algorithms).
+
+A :class:`Registry` maps a name to what it names, in the manner of Gymnasium's environment
+registry: an entry is either the object itself or an entry point ``"module:attribute"`` that
+is imported the first time it is used. So the names are known without importing what they
+name: ``python -m edge_rl --help`` and the configs' validation list every encoder and fusion
+without importing torch or PyTorch Geometric (seconds at every start).
+
+Adding one is :meth:`Registry.register`, with the object (from any code, e.g. a test or a
+notebook) or with its entry point (for the package's own, so they stay lazy).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+
+class Registry:
+    """Names of one extension axis and what each is.
+
+    Args:
+        field: what the names are called where a user gives one (``encoder.kind``), for errors.
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self._entries: dict[str, Any] = {}
+
+    def register(self, name: str, entry: Any) -> Any:
+        """Register ``entry`` (an object, or ``"module:attribute"``) as ``name``; return ``entry``.
+
+        Raises:
+            ValueError: ``name`` is not a non-empty string, or is taken by another entry.
+        """
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise ValueError(f"a {self.field} name must be a non-empty string without surrounding spaces, got {name!r}")
+        if name in self._entries and self._entries[name] is not entry:
+            raise ValueError(f"{self.field} {name!r} is already registered; choose another name")
+        self._entries[name] = entry
+        return entry
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests that register a toy entry remove it afterwards)."""
+        self._entries.pop(self.check(name))
+
+    def check(self, name: Any) -> str:
+        """``name`` if it is registered, else a ValueError naming the field and the accepted names."""
+        if not isinstance(name, str) or name not in self._entries:
+            raise ValueError(f"{self.field} must be one of {list(self._entries)}, got {name!r}")
+        return name
+
+    def get(self, name: str) -> Any:
+        """What ``name`` names, its entry point imported on first use."""
+        entry = self._entries[self.check(name)]
+        if isinstance(entry, str):
+            module, _, attribute = entry.partition(":")
+            entry = getattr(importlib.import_module(module), attribute)
+            self._entries[name] = entry
+        return entry
+
+    def names(self) -> tuple[str, ...]:
+        """The registered names, in registration order."""
+        return tuple(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.field!r}: {', '.join(self._entries)})"
+
+
+# ------------------------------------------------------------------ the package's own entries
+
+LAYERS = Registry("encoder layer kind")
+"""Graph layer kinds (:mod:`edge_rl.nn.layers`): each a :class:`~edge_rl.nn.layers.LayerKind`, or
+a PyTorch Geometric dense layer class ``(in_dim, out_dim)`` run by its own ``forward(x, adj)``."""
+LAYERS.register("gcn", "edge_rl.nn.layers:GCN")
+LAYERS.register("gat", "edge_rl.nn.layers:GAT")
+LAYERS.register("sage", "edge_rl.nn.layers:SAGE")
+
+HYBRID_ENCODER = ("gcn", "gat", "sage")
+"""The encoder kind ``hybrid``: these layer kinds' stacks side by side (the card's "hybrid GNN")."""
+
+
+def encoder_kinds() -> tuple[str, ...]:
+    """What ``EncoderConfig.kind`` accepts: every layer kind (one stack of it), and ``hybrid``."""
+    return (*LAYERS.names(), "hybrid")
+
+
+FUSIONS = Registry("fusion")
+"""How the hybrid fuses Q-values and policy logits (:mod:`edge_rl.nn.fusions`): each a module."""
+FUSIONS.register("weighted_sum", "edge_rl.nn.fusions:WeightedSum")
+FUSIONS.register("attention", "edge_rl.nn.fusions:Attention")
+FUSIONS.register("gating", "edge_rl.nn.fusions:Gating")
+
+ALGORITHMS = Registry("algo")
+"""Learning algorithms: each an :class:`~edge_rl.agents.base.Agent` subclass, which builds its
+network, trains, and says what it starts from; :func:`edge_rl.agents.load`, :func:`edge_rl.agents.train`
+and the experiment runner dispatch through this table."""
+ALGORITHMS.register("dqn", "edge_rl.agents.baselines:BaselineAgent")
+ALGORITHMS.register("ppo", "edge_rl.agents.baselines:BaselineAgent")
+ALGORITHMS.register("hybrid", "edge_rl.agents.hybrid:HybridAgent")

@@ -1,0 +1,126 @@
+"""What the dashboard's pages share: the loaded models, generated networks, the topology drawing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # drawn to images, never to a window
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
+from edge_rl.envs import make_env
+from edge_rl.serve import models as serving
+from edge_rl.serve.conversions import network_state_from_env
+from edge_rl.serve.schemas import NetworkState, TaskSpec
+
+
+@st.cache_resource(show_spinner="Loading the models ...")
+def predictor(models: str) -> serving.Predictor:
+    """Every model of :data:`edge_rl.serve.models.MODEL_SPECS`, loaded once per models folder."""
+    return serving.Predictor(models)
+
+
+def models_dir() -> str:
+    return str(serving.models_dir())
+
+
+def results_dir() -> Path:
+    return serving.results_dir()
+
+
+def generate(config: EnvConfig, seed: int, steps: int = 0) -> tuple[NetworkState, TaskSpec]:
+    """The network as the environment has it after ``reset(seed)`` and ``steps`` steps of the
+    greedy earliest-finish rule (so queues build up), in the card's raw units."""
+    from edge_rl.envs.heuristics import make_heuristic
+
+    env = make_env(config)
+    obs, _ = env.reset(seed=seed)
+    rule = make_heuristic("greedy_earliest_finish", config)
+    for _ in range(steps):
+        obs, *_ = env.step(rule.predict(obs)[0])
+    return network_state_from_env(env)
+
+
+def nodes_frame(state: NetworkState) -> pd.DataFrame:
+    """The nodes as an editable table, node types by name."""
+    frame = pd.DataFrame([node.model_dump() for node in state.nodes], columns=list(NODE_FEATURES))
+    frame["node_type"] = [NODE_TYPES[t] for t in frame["node_type"]]
+    return frame
+
+
+def edges_frame(state: NetworkState) -> pd.DataFrame:
+    return pd.DataFrame(state.edges, columns=["source", "target"])
+
+
+def network_from_frames(nodes: pd.DataFrame, edges: pd.DataFrame) -> NetworkState:
+    """The edited tables back as a validated network (pydantic's errors name the bad cell)."""
+    records = nodes.to_dict("records")
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, (np.floating, np.integer)):
+                record[key] = value.item()
+            if key != "node_type" and isinstance(record[key], int):
+                record[key] = float(record[key])
+    links = [(int(s), int(t)) for s, t in edges[["source", "target"]].dropna().itertuples(index=False)]
+    return NetworkState.model_validate({"nodes": records, "edges": links})
+
+
+def layout(state: NetworkState) -> np.ndarray:
+    """Node positions: one row per node type (sensors at the bottom, the cloud on top)."""
+    types = np.array([n.node_type for n in state.nodes])
+    positions = np.zeros((len(types), 2))
+    for t in range(len(NODE_TYPES)):
+        members = np.flatnonzero(types == t)
+        positions[members, 0] = (np.arange(members.size) + 0.5) / max(members.size, 1)
+        positions[members, 1] = t
+    return positions
+
+
+def draw_prediction(state: NetworkState, scores: list[float | None] | None = None,
+                    selected: int | None = None, score_label: str = "node score") -> Figure:
+    """The topology, nodes coloured by ``scores`` (grey: a node the policy may not choose), the
+    chosen node ringed in red."""
+    positions = layout(state)
+    figure, axes = plt.subplots(figsize=(9, 4.2))
+    for s, t in state.edges:
+        axes.plot(*positions[[s, t]].T, color="0.8", linewidth=0.8, zorder=1)
+    values = np.array([np.nan if v is None else v for v in (scores or [None] * len(state.nodes))], dtype=float)
+    finite = np.isfinite(values)
+    axes.scatter(*positions[~finite].T, s=260, color="0.85", edgecolors="0.5", zorder=2)
+    if finite.any():
+        points = axes.scatter(*positions[finite].T, c=values[finite], s=260, cmap="viridis",
+                              edgecolors="0.3", zorder=2)
+        figure.colorbar(points, ax=axes, label=score_label, fraction=0.04)
+    if finite.any():  # dark labels on the bright end of the colour map
+        span = np.ptp(values[finite]) or 1.0
+        bright = np.where(finite, (values - np.nanmin(values)) / span > 0.6, False)
+    else:
+        bright = np.zeros(len(values), dtype=bool)
+    for i, (x, y) in enumerate(positions):
+        axes.annotate(str(i), (x, y), ha="center", va="center", fontsize=7, zorder=3,
+                      color="white" if finite[i] and not bright[i] else "black")
+    source = [i for i, n in enumerate(state.nodes) if n.latency == 0.0]
+    title = []
+    if len(source) == 1:  # the task's source is the one node at zero latency
+        axes.scatter(*positions[source[0]], s=420, marker="s", facecolors="none", edgecolors="orange",
+                     linewidths=2, zorder=4)
+        title.append(f"task from node {source[0]} (orange square)")
+    if selected is not None:
+        axes.scatter(*positions[selected], s=600, facecolors="none", edgecolors="red", linewidths=2.5, zorder=4)
+        title.append(f"chosen: node {selected} (red ring)")
+    axes.set_title(", ".join(title), fontsize=10)
+    axes.set_yticks(range(len(NODE_TYPES)), NODE_TYPES)
+    axes.set_xticks([])
+    axes.set_ylim(-0.6, len(NODE_TYPES) - 0.4)
+    axes.set_xlim(-0.02, 1.02)
+    for side in ("top", "right", "bottom"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,37 @@
+"""Episode replay: chosen policies run the same seeded episode side by side."""
+
+import streamlit as st
+
+from edge_rl.config import NODE_TYPES
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
+from edge_rl.serve import models as serving
+from edge_rl.serve.dashboard import common
+from edge_rl.serve.replay import replay, summary
+
+st.title("Episode replay")
+st.markdown("Each policy places the tasks of the same seeded episode: same first state, same "
+            "arrivals. Test seeds (10000-10099) are the episodes of the results tables.")
+predictor = common.predictor(common.models_dir())
+available = [m for m in serving.MODEL_SPECS if m not in predictor.errors]
+preferred = ["hybrid", "dqn", "ppo", "greedy_earliest_finish", "least_loaded"]
+chosen = st.multiselect("policies", available, default=[m for m in preferred if m in available])
+seed = st.number_input("episode seed", 0, 2**31 - 1, DEFAULT_EVAL_SEEDS[0])
+if not chosen:
+    st.info("Choose at least one policy.")
+    st.stop()
+
+frame = replay({name: predictor.agent(name) for name in chosen}, int(seed))
+st.dataframe(summary(frame), width="stretch")
+charts = {
+    "return": "cumulative return",
+    "latency_ms": "task latency (ms)",
+    "energy_j": "task energy (J)",
+    "queue_fog": "mean fog queue (steps of compute)",
+}
+for row in (list(charts)[:2], list(charts)[2:]):
+    for column, metric in zip(st.columns(2), row):
+        column.markdown(f"**{charts[metric]}**")
+        column.line_chart(frame.pivot(index="step", columns="policy", values=metric))
+st.markdown("**where each task went**")
+counts = frame.groupby(["policy", "node_type"]).size().unstack(fill_value=0)
+st.bar_chart(counts.reindex(columns=[t for t in NODE_TYPES if t in counts.columns]))

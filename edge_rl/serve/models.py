@@ -1,0 +1,308 @@
+"""Serving the trained models: an observation -> a decision, for every policy the server offers.
+
+Pure logic, no web framework: :mod:`edge_rl.serve.api` (FastAPI) and
+:mod:`edge_rl.serve.dashboard` (Streamlit) both call it.
+
+- :data:`MODEL_SPECS` names every policy the server runs: the catalogue's served variants
+  (:func:`edge_rl.experiments.catalogue.served`: committed checkpoints in ``results/models/``,
+  graph policies, so any topology size) and every fixed rule.
+- :class:`Predictor` loads them once and answers a batch of observations per call.
+- :func:`model_performance` reads each policy's measured results from ``results/``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from edge_rl.agents import Agent, CheckpointError, Observation, load
+from edge_rl.config import EnvConfig
+from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
+from edge_rl.experiments.catalogue import served
+from edge_rl.serve.conversions import probe_observation, stack_observations
+from edge_rl.serve.schemas import MODEL_TYPES
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SEED = 0
+"""The training seed whose checkpoint is served for every learned model: fixed in advance, not
+picked by test results (picking the best of 10 seeds on the test episodes would overstate what
+a fresh training run gives). ``GET /models`` shows both the variant's row over all seeds and
+this checkpoint's own test episodes."""
+
+PERFORMANCE_TABLE = "evaluation_results.csv"
+"""The table ``GET /models`` reads each policy's measured results from (its row ``Model``)."""
+
+
+def results_dir() -> Path:
+    """``$EDGE_RL_RESULTS_DIR``, else the repository's ``results/``."""
+    return Path(os.environ.get("EDGE_RL_RESULTS_DIR") or ROOT / "results")
+
+
+def models_dir() -> Path:
+    """``$EDGE_RL_MODELS_DIR``, else ``<results>/models`` (the checkpoints ``make reproduce`` commits)."""
+    return Path(os.environ.get("EDGE_RL_MODELS_DIR") or results_dir() / "models")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A policy the server offers.
+
+    Attributes:
+        model_type: the name clients use.
+        description: one line for ``GET /models``.
+        row: its row (``Model``) of ``results/tables/evaluation_results.csv``.
+        checkpoint: a learned model's checkpoint stem without its seed (``hybrid-best``).
+        rule: a fixed rule's name in :data:`edge_rl.envs.heuristics.HEURISTICS`.
+    """
+
+    model_type: str
+    description: str
+    row: str
+    checkpoint: str | None = None
+    rule: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "learned" if self.checkpoint else "rule"
+
+    def stem(self, seed: int = DEFAULT_SEED) -> str | None:
+        return f"{self.checkpoint}-seed{seed}" if self.checkpoint else None
+
+
+def _rule_description(name: str) -> str:
+    """A rule's docstring, first line, without reStructuredText's code quotes."""
+    return (HEURISTICS[name].__doc__ or name).strip().splitlines()[0].replace("``", "")
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.model_type: spec
+    for spec in (
+        *(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem) for v in served()),  # type: ignore[arg-type]
+        *(ModelSpec(name, _rule_description(name), name, rule=name) for name in HEURISTICS),
+    )
+}
+"""Every ``model_type``: the learned models are graph policies (any topology size); the MLP
+baselines are not served, their input is fixed at the card's 17 nodes."""
+assert tuple(MODEL_SPECS) == MODEL_TYPES, "edge_rl.serve.schemas.MODEL_TYPES must list MODEL_SPECS, in order"
+
+
+# ---------------------------------------------------------------------- decisions
+
+
+class UnknownModelError(KeyError):
+    """A ``model_type`` that is not in :data:`MODEL_SPECS`."""
+
+    def __init__(self, model_type: str) -> None:
+        super().__init__(model_type)
+        self.model_type = model_type
+        self.message = f"unknown model_type {model_type!r}; accepted: {sorted(MODEL_SPECS)}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelUnavailableError(RuntimeError):
+    """A known model whose checkpoint could not be loaded; the message says why and what to do."""
+
+
+class NoEligibleNodeError(ValueError):
+    """The network has no node this rule may choose (e.g. least_loaded with no fog or cloud node)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One answer: the chosen node and the per-node outputs behind it (see :class:`PredictResponse`)."""
+
+    selected_node: int
+    confidence: float | None
+    q_values: list[float] | None
+    node_scores: list[float | None]
+
+
+def _listed(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+class LearnedPolicy:
+    """A loaded checkpoint; one forward pass per batch."""
+
+    def check(self, obs: Observation) -> None:
+        """A graph policy can place a task on any network: nothing to check."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        outputs = set(agent.node_scores(probe_observation()))
+        self.has_distribution = "probabilities" in outputs
+        self.has_q_values = "q_values" in outputs
+        self.score_kind = "probability" if self.has_distribution else "q_value"
+        self.confidence = (
+            "probability of the chosen node under the model's "
+            + ("fused distribution" if agent.config.algo == "hybrid" else "policy")
+            if self.has_distribution
+            else "null: DQN has no distribution, it acts greedily on the Q-values"
+        )
+
+    def decide(self, observations: Sequence[Observation]) -> list[Decision]:
+        scores = self.agent.node_scores(stack_observations(observations))
+        chosen = scores[self.agent.greedy_output].argmax(axis=-1)
+        decisions = []
+        for i, obs in enumerate(observations):
+            n, node = obs["nodes"].shape[0], int(chosen[i])
+            probabilities = scores["probabilities"][i, :n] if self.has_distribution else None
+            q_values = _listed(scores["q_values"][i, :n]) if self.has_q_values else None
+            decisions.append(
+                Decision(
+                    selected_node=node,
+                    confidence=float(probabilities[node]) if probabilities is not None else None,
+                    q_values=q_values,
+                    node_scores=_listed(probabilities) if probabilities is not None else q_values,
+                )
+            )
+        return decisions
+
+
+class RulePolicy:
+    """A fixed rule on the same observation, with the card network's capacities
+    (:class:`EnvConfig` defaults). ``node_scores`` is the rule's cost, negated (higher is
+    preferred); round-robin's is minus the turns until the node's turn."""
+
+    def __init__(self, name: str, config: EnvConfig | None = None) -> None:
+        self.rule: HeuristicPolicy = make_heuristic(name, config)
+        self.score_kind = f"negated {self.rule.cost}"
+        self.draws = isinstance(self.rule, RandomPolicy)
+        self.confidence = "1 / the number of nodes it draws from" if self.draws else "null: a deterministic rule"
+        self._position = 0  # round-robin's turn, carried over from request to request
+
+    def check(self, obs: Observation) -> None:
+        """Raise :class:`NoEligibleNodeError` if the rule has no node to choose in ``obs``."""
+        if not self.rule.allowed({k: v[None] for k, v in obs.items()}).any():
+            what = "cloud node" if self.rule.name == "all_cloud" else "fog or cloud node"
+            raise NoEligibleNodeError(f"{self.rule.name} places tasks on a {what}, and this network has none")
+
+    def decide(self, observations: Sequence[Observation]) -> list[Decision]:
+        for obs in observations:
+            self.check(obs)
+        return [self._decide_one(obs) for obs in observations]
+
+    def _decide_one(self, obs: Observation) -> Decision:
+        batch = {k: v[None] for k, v in obs.items()}
+        rule = self.rule
+        allowed = rule.allowed(batch)[0]
+        # Invalid floating-point operations are expected here: a bandwidth that underflows to 0
+        # gives an infinite transfer time, which is the right cost.
+        with np.errstate(all="ignore"):
+            if isinstance(rule, RoundRobinPolicy):
+                slots = allowed.shape[0]
+                cost = ((np.arange(slots) - self._position) % slots).astype(np.float64)
+            else:
+                cost = rule.scores(batch)[0].astype(np.float64)
+            masked = np.where(allowed, cost, np.inf)
+            node = int(masked.argmin())  # as HeuristicPolicy.predict: the first of the cheapest
+            scores = np.where(allowed & np.isfinite(cost), -cost, np.nan)
+        if isinstance(rule, RoundRobinPolicy):
+            self._position = (node + 1) % allowed.shape[0]
+        confidence = 1.0 / int(allowed.sum()) if self.draws else None
+        return Decision(selected_node=node, confidence=confidence, q_values=None, node_scores=_listed(scores))
+
+
+class Predictor:
+    """Every policy of :data:`MODEL_SPECS`, loaded once.
+
+    A checkpoint that is missing or unreadable does not stop the others: its model is listed
+    in :attr:`errors` with the reason, and asking for it raises :class:`ModelUnavailableError`.
+
+    Args:
+        models: the folder of checkpoints (default :func:`models_dir`).
+        seed: the training seed whose checkpoint each learned model uses (default 0).
+    """
+
+    def __init__(self, models: str | os.PathLike | None = None, seed: int = DEFAULT_SEED) -> None:
+        self.models_dir = Path(models) if models is not None else models_dir()
+        self.seed = seed
+        self.policies: dict[str, LearnedPolicy | RulePolicy] = {}
+        self.errors: dict[str, str] = {}
+        for spec in MODEL_SPECS.values():
+            if spec.rule is not None:
+                self.policies[spec.model_type] = RulePolicy(spec.rule)
+                continue
+            path = self.models_dir / spec.stem(seed)
+            try:
+                agent = load(path)
+            except (CheckpointError, OSError) as error:
+                self.errors[spec.model_type] = (
+                    f"{error}. Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with "
+                    f"{spec.stem(seed)}.json/.safetensors, or run `make reproduce` to train it."
+                )
+                continue
+            if agent.config.policy != "gnn":
+                self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
+                continue
+            self.policies[spec.model_type] = LearnedPolicy(agent)
+
+    def policy(self, model_type: str) -> LearnedPolicy | RulePolicy:
+        """The loaded policy, or :class:`UnknownModelError` / :class:`ModelUnavailableError`."""
+        if model_type not in MODEL_SPECS:
+            raise UnknownModelError(model_type)
+        if model_type in self.errors:
+            raise ModelUnavailableError(f"model_type {model_type!r} is unavailable: {self.errors[model_type]}")
+        return self.policies[model_type]
+
+    def agent(self, model_type: str) -> Agent | HeuristicPolicy:
+        """The policy as something with ``predict`` (for episodes): the agent, or a fresh rule."""
+        policy = self.policy(model_type)
+        return policy.agent if isinstance(policy, LearnedPolicy) else make_heuristic(policy.rule.name)
+
+    def checkpoint(self, model_type: str) -> str:
+        """The checkpoint stem or the rule's name that answers for ``model_type``."""
+        spec = MODEL_SPECS[model_type]
+        return spec.stem(self.seed) or spec.rule  # type: ignore[return-value]
+
+    def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:
+        """Decisions for a batch of observations (any sizes), in order."""
+        return self.policy(model_type).decide(observations)
+
+
+# ---------------------------------------------------------------------- measured performance
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
+                      seed: int = DEFAULT_SEED) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(variant, checkpoint)``: the policy's row of ``results/tables/evaluation_results.csv``
+    (every training seed on the test episodes) and, for learned models, the mean of the served
+    checkpoint's own test episodes (``results/runs/<stem>.csv``). Either is None when its file is
+    missing."""
+    results = Path(results) if results is not None else results_dir()
+    variant = checkpoint = None
+    table = results / "tables" / PERFORMANCE_TABLE
+    if table.is_file():
+        frame = pd.read_csv(table)
+        rows = frame[frame["Model"] == spec.row]
+        if len(rows):
+            metrics = {k: _json_value(v) for k, v in rows.iloc[0].items() if k != "Model"}
+            variant = {"source": f"{results.name}/tables/{PERFORMANCE_TABLE}", "row": spec.row, "metrics": metrics}
+    stem = spec.stem(seed)
+    runs = results / "runs" / f"{stem}.csv" if stem else None
+    if runs is not None and runs.is_file():
+        frame = pd.read_csv(runs)
+        numeric = ["return", "deadline_success", "latency_mean_ms", "latency_p95_ms", "energy_per_task_j",
+                   "load_balance", "dropped"]
+        metrics = {k: _json_value(frame[k].mean()) for k in numeric if k in frame}
+        metrics["return_std"] = _json_value(frame["return"].std()) if "return" in frame else None
+        metrics["episodes"] = len(frame)
+        checkpoint = {"source": f"{results.name}/runs/{runs.name}", "metrics": metrics}
+    return variant, checkpoint
