@@ -6,7 +6,8 @@ Agent contract, the DQN/PPO baselines, the hybrid), ``experiments`` (runs, suite
 tables, the model card) and ``serve`` (the API and the dashboard). ``config`` holds every
 default; ``registry`` every extension axis (layer kinds, fusions, algorithms).
 
-Importing the package registers the environment ``edge_rl/IoTEdge-v0`` with Gymnasium.
+Importing the package registers the environment ``edge_rl/IoTEdge-v0`` with Gymnasium
+(``gymnasium.make`` and, vectorised, ``gymnasium.make_vec``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ ENV_ID = "edge_rl/IoTEdge-v0"
 EPISODE_STEPS = 100  # the card's episode length
 
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="edge_rl.envs.iot_edge:IoTEdgeEnv", max_episode_steps=EPISODE_STEPS)
+    gym.register(id=ENV_ID, entry_point="edge_rl.envs.iot_edge:IoTEdgeEnv", max_episode_steps=EPISODE_STEPS,
+                 vector_entry_point="edge_rl.envs.vector:IoTEdgeVectorEnv")
 
 __all__ = ["ENV_ID", "EPISODE_STEPS", "EnvConfig", "IoTEdgeEnv", "LinkSpec", "NodeTypeSpec", "make_env"]
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """One evaluation function for every policy, :func:`evaluate`; every table of the project comes
-from its tidy rows, one row per episode. (:func:`episode_returns` is a cheaper score for
-validation during training.)
+from its tidy rows, one row per episode. The episodes of a call run side by side, in the
+vectorised environment (:mod:`edge_rl.envs.vector`), with one policy call per step for all.
 """
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 
+from edge_rl import ENV_ID
 from edge_rl.config import EnvConfig
-from edge_rl.envs import make_env
+from edge_rl.envs.vector import IoTEdgeVectorEnv
 
 DEFAULT_EVAL_SEEDS = tuple(range(10_000, 10_100))
 """100 test episodes, the ones every table reports. Training seeds are small integers (SB3 seeds
@@ -38,7 +40,10 @@ COLUMNS = (
 
 
 class Policy(Protocol):
-    """Anything with SB3's ``predict``: heuristics, SB3 models, our hybrid agent."""
+    """Anything with SB3's ``predict`` on a batch of observations: heuristics, SB3 models, our
+    agents. ``state`` and ``episode_start`` are per episode (round robin keeps its turn in it).
+    A policy with ``reset(seeds)`` is reset before the episodes with their seeds, one per
+    episode, so that a stochastic rule draws the same numbers whatever else runs beside it."""
 
     def predict(
         self,
@@ -57,17 +62,24 @@ def evaluate(
     name: str | None = None,
     flat: bool = False,
 ) -> pd.DataFrame:
-    """Run one episode per seed and return one tidy row per episode.
+    """Run one episode per seed, all side by side, and return one tidy row per episode.
+
+    The episodes step together in :class:`~edge_rl.envs.vector.IoTEdgeVectorEnv`: one
+    ``policy.predict`` per step for the batch of all of them (one forward pass of a network,
+    one vectorised call of a rule). Each episode is exactly the one ``IoTEdgeEnv`` gives on its
+    seed; a network's batched forward pass may round differently from a pass on one
+    observation, so a near-tie between two nodes can go the other way than one at a time.
 
     Args:
-        policy: anything with ``predict(obs, state, episode_start, deterministic)``. If it has
-            ``reset(seed)`` (the heuristics do), it is called with each episode's seed so that a
-            stochastic rule gives the same numbers whatever order episodes run in.
+        policy: anything with ``predict(obs, state, episode_start, deterministic)`` on a batch.
+            If it has ``reset(seeds)`` (the heuristics do), it is called with the episodes'
+            seeds first.
         seeds: the episodes' ``reset`` seeds; distinct non-negative integers. Keep them apart
             from training seeds.
         config: the environment; the card's network by default.
         name: the ``policy`` column; the policy's ``name`` attribute or class name by default.
-        flat: give the policy the flattened observation (the card's MLP baselines).
+        flat: give the policy the flattened observations ``(episodes, D)``, as Gymnasium's
+            ``FlattenObservation`` writes them (the card's MLP baselines, as SB3 runs them).
 
     Returns:
         A DataFrame with columns :data:`COLUMNS`: the undiscounted return, the fraction of tasks
@@ -77,26 +89,28 @@ def evaluate(
     """
     seeds = _check_seeds(seeds)
     name = name or getattr(policy, "name", None) or type(policy).__name__
-    env = make_env(config, flat=flat)
+    envs = make_vector_env(config, len(seeds))
+    keys = list(envs.single_observation_space.spaces)
+    if hasattr(policy, "reset"):
+        policy.reset(seeds)
+    obs, _ = envs.reset(seed=seeds)
+    state, start = None, np.ones(len(seeds), dtype=bool)
+    running = np.ones(len(seeds), dtype=bool)
+    steps: list[tuple[np.ndarray, ...]] = []  # per step: who was running, and what it measured
+    while running.any():
+        observation = np.concatenate([obs[k].reshape(len(seeds), -1) for k in keys], axis=1) if flat else obs
+        actions, state = policy.predict(observation, state=state, episode_start=start, deterministic=True)
+        start = np.zeros(len(seeds), dtype=bool)
+        obs, rewards, terminated, truncated, info = envs.step(np.asarray(actions).reshape(-1))
+        steps.append((running.copy(), rewards, info["latency_ms"], info["energy_j"], info["deadline_met"],
+                      info["load_balance"], info["dropped"]))
+        running &= ~(terminated | truncated)  # an episode that ended is not stepped again (autoreset)
+    envs.close()
+    ran = np.stack([step[0] for step in steps], axis=1)  # (episodes, steps)
+    measured = [np.stack([step[i] for step in steps], axis=1) for i in range(1, 7)]
     rows = []
     for episode, seed in enumerate(seeds):
-        if hasattr(policy, "reset"):
-            policy.reset(seed)
-        obs, _ = env.reset(seed=seed)
-        state, start = None, np.ones(1, dtype=bool)
-        rewards, latency, energy, met, balance, dropped = [], [], [], [], [], []
-        done = False
-        while not done:
-            action, state = policy.predict(obs, state=state, episode_start=start, deterministic=True)
-            start = np.zeros(1, dtype=bool)
-            obs, reward, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            rewards.append(reward)
-            latency.append(info["latency_ms"])
-            energy.append(info["energy_j"])
-            met.append(info["deadline_met"])
-            balance.append(info["load_balance"])
-            dropped.append(info["dropped"])
+        rewards, latency, energy, met, balance, dropped = (values[episode, ran[episode]] for values in measured)
         rows.append(
             {
                 "policy": name,
@@ -109,49 +123,22 @@ def evaluate(
                 "energy_per_task_j": float(np.mean(energy)),
                 "load_balance": float(np.mean(balance)),
                 "dropped": float(np.mean(dropped)),
-                "steps": len(rewards),
+                "steps": int(ran[episode].sum()),
             }
         )
-    env.close()
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def episode_returns(policy: Policy, seeds: Sequence[int], config: EnvConfig | None = None) -> np.ndarray:
-    """The undiscounted return of one greedy episode per seed, the episodes run side by side.
+    """The undiscounted return of one greedy episode per seed (a validation score during
+    training): :func:`evaluate`'s ``return`` column."""
+    return evaluate(policy, seeds, config)["return"].to_numpy()
 
-    ``policy.predict`` is called once per step on the batch of the episodes still running: one
-    forward pass per step for all of them, which is what makes this cheaper than
-    :func:`evaluate` for a validation score during training (tables use :func:`evaluate`).
 
-    Only for stateless batch policies without per-episode ``reset``, such as the trained
-    agents: a rule that keeps ``state`` between steps (round robin) or reseeds itself for each
-    episode (random) would be run wrongly side by side, so it is refused; use :func:`evaluate`.
-    A network's batched forward pass may round differently from single ones, so a near-tie
-    between two nodes can go the other way than in :func:`evaluate`.
-    """
-    seeds = _check_seeds(seeds)
-    name = getattr(policy, "name", None) or type(policy).__name__
-    if hasattr(policy, "reset"):
-        raise ValueError(f"episode_returns cannot reset {name} for each episode side by side; use evaluate")
-    envs = [make_env(config) for _ in seeds]
-    observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]
-    returns = np.zeros(len(seeds))
-    running = list(range(len(seeds)))
-    while running:
-        batch = {k: np.stack([observations[i][k] for i in running]) for k in observations[0]}
-        actions, state = policy.predict(batch, deterministic=True)
-        if state is not None:
-            raise ValueError(f"{name} keeps state between steps; episode_returns runs stateless policies, use evaluate")
-        still_running = []
-        for i, action in zip(running, actions):
-            observations[i], reward, terminated, truncated, _ = envs[i].step(action)
-            returns[i] += reward
-            if not (terminated or truncated):
-                still_running.append(i)
-        running = still_running
-    for env in envs:
-        env.close()
-    return returns
+def make_vector_env(config: EnvConfig | None, num_envs: int) -> IoTEdgeVectorEnv:
+    """``gymnasium.make_vec("edge_rl/IoTEdge-v0", num_envs)``: the episodes side by side, with the
+    100-step limit of the registration."""
+    return gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", config=config)
 
 
 def _check_seeds(seeds: Sequence[int]) -> list[int]:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import edge_rl
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import COLUMNS, episode_returns, evaluate
 
@@ -36,11 +37,60 @@ def test_flat_observations_reach_a_flat_policy() -> None:
         name = "first_fog"
 
         def predict(self, observation, state=None, episode_start=None, deterministic=False):
-            assert observation.ndim == 1  # the flattened vector
-            return np.int64(10), state
+            assert observation.shape == (2, 17 * 7 + 17 * 17 + 17 + 4)  # the flattened vectors, a batch
+            return np.full(len(observation), 10), state
 
-    rows = evaluate(FirstFog(), [0], flat=True)
-    assert rows.loc[0, "policy"] == "first_fog"
+    rows = evaluate(FirstFog(), [0, 1], flat=True)
+    assert rows["policy"].tolist() == ["first_fog"] * 2
+
+
+def _one_episode(policy, seed: int) -> float:
+    """The return of one episode in a lone IoTEdgeEnv, one observation per predict (the reference)."""
+    env = edge_rl.make_env()
+    if hasattr(policy, "reset"):
+        policy.reset(seed)
+    obs, _ = env.reset(seed=seed)
+    state, start, rewards, done = None, np.ones(1, dtype=bool), [], False
+    while not done:
+        action, state = policy.predict(obs, state=state, episode_start=start, deterministic=True)
+        start = np.zeros(1, dtype=bool)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        rewards.append(reward)
+        done = terminated or truncated
+    return float(np.sum(rewards))
+
+
+@pytest.mark.parametrize("name", ["random", "round_robin", "greedy_earliest_finish"])
+def test_episodes_side_by_side_are_the_episodes_of_a_lone_environment(name: str) -> None:
+    """Batched, each episode is still its seed's: a stochastic rule draws from the episode's own
+    generator, round robin keeps each episode's turn, and the numbers are the same bit for bit."""
+    seeds = [10_000, 10_001, 10_005, 10_002]
+    rows = evaluate(make_heuristic(name), seeds)
+    assert rows["return"].tolist() == [_one_episode(make_heuristic(name), seed) for seed in seeds]
+    assert episode_returns(make_heuristic(name), seeds).tolist() == rows["return"].tolist()
+
+
+def test_an_episode_that_ends_early_is_not_counted_on() -> None:
+    """Episodes that end before the others are left out of every later step."""
+
+    class SeedLength(gym.vector.VectorWrapper):
+        """Episode i ends after 3 + i steps."""
+
+        def step(self, actions):
+            obs, rewards, terminated, truncated, info = self.env.step(actions)
+            self.count = getattr(self, "count", 0) + 1
+            return obs, rewards, terminated, truncated | (self.count >= 3 + np.arange(len(rewards))), info
+
+    import edge_rl.evaluation
+
+    seeds = [10_000, 10_001, 10_002]
+    full = evaluate(make_heuristic("nearest"), seeds)
+    make = edge_rl.evaluation.make_vector_env
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(edge_rl.evaluation, "make_vector_env", lambda *args: SeedLength(make(*args)))
+        short = evaluate(make_heuristic("nearest"), seeds)
+    assert short["steps"].tolist() == [3, 4, 5]
+    assert (short["return"] != full["return"]).all()
 
 
 @pytest.mark.parametrize(
@@ -55,54 +105,3 @@ def test_flat_observations_reach_a_flat_policy() -> None:
 def test_bad_seeds_are_refused(seeds: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         evaluate(make_heuristic("nearest"), seeds)
-
-
-class Stateless:
-    """A rule as a stateless batch policy (no ``reset``, no ``state``), as the agents are."""
-
-    def __init__(self, name: str) -> None:
-        self.rule = make_heuristic(name)
-        self.name = name
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        return self.rule.predict(observation)[0], None
-
-
-class SeedLengthEpisodes(gym.Wrapper):
-    """Episodes of 3 to 7 steps, the length set by the reset seed: side by side, some end first."""
-
-    def reset(self, *, seed=None, options=None):
-        self.left = 3 + seed % 5
-        return self.env.reset(seed=seed, options=options)
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self.left -= 1
-        return obs, reward, terminated, truncated or self.left == 0, info
-
-
-@pytest.mark.parametrize("name", ["greedy_earliest_finish", "least_loaded"])
-def test_episodes_side_by_side_return_what_evaluate_returns(name: str, monkeypatch) -> None:
-    import edge_rl.evaluation
-
-    make_env = edge_rl.evaluation.make_env
-    monkeypatch.setattr(edge_rl.evaluation, "make_env", lambda *a, **k: SeedLengthEpisodes(make_env(*a, **k)))
-    seeds = [10_000, 10_001, 10_002, 10_003, 10_004, 10_007]
-    expected = evaluate(Stateless(name), seeds)
-    assert sorted(set(expected["steps"])) == [3, 4, 5, 6, 7]  # the batch shrinks as they end
-    returns = episode_returns(Stateless(name), seeds)
-    assert returns == pytest.approx(expected["return"].to_numpy(), rel=1e-12)
-
-
-def test_episodes_side_by_side_refuse_what_they_would_run_wrongly() -> None:
-    with pytest.raises(ValueError, match="distinct"):
-        episode_returns(Stateless("nearest"), [3, 3])
-    with pytest.raises(ValueError, match="cannot reset random for each episode"):
-        episode_returns(make_heuristic("random"), [1, 2])
-
-    class Counting(Stateless):
-        def predict(self, observation, state=None, episode_start=None, deterministic=True):
-            return self.rule.predict(observation)[0], 0
-
-    with pytest.raises(ValueError, match="nearest keeps state between steps"):
-        episode_returns(Counting("nearest"), [1, 2])

@@ -12,7 +12,7 @@ earliest-finish choose among every node, the task's own sensor included.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,8 +48,9 @@ class HeuristicPolicy:
             mask &= obs["nodes"][..., NODE_TYPE] > 0.5
         return mask
 
-    def reset(self, seed: int | None = None) -> None:
-        """Called by :func:`edge_rl.evaluation.evaluate` at the start of every episode."""
+    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Called by :func:`edge_rl.evaluation.evaluate` before the episodes, with their seeds
+        (one per episode of the batch), or with one seed for a lone episode."""
 
     def predict(
         self,
@@ -79,11 +80,18 @@ class RandomPolicy(HeuristicPolicy):
         super().__init__(config)
         self.reset(seed)
 
-    def reset(self, seed: int | None = None) -> None:
-        self._rng = np.random.default_rng(seed)
+    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+        # One generator per episode: an episode's draws do not depend on what runs beside it.
+        seeds = list(seed) if isinstance(seed, Sequence) else [seed]
+        self._rngs = [np.random.default_rng(s) for s in seeds]
 
     def scores(self, obs: Observation) -> np.ndarray:
-        return self._rng.random(obs["node_mask"].shape)
+        shape = obs["node_mask"].shape
+        if len(self._rngs) == 1:  # one stream for the whole batch
+            return self._rngs[0].random(shape)
+        if len(self._rngs) != shape[0]:
+            raise ValueError(f"random was reset for {len(self._rngs)} episodes, but is asked for {shape[0]}")
+        return np.stack([rng.random(shape[1:]) for rng in self._rngs])
 
 
 class RoundRobinPolicy(HeuristicPolicy):
