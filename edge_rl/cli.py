@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from edge_rl.checks import positive_int
-from edge_rl.config import POLICIES, EncoderConfig, EnvConfig, HybridConfig, TrainConfig, from_dict
+from edge_rl.config import POLICIES, ROOT_PATHS, EncoderConfig, EnvConfig, HybridConfig, TrainConfig, from_dict
 from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
@@ -137,14 +137,15 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError("--from-scratch means --pretrain-steps 0; give one of them")
     if hybrid and args.policy == "mlp":
         raise UsageError("--policy mlp: the hybrid is always a graph policy (it shares a graph encoder)")
-    if args.policy == "mlp" and args.encoder is not None:
-        raise UsageError("--encoder applies to graph policies (--policy gnn) and the hybrid, not --policy mlp")
+    if args.policy == "mlp" and (args.encoder is not None or args.root_path is not None):
+        raise UsageError("--encoder and --root-path apply to graph policies (--policy gnn) and the hybrid, "
+                         "not --policy mlp")
     steps = args.steps if args.steps is not None else (5_000 if hybrid else 10_000)
     pretrain = 0 if (not hybrid or args.from_scratch) else (10_000 if args.pretrain_steps is None else args.pretrain_steps)
     config = TrainConfig(
         algo=args.algo,
         policy=args.policy or "gnn",
-        encoder=EncoderConfig(kind=args.encoder or "gcn"),
+        encoder=EncoderConfig(kind=args.encoder or "gcn", **({"root_path": args.root_path} if args.root_path else {})),
         hybrid=HybridConfig(fusion=args.fusion or "weighted_sum"),
         seed=args.seed,
         total_timesteps=steps,
@@ -214,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mlp: SB3's MlpPolicy on the flattened observation (the card's baselines); "
                             "gnn: a graph encoder with node-scoring heads (default: gnn; the hybrid is always gnn)")
     train.add_argument("--encoder", choices=encoder_kinds(), help="graph encoder for --policy gnn and the hybrid (default: gcn)")
+    train.add_argument("--root-path", choices=ROOT_PATHS,
+                       help="how a node's own features reach its embedding past the graph layers: none (the "
+                            "card's plain stack), root, residual, jk, heads "
+                            f"(default: {EncoderConfig().root_path}; see edge_rl.config.ROOT_PATHS)")
     train.add_argument("--fusion", choices=FUSIONS.names(), help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
     train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the card's budgets, the defaults)")
     train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")

@@ -225,6 +225,14 @@ class EnvConfig:
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
 """``mlp``: SB3's MlpPolicy on the flattened observation (the card's); ``gnn``: a graph encoder."""
 
+ROOT_PATHS: tuple[str, ...] = ("none", "root", "residual", "jk", "heads")
+"""How a node's own features reach its embedding past the neighbourhood averages of the graph
+layers (:class:`~edge_rl.nn.encoders.DenseGraphStack`): ``none`` (the plain stack, the card's),
+``root`` (a root weight in every layer, as GraphConv and GraphSAGE have), ``residual``
+(residual connections between layers, after an input projection), ``jk`` (jumping knowledge:
+every layer's output, concatenated and projected) or ``heads`` (the raw node inputs beside the
+embedding in the node-scoring heads, ``[x_i || h_i || g]``)."""
+
 
 @dataclass(frozen=True)
 class EncoderConfig:
@@ -240,6 +248,8 @@ class EncoderConfig:
         gat_heads: attention heads of GAT layers (averaged, so widths stay as above; PyG's
             default of 1).
         head_hidden: hidden widths of the MLP that scores each node from ``[h_i || g]``.
+        root_path: how a node's own features reach its embedding (:data:`ROOT_PATHS`);
+            ``none`` is the card's plain stack.
     """
 
     kind: str = "gcn"
@@ -248,10 +258,12 @@ class EncoderConfig:
     embed: int = 128
     gat_heads: int = 1
     head_hidden: tuple[int, ...] = (64,)
+    root_path: str = "none"
 
     def __post_init__(self) -> None:
         check_types(self)
         check(self.kind in encoder_kinds(), "encoder", f"one of {list(encoder_kinds())}", self.kind)
+        check(self.root_path in ROOT_PATHS, "root_path", f"one of {list(ROOT_PATHS)}", self.root_path)
         for name in ("hidden", "layers", "embed", "gat_heads"):
             value = getattr(self, name)
             check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
@@ -375,7 +387,9 @@ class HybridConfig:
         check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS.names())}", self.fusion)
         check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
         check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
-                        "val_episodes", "target_update_interval")
+                        "target_update_interval")
+        # Seeds 20000 + [0, val_episodes): below the model-selection seeds, which start at 20100.
+        check(1 <= self.val_episodes <= 100, "val_episodes", "an integer in [1, 100]", self.val_episodes)
         check_at_least(self, 0, "learning_starts")
         check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
         check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef")
@@ -432,10 +446,12 @@ class TrainConfig:
 
     @property
     def name(self) -> str:
-        """A short label, e.g. ``dqn-gnn-gcn`` or ``ppo-mlp``."""
+        """A short label, e.g. ``dqn-gnn-gcn``, ``ppo-mlp`` or ``hybrid-gat-root-gating`` (the
+        encoder's root path named when it has one)."""
+        encoder = self.encoder.kind + ("" if self.encoder.root_path == "none" else f"-{self.encoder.root_path}")
         if self.algo == "hybrid":
-            return f"hybrid-{self.encoder.kind}-{self.hybrid.fusion}"
-        parts = [self.algo, self.policy] + ([self.encoder.kind] if self.policy == "gnn" else [])
+            return f"hybrid-{encoder}-{self.hybrid.fusion}"
+        parts = [self.algo, self.policy] + ([encoder] if self.policy == "gnn" else [])
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,8 +21,13 @@ DEFAULT_EVAL_SEEDS = tuple(range(10_000, 10_100))
 its environments with ``seed + i``), so these never replay an episode an agent was trained on."""
 
 VALIDATION_SEEDS_START = 20_000
-"""Validation episodes (choosing a checkpoint, a hyperparameter) use seeds 20000, 20001, ...:
-apart from training seeds and from the test seeds of :data:`DEFAULT_EVAL_SEEDS`."""
+"""Validation episodes inside training (choosing the hybrid's best checkpoint) use seeds 20000,
+20001, ...: apart from training seeds and from the test seeds of :data:`DEFAULT_EVAL_SEEDS`."""
+
+SELECTION_SEEDS = tuple(range(20_100, 20_200))
+"""Validation episodes that choose between trained models (an encoder design, the checkpoint the
+API serves): apart from the test seeds, and from the checkpoint selection inside training
+(20000 to 20099 at most)."""
 
 COLUMNS = (
     "policy",

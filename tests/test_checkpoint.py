@@ -116,7 +116,7 @@ def test_foreign_and_incompatible_descriptions_are_refused(saved: dict[str, Path
         load(stem)
 
     description.write_text(json.dumps({**original, "format_version": 99}))
-    with pytest.raises(CheckpointError, match="format version 99; this edge_rl reads version 1"):
+    with pytest.raises(CheckpointError, match="format version 99; this edge_rl reads versions 1 to 2"):
         load(stem)
 
     changed = json.loads(json.dumps(original))
@@ -156,7 +156,7 @@ def test_a_config_that_is_incomplete_or_of_the_wrong_type_is_refused(saved: dict
     refused(lambda d: d["config"].update(encoder="gat"), "incompatible config: encoder must be an EncoderConfig")
     refused(lambda d: d["config"].update(seed=True), "incompatible config: seed must be an integer, got True")
     refused(lambda d: d["config"]["encoder"].update(hidden=True), "hidden must be an integer, got True")
-    refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads version 1")
+    refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads versions 1 to 2")
     description.write_text('{"format": ' * 100_000 + "1" + "}" * 100_000)
     with pytest.raises(CheckpointError, match="nested too deeply"):
         load(stem)
@@ -205,3 +205,23 @@ def test_the_same_weights_give_the_same_bytes_in_any_process(tmp_path: Path) -> 
                        env={**os.environ, "PYTHONHASHSEED": seed})
         digests.append(hashlib.sha256(stem.with_suffix(".safetensors").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_a_version_1_checkpoint_is_read_as_the_plain_stack_and_nothing_else(saved: dict[str, Path],
+                                                                               tmp_path: Path) -> None:
+    """Checkpoints written before root paths (format 1, no ``encoder.root_path``) load as the
+    plain stack they were; a version 2 file that lacks the field is refused, not defaulted."""
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    description = Path(str(stem) + ".json")
+    original = json.loads(description.read_text())
+    assert original["format_version"] == 2 and original["config"]["encoder"]["root_path"] == "none"
+    old = json.loads(json.dumps(original))
+    old["format_version"] = 1
+    del old["config"]["encoder"]["root_path"]
+    description.write_text(json.dumps(old))
+    assert load(stem).config.encoder.root_path == "none"
+    old["format_version"] = 2
+    description.write_text(json.dumps(old))
+    with pytest.raises(CheckpointError, match=r"EncoderConfig lacks field\(s\) \['root_path'\]"):
+        load(stem)
+

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.cli import build_parser, main, parse_seeds
+from edge_rl.config import EncoderConfig
 
 TINY = ["--set", "dqn.learning_starts=50", "--set", "encoder.hidden=16", "--set", "encoder.embed=32"]
 
@@ -21,7 +22,8 @@ def test_train_then_evaluate_a_checkpoint(tmp_path: Path, capsys: pytest.Capture
                  "--out", str(stem), "--no-progress", *TINY]) == 0
     document = json.loads((tmp_path / "dqn.json").read_text())
     assert document["config"]["encoder"] == {"kind": "sage", "hidden": 16, "layers": 3, "embed": 32,
-                                             "gat_heads": 1, "head_hidden": [64]}
+                                             "gat_heads": 1, "head_hidden": [64],
+                                             "root_path": EncoderConfig().root_path}
     assert document["config"]["seed"] == 2 and document["trained"]["timesteps"] == 200
     rows = tmp_path / "rows.csv"
     assert main(["evaluate", "--checkpoint", str(stem), "--seeds", "10000-10002", "--out", str(rows)]) == 0
@@ -53,7 +55,7 @@ def test_evaluate_a_heuristic_on_another_topology(capsys: pytest.CaptureFixture)
         (["evaluate", "--heuristic", "nearest", "--env", "step_ms=abc"], "step_ms must be a finite number, got 'abc'"),
         # What a run would ignore is refused, not dropped silently.
         (["train", "--algo", "hybrid", "--policy", "mlp"], "--policy mlp: the hybrid is always a graph policy"),
-        (["train", "--policy", "mlp", "--encoder", "gat"], "--encoder applies to graph policies (--policy gnn)"),
+        (["train", "--policy", "mlp", "--encoder", "gat"], "--encoder and --root-path apply to graph policies (--policy gnn)"),
         (["train", "--set", "hybrid.q_weight=0.9"], "--set hybrid.q_weight: never read in this run: hybrid settings apply"),
         (["train", "--algo", "ppo", "--set", "dqn.gamma=0.9"], "dqn settings apply to --algo dqn"),
         (["train", "--algo", "hybrid", "--from-scratch", "--set", "ppo.n_epochs=2"], "it trains from scratch here"),

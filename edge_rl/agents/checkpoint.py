@@ -24,7 +24,9 @@ from edge_rl.files import atomic_write
 from edge_rl.versions import package_versions
 
 FORMAT = "edge_rl.checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 added ``config.encoder.root_path``; version 1 files, written before it, are read as
+the plain stack they were (:func:`upgrade`)."""
 
 
 class CheckpointError(ValueError):
@@ -99,14 +101,26 @@ def read_description(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{description}: not an edge_rl checkpoint (no format '{FORMAT}')")
     version = document.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:  # JSON's true equals 1 in Python
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:  # JSON's true equals 1 in Python
         raise CheckpointError(
-            f"{description}: checkpoint format version {version!r}; this edge_rl reads version "
+            f"{description}: checkpoint format version {version!r}; this edge_rl reads versions 1 to "
             f"{FORMAT_VERSION}. Retrain, or use the edge_rl that wrote it."
         )
     for key in ("config", "trained", "weights"):
         if not isinstance(document.get(key), dict):
             raise CheckpointError(f"{description}: the field '{key}' is missing or not an object")
+    return upgrade(document)
+
+
+def upgrade(document: dict[str, Any]) -> dict[str, Any]:
+    """A description of an older format version in today's: explicitly, field by field, never
+    by filling in today's defaults. Version 1 predates encoder root paths: its encoders were
+    the plain stack, ``root_path: "none"``."""
+    if document["format_version"] == 1:
+        encoder = document["config"].get("encoder")
+        if isinstance(encoder, dict) and "root_path" not in encoder:
+            encoder["root_path"] = "none"
+        document["format_version"] = 2
     return document
 
 

@@ -11,7 +11,7 @@ variant and a label.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edge_rl.config import HybridConfig
 
@@ -40,6 +40,8 @@ class Variant:
         description: one line for the card and the API's ``GET /models``.
         algo, policy, encoder, fusion, procedure: what is trained (``fusion`` and
             ``procedure`` for hybrids only).
+        root_path: the encoder's root path (:data:`edge_rl.config.ROOT_PATHS`; ``none``: the
+            card's plain stack).
         model_type: the API's name for it, if the API serves it.
     """
 
@@ -53,6 +55,7 @@ class Variant:
     fusion: str | None = None
     procedure: str = "card"
     model_type: str | None = None
+    root_path: str = "none"
 
     @property
     def stem(self) -> str:
@@ -114,16 +117,31 @@ def variant(label: str) -> Variant:
     return BY_LABEL[label]
 
 
+def with_root_path(variant: Variant, root_path: str) -> Variant:
+    """``variant`` with another encoder root path: ``DQN-GNN (GAT) + residual``; the same
+    variant for ``none`` (its plain stack). Served under its model type without a suffix."""
+    if root_path == "none" or variant.policy != "gnn":
+        return variant
+    return replace(variant, label=f"{variant.label} + {root_path}", name=f"{variant.name} + {root_path}",
+                   description=f"{variant.description}; encoder with the {root_path} root path",
+                   root_path=root_path, model_type=None)
+
+
 def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | None = None,
-         procedure: str = "card") -> Variant:
+         procedure: str = "card", root_path: str = "none") -> Variant:
     """The variant that trains this, from the catalogue, or a generated one if it has none
-    (``Hybrid GAT attention``, ``DQN-GNN (HYBRID)``)."""
+    (``Hybrid GAT attention``, ``DQN-GNN (HYBRID)``, ``Hybrid SAGE + root``)."""
     if algo != "hybrid":
         encoder = encoder if policy == "gnn" else "gcn"
         fusion, procedure = None, "card"
+    if policy != "gnn":
+        root_path = "none"
     for v in VARIANTS:
-        if (v.algo, v.policy, v.encoder, v.fusion, v.procedure) == (algo, policy, encoder, fusion, procedure):
+        if (v.algo, v.policy, v.encoder, v.fusion, v.procedure, v.root_path) == (
+                algo, policy, encoder, fusion, procedure, root_path):
             return v
+    if root_path != "none":
+        return with_root_path(find(algo, policy, encoder, fusion, procedure), root_path)
     if algo == "hybrid" and procedure == "card":
         label = f"Hybrid {ENCODER_NAMES.get(encoder, encoder.upper())} {(fusion or '').replace('_', ' ')}"
         return _hybrid(label, f"{ENCODER_NAMES.get(encoder, encoder)} encoder, {fusion} fusion", encoder, fusion)

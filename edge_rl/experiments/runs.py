@@ -45,11 +45,20 @@ from edge_rl.files import atomic_write
 
 @dataclass(frozen=True)
 class Run:
-    """One training run: a table ``label``, its config, and the test seeds it is evaluated on."""
+    """One training run: a table ``label``, its config, the test seeds it is evaluated on, and
+    the validation seeds (none, or those that choose between models: never test seeds)."""
 
     label: str
     config: TrainConfig
     eval_seeds: tuple[int, ...] = field(default=DEFAULT_EVAL_SEEDS)
+    val_seeds: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (self.eval_seeds or self.val_seeds):
+            raise ValueError(f"run {self.label!r} must be evaluated on test seeds, validation seeds or both")
+        if set(self.eval_seeds) & set(self.val_seeds):
+            raise ValueError(f"run {self.label!r}: validation seeds must not be test seeds, both have "
+                             f"{sorted(set(self.eval_seeds) & set(self.val_seeds))[:5]}")
 
     @property
     def stem(self) -> str:
@@ -57,8 +66,12 @@ class Run:
         return f"{slug(self.label)}-seed{self.config.seed}"
 
 
-def _paths(folder: Path, run: Run) -> tuple[Path, Path]:
-    return folder / "models" / run.stem, folder / "runs" / f"{run.stem}.csv"
+SPLITS = {"test": "runs", "validation": "validation"}
+"""Where a run's evaluation rows go, by the seeds they ran on: ``runs/`` (test) and ``validation/``."""
+
+
+def _paths(folder: Path, run: Run, split: str = "test") -> tuple[Path, Path]:
+    return folder / "models" / run.stem, folder / SPLITS[split] / f"{run.stem}.csv"
 
 
 def log_dir(folder: str | os.PathLike, run: Run) -> Path:
@@ -67,32 +80,41 @@ def log_dir(folder: str | os.PathLike, run: Run) -> Path:
 
 
 def _finished(folder: Path, run: Run) -> bool:
-    """Done, and with this very config: a run whose config changed is stale and reruns."""
-    model, rows = _paths(folder, run)
+    """Done, and with this very config and seeds: a run whose config changed is stale and reruns."""
+    model = _paths(folder, run)[0]
     description = model.with_name(model.name + ".json")
-    if not (rows.exists() and description.exists()):
+    if not description.exists():
         return False
     try:
         saved = read_description(description)["config"]
     except CheckpointError:
         return False
-    evaluated = pd.read_csv(rows, usecols=["seed"])["seed"].tolist()
-    return saved == json.loads(json.dumps(run.config.to_dict())) and evaluated == list(run.eval_seeds)
+    if saved != json.loads(json.dumps(run.config.to_dict())):
+        return False
+    for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
+        rows = _paths(folder, run, split)[1]
+        if seeds and not (rows.exists() and pd.read_csv(rows, usecols=["seed"])["seed"].tolist() == list(seeds)):
+            return False
+    return True
 
 
 def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, ...] | None) -> str:
     """Train, save, evaluate, write the rows. Runs in a worker process."""
     torch.set_num_threads(run.config.threads)
-    model, rows_path = _paths(folder, run)
+    model = _paths(folder, run)[0]
     prerequisites = tuple(load(p) for p in pretrained_stems) if pretrained_stems else ()
     agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run), prerequisites=prerequisites)
     # Every environment step the model used: a hybrid's pre-training included.
     env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
-    rows = evaluate(agent, run.eval_seeds, run.config.env, name=run.label)
-    rows.insert(1, "train_seed", run.config.seed)
-    rows["env_steps"] = env_steps
-    rows["algo"] = run.config.name
-    atomic_write(rows_path, lambda tmp: rows.to_csv(tmp, index=False))
+    for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
+        if not seeds:
+            continue
+        rows = evaluate(agent, seeds, run.config.env, name=run.label)
+        rows.insert(1, "train_seed", run.config.seed)
+        rows["env_steps"] = env_steps
+        rows["algo"] = run.config.name
+        path = _paths(folder, run, split)[1]
+        atomic_write(path, lambda tmp, rows=rows: rows.to_csv(tmp, index=False))
     return run.label
 
 
@@ -145,8 +167,9 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
     return read_rows(runs, folder)
 
 
-def read_rows(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
-    """The evaluation rows of runs that already ran, without training anything.
+def read_rows(runs: Sequence[Run], folder: str | os.PathLike, split: str = "test") -> pd.DataFrame:
+    """The evaluation rows of runs that already ran, without training anything: on their test
+    seeds, or with ``split="validation"`` on their validation seeds.
 
     Adds ``train_steps``: the steps the model itself trained (a hybrid's fine-tuning only),
     beside ``env_steps``, every environment step it used (pre-training included).
@@ -157,8 +180,12 @@ def read_rows(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
     """
     folder = Path(folder)
     frames = []
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     for run in runs:
-        model, rows_path = _paths(folder, run)
+        model, rows_path = _paths(folder, run, split)
+        if not (run.val_seeds if split == "validation" else run.eval_seeds):
+            raise ValueError(f"run {run.stem} has no {split} seeds")
         if not _finished(folder, run):
             raise FileNotFoundError(
                 f"run {run.stem} has no up-to-date results in {folder}: run the notebook that "

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from edge_rl.agents.hybrid import pretrain_config
-from edge_rl.config import EncoderConfig, HybridConfig, PPOConfig, TrainConfig
-from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
-from edge_rl.experiments.catalogue import VARIANTS, Variant, find
+from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
+from edge_rl.experiments.catalogue import ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
 
@@ -32,6 +32,13 @@ class Budget:
     long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
     step_scale: float  # fraction of the card's training steps
     ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
+    design_seeds: int = 3  # training seeds per cell of the encoder-design comparison
+    selection_episodes: int = 50  # validation episodes that choose between trained models
+
+    @property
+    def selection_seeds(self) -> tuple[int, ...]:
+        """The validation seeds that choose between trained models (never test seeds)."""
+        return SELECTION_SEEDS[: self.selection_episodes]
 
     def steps(self, card_steps: int) -> int:
         """The training steps this budget gives a run the card trains for ``card_steps``."""
@@ -47,7 +54,8 @@ class Budget:
 
 BUDGETS = {
     "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=5, step_scale=1.0),
-    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128,
+                    design_seeds=1, selection_episodes=10),
 }
 
 
@@ -81,8 +89,8 @@ def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
                          total_timesteps=budget.steps(5_000))
 
 
-def _with(card: TrainConfig, encoder: str, fusion: str) -> TrainConfig:
-    return replace(card, encoder=EncoderConfig(kind=encoder), hybrid=HybridConfig(fusion=fusion))
+def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none") -> TrainConfig:
+    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion))
 
 
 def _pretraining(card: TrainConfig, encoder: str, seeds: tuple[int, ...]) -> list[Run]:
@@ -145,3 +153,26 @@ def ablation_runs(budget: Budget) -> list[Run]:
 def card_runs(budget: Budget) -> list[Run]:
     """Every run of notebooks 01 and 02, each once (02's pre-training includes 01's GNN runs)."""
     return list({run.stem: run for run in baseline_runs(budget) + hybrid_runs(budget)}.values())
+
+
+DESIGN_ENCODERS = ("gcn", "gat", "sage")
+"""The layer kinds the encoder-design comparison runs (the hybrid encoder stacks all three)."""
+
+
+def design_runs(budget: Budget) -> list[Run]:
+    """The encoder-design comparison, on validation seeds only: every root path (the plain
+    stack among them) x GCN, GAT and GraphSAGE x DQN-GNN, PPO-GNN and the card's hybrid (its
+    procedure: pre-trained on those two, weighted sum), ``budget.design_seeds`` seeds each,
+    evaluated on the model-selection seeds (:data:`~edge_rl.evaluation.SELECTION_SEEDS`), never
+    on test seeds: this is what chooses the default design (notebook 04)."""
+    runs = []
+    for seed in range(budget.design_seeds):
+        card = _card_hybrid(budget, seed)
+        for encoder in DESIGN_ENCODERS:
+            for root_path in ROOT_PATHS:
+                config = _with(card, encoder, "weighted_sum", root_path)
+                name = f"{ENCODER_NAMES[encoder]} {root_path}"
+                runs += [Run(f"Design {algo.upper()}-GNN {name}", pretrain_config(config, algo), (),
+                             budget.selection_seeds) for algo in ("dqn", "ppo")]
+                runs.append(Run(f"Design Hybrid {name}", config, (), budget.selection_seeds))
+    return runs

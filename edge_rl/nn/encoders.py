@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch_geometric.nn import JumpingKnowledge
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EncoderConfig
 from edge_rl.nn.layers import layer_kind
@@ -31,6 +32,7 @@ class GraphFeatures(NamedTuple):
     nodes: torch.Tensor  # (B, N, embed), zero on padded nodes
     graph: torch.Tensor  # (B, embed)
     mask: torch.Tensor  # (B, N), 1 for real nodes
+    inputs: torch.Tensor | None = None  # (B, N, INPUT_DIM): the raw node inputs, for root_path "heads"
 
 
 def node_inputs(obs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -51,10 +53,23 @@ def node_inputs(obs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 class DenseGraphStack(nn.Module):
-    """``layers`` dense graph layers of one kind, ReLU between them.
+    """``layers`` dense graph layers of one kind, ReLU between them, and a root path.
 
     Widths: ``in_dim -> hidden -> ... -> hidden -> embed`` (card: 13 -> 64 -> 64 -> 128). The
     kind derives its graph operator once per forward pass and every layer reuses it.
+
+    A GCN or GAT layer mixes a node's features with its neighbours' (one weighted self-loop
+    among them): after a few layers on this sensor -> fog -> cloud graph the embeddings of
+    different nodes are averages of the same neighbourhood, and heads that score node ``i``
+    from its embedding cannot tell the nodes apart (over-smoothing). ``config.root_path`` keeps
+    a path for each node's own features (:data:`~edge_rl.config.ROOT_PATHS`):
+
+    - ``root``: ``h' = layer(h) + W_root h`` in every layer (GraphConv's and GraphSAGE's root
+      weight; a kind that has one, GraphSAGE, gets no second);
+    - ``residual``: ``h' = layer(h) + h`` (a linear map where the width changes), after an input
+      projection ``h_0 = W_in x``;
+    - ``jk``: jumping knowledge, ``W [h_1 || ... || h_L]`` (PyG's ``JumpingKnowledge("cat")``);
+    - ``heads``: the stack is plain; the raw inputs go to the heads (:class:`GraphEncoder`).
 
     Padded nodes are not masked layer by layer: their rows and columns of the adjacency are
     zero (but for their self-loop), so nothing flows between them and real nodes; the encoder
@@ -63,22 +78,46 @@ class DenseGraphStack(nn.Module):
 
     def __init__(self, kind: str, in_dim: int, config: EncoderConfig) -> None:
         super().__init__()
-        widths = [in_dim] + [config.hidden] * (config.layers - 1) + [config.embed]
-        self.kind = kind
+        self.kind, self.root_path = kind, config.root_path
         self.layer_kind = layer_kind(kind)
-        self.convs = nn.ModuleList(self.layer_kind.conv(a, b, config) for a, b in zip(widths[:-1], widths[1:]))
+        self.input = nn.Linear(in_dim, config.hidden) if self.root_path == "residual" else None
+        first = config.hidden if self.input is not None else in_dim
+        widths = [first] + [config.hidden] * (config.layers - 1) + [config.embed]
+        pairs = list(zip(widths[:-1], widths[1:]))
+        self.convs = nn.ModuleList(self.layer_kind.conv(a, b, config) for a, b in pairs)
+        self.roots = None
+        if self.root_path == "root" and not self.layer_kind.has_root:
+            self.roots = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in pairs)
+        self.shortcuts = None
+        if self.root_path == "residual":
+            self.shortcuts = nn.ModuleList(nn.Identity() if a == b else nn.Linear(a, b, bias=False) for a, b in pairs)
+        self.jump = None
+        if self.root_path == "jk":
+            self.jump = nn.Sequential(JumpingKnowledge("cat"), nn.Linear(sum(widths[1:]), config.embed))
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None,
+                every_layer: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """Node embeddings ``(B, N, embed)``; with ``every_layer``, each layer's output (the
+        last one first projected by ``jk``), to see how alike the nodes become."""
         kind = self.layer_kind
         if kind.self_loops and adj_with_loops is None:
             raise ValueError(f"{self.kind} layers read the adjacency with self-loops: pass adj_with_loops")
         operator = kind.prepare(adj_with_loops if kind.self_loops else adj, self.convs)
-        last = len(self.convs) - 1
+        if self.input is not None:
+            x = torch.relu(self.input(x))
+        outputs, last = [], len(self.convs) - 1
         for i, conv in enumerate(self.convs):
-            x = kind.apply(conv, x, operator)
-            if i < last:
-                x = torch.relu(x)
-        return x
+            h = kind.apply(conv, x, operator)
+            if self.roots is not None:
+                h = h + self.roots[i](x)
+            if self.shortcuts is not None:
+                h = h + self.shortcuts[i](x)
+            x = torch.relu(h) if i < last else h
+            outputs.append(x)
+        if self.jump is not None:
+            x = self.jump(outputs)
+            outputs.append(x)
+        return outputs if every_layer else x
 
 
 class GraphEncoder(nn.Module):
@@ -116,4 +155,5 @@ class GraphEncoder(nn.Module):
         nodes = nodes * mask.unsqueeze(-1)
         # Masked mean over real nodes: padding must not dilute the graph embedding.
         graph = nodes.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
-        return GraphFeatures(nodes=nodes, graph=graph, mask=mask)
+        inputs = x * mask.unsqueeze(-1) if self.config.root_path == "heads" else None
+        return GraphFeatures(nodes=nodes, graph=graph, mask=mask, inputs=inputs)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_rl.config import HybridConfig
-from edge_rl.nn.encoders import GraphFeatures
+from edge_rl.config import EncoderConfig, HybridConfig
+from edge_rl.nn.encoders import INPUT_DIM, GraphFeatures
 from edge_rl.nn.heads import NodeScorer
 
 
@@ -44,8 +44,8 @@ def standardise(q_values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -
 class Fusion(nn.Module):
     """Base class: ``fuse(q_scaled, logits, features) -> fused`` logits ``(B, N)``.
 
-    Subclasses are built as ``cls(embed, hidden, config)`` (embedding width, the heads' hidden
-    widths, the :class:`~edge_rl.config.HybridConfig`).
+    Subclasses are built as ``cls(encoder, config)`` (the encoder's config, whose embedding and
+    head widths they may use, and the :class:`~edge_rl.config.HybridConfig`).
     """
 
     attribute = "fusion"
@@ -58,7 +58,7 @@ class Fusion(nn.Module):
 class WeightedSum(Fusion):
     """``z = q_weight * q~ + policy_weight * l``: fixed weights, no parameters."""
 
-    def __init__(self, embed: int, hidden: tuple[int, ...], config: HybridConfig) -> None:
+    def __init__(self, encoder: EncoderConfig, config: HybridConfig) -> None:
         super().__init__()
         self.q_weight, self.policy_weight = config.q_weight, config.policy_weight
 
@@ -71,8 +71,8 @@ class Attention(nn.Linear, Fusion):
 
     attribute = "attention"
 
-    def __init__(self, embed: int, hidden: tuple[int, ...], config: HybridConfig) -> None:
-        super().__init__(embed, 2)
+    def __init__(self, encoder: EncoderConfig, config: HybridConfig) -> None:
+        super().__init__(encoder.embed, 2)
 
     def fuse(self, q_scaled: torch.Tensor, logits: torch.Tensor, features: GraphFeatures) -> torch.Tensor:
         weights = torch.softmax(self(features.graph), dim=-1)  # (B, 2)
@@ -84,8 +84,9 @@ class Gating(NodeScorer, Fusion):
 
     attribute = "gate"
 
-    def __init__(self, embed: int, hidden: tuple[int, ...], config: HybridConfig) -> None:
-        super().__init__(embed, hidden)
+    def __init__(self, encoder: EncoderConfig, config: HybridConfig) -> None:
+        super().__init__(encoder.embed, encoder.head_hidden,
+                         INPUT_DIM if encoder.root_path == "heads" else 0)
 
     def fuse(self, q_scaled: torch.Tensor, logits: torch.Tensor, features: GraphFeatures) -> torch.Tensor:
         mask = features.mask

@@ -45,9 +45,12 @@ class LayerKind:
     Attributes:
         self_loops: whether the layers read the adjacency with self-loops (GCN, GAT) or
             without (GraphSAGE, which has a separate weight for the node itself).
+        has_root: whether the layer has a weight of its own for the node itself (GraphSAGE's
+            ``lin_root``): the ``root`` root path then adds none.
     """
 
     self_loops = True
+    has_root = False
 
     def conv(self, in_dim: int, out_dim: int, config: EncoderConfig) -> nn.Module:
         """One layer from ``in_dim`` to ``out_dim`` features."""
@@ -99,6 +102,7 @@ class SAGE(LayerKind):
     """``DenseSAGEConv``: ``x_i' = W_rel mean_{j in N(i)} x_j + W_root x_i + b``."""
 
     self_loops = False  # neighbours only: the node itself has its own weight (lin_root)
+    has_root = True
 
     def conv(self, in_dim: int, out_dim: int, config: EncoderConfig) -> nn.Module:
         return DenseSAGEConv(in_dim, out_dim)

@@ -69,7 +69,7 @@ class GraphQNetwork(QNetwork):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         config: EncoderConfig = self.features_extractor.encoder.config
-        self.q_net = NodeScorer(config.embed, tuple(self.net_arch))  # type: ignore[assignment]
+        self.q_net = NodeScorer.for_encoder(config, tuple(self.net_arch))  # type: ignore[assignment]
 
 
 class GraphDQNPolicy(DQNPolicy):
@@ -132,10 +132,12 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
         super()._build(lr_schedule)
         # SB3 built action_net as Linear(latent, n_actions): a fixed number of actions. Score
         # nodes instead, then rebuild the optimizer over the new parameters.
-        self.action_net = NodeScorer(self.features_dim, tuple(self.net_arch))
+        self.action_net = NodeScorer.for_encoder(self.features_extractor.encoder.config, tuple(self.net_arch))
         if self.ortho_init:  # SB3's gains: sqrt(2) for hidden layers, 0.01 for the logits
             self.action_net.node_in.apply(partial(self.init_weights, gain=np.sqrt(2)))
             self.action_net.graph_in.apply(partial(self.init_weights, gain=np.sqrt(2)))
+            if self.action_net.input_in is not None:
+                self.action_net.input_in.apply(partial(self.init_weights, gain=np.sqrt(2)))
             self.action_net.rest.apply(partial(self.init_weights, gain=np.sqrt(2)))
             self.action_net.out.apply(partial(self.init_weights, gain=0.01))
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]

@@ -41,8 +41,8 @@ class HybridNetwork(nn.Module):
         super().__init__()
         embed, hidden = encoder.embed, encoder.head_hidden
         self.encoder = GraphEncoder(encoder)
-        self.q_head = NodeScorer(embed, hidden)
-        self.policy_head = NodeScorer(embed, hidden)
+        self.q_head = NodeScorer.for_encoder(encoder)
+        self.policy_head = NodeScorer.for_encoder(encoder)
         # The value head has the layout of SB3's PPO critic (MLP with tanh, then a linear
         # layer), so that a pre-trained PPO critic can be copied into it.
         layers: list[nn.Module] = []
@@ -51,7 +51,7 @@ class HybridNetwork(nn.Module):
         self.value_head = nn.Sequential(*layers, nn.Linear(hidden[-1], 1))
         # The fusion's parameters (if any) under the name its checkpoints use ("attention", "gate").
         self.fusion_name = hybrid.fusion
-        fusion: Fusion = FUSIONS.get(hybrid.fusion)(embed, hidden, hybrid)
+        fusion: Fusion = FUSIONS.get(hybrid.fusion)(encoder, hybrid)
         self.add_module(fusion.attribute, fusion)
         self._fusion_attribute = fusion.attribute
 
@@ -70,7 +70,11 @@ class HybridNetwork(nn.Module):
         features: GraphFeatures = self.encoder(obs)
         if actions is not None:
             index = actions.unsqueeze(-1).expand(-1, -1, features.nodes.shape[-1])
-            features = GraphFeatures(features.nodes.gather(1, index), features.graph, features.mask.gather(1, actions))
+            inputs = features.inputs
+            if inputs is not None:
+                inputs = inputs.gather(1, actions.unsqueeze(-1).expand(-1, -1, inputs.shape[-1]))
+            features = GraphFeatures(features.nodes.gather(1, index), features.graph, features.mask.gather(1, actions),
+                                     inputs)
         return self.q_head(features)
 
     def value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
