@@ -8,8 +8,9 @@ import torch
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
 import edge_rl
-from edge_rl.config import EncoderConfig
+from edge_rl.config import ROOT_PATHS, EncoderConfig
 from edge_rl.nn.encoders import INPUT_DIM, GraphEncoder, node_inputs
+from edge_rl.nn.heads import NodeScorer
 from edge_rl.registry import encoder_kinds
 
 
@@ -163,3 +164,62 @@ def test_node_scorer_equals_one_layer_on_the_concatenation() -> None:
     scores = scorer(GraphFeatures(nodes, graph, mask))
     torch.testing.assert_close(scores[mask > 0], expected[mask > 0])
     assert scores[0, 2] == torch.finfo(torch.float32).min
+
+
+# ---------------------------------------------------------------------- root paths
+
+
+def _complete_graph(n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    """n fog nodes, every pair linked, each with features of its own: every node's neighbourhood
+    (itself included) is the whole graph, so a plain GCN layer gives every node the same output."""
+    rng = np.random.default_rng(seed)
+    nodes = np.zeros((1, n, 7), dtype=np.float32)
+    nodes[0, :, :6] = rng.random((n, 6))
+    nodes[0, :, 6] = 1.0
+    adjacency = np.ones((1, n, n), dtype=np.float32) - np.eye(n, dtype=np.float32)
+    return {"nodes": torch.as_tensor(nodes), "adjacency": torch.as_tensor(adjacency),
+            "node_mask": torch.ones(1, n), "task": torch.full((1, 4), 0.5)}
+
+
+@pytest.mark.parametrize("root_path", ROOT_PATHS)
+def test_a_root_path_lets_the_heads_tell_nodes_apart_that_the_plain_gcn_averages_together(root_path: str) -> None:
+    """On a complete graph the plain GCN stack gives every node the same embedding, whatever
+    its own features, so no head can tell them apart: the over-smoothing in its purest form.
+    Jumping knowledge concatenates those same averages and cannot either; a root weight, a
+    residual path or the raw inputs at the heads can."""
+    torch.manual_seed(0)
+    config = EncoderConfig(kind="gcn", root_path=root_path)
+    encoder, head = GraphEncoder(config), NodeScorer.for_encoder(config)
+    with torch.no_grad():
+        scores = head(encoder(_complete_graph()))[0]
+    spread = (scores.max() - scores.min()).item()
+    if root_path in ("none", "jk"):
+        assert spread < 1e-5
+    else:
+        assert spread > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage", "hybrid"])
+@pytest.mark.parametrize("root_path", [r for r in ROOT_PATHS if r != "none"])
+def test_gradients_reach_every_weight_of_the_root_path(kind: str, root_path: str) -> None:
+    torch.manual_seed(0)
+    config = EncoderConfig(kind=kind, root_path=root_path, hidden=16, embed=16, head_hidden=(16,))
+    encoder, head = GraphEncoder(config), NodeScorer.for_encoder(config)
+    head(encoder(_batch([{}]))).sum().backward()
+    root_parameters = {name: p for name, p in [*encoder.named_parameters(), *head.named_parameters()]
+                       if any(part in name for part in ("roots", "shortcuts", "input", "jump"))}
+    assert root_parameters or (kind == "sage" and root_path == "root")  # GraphSAGE has its own root weight
+    for name, parameter in root_parameters.items():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("root_path", ROOT_PATHS)
+def test_every_root_path_is_blind_to_padding_and_runs_on_any_size(root_path: str) -> None:
+    torch.manual_seed(1)
+    config = EncoderConfig(kind="gcn", root_path=root_path)
+    encoder, head = GraphEncoder(config), NodeScorer.for_encoder(config)
+    plain, padded = _batch([{}]), _batch([{}], max_nodes=25)
+    torch.testing.assert_close(head(encoder(padded))[:, :17], head(encoder(plain)), atol=1e-5, rtol=1e-5)
+    for overrides, n in (({"n_sensors": 20, "n_fog": 8, "n_cloud": 2}, 30), ({"n_sensors": 3, "n_fog": 1}, 5)):
+        scores = head(encoder(_batch([overrides])))
+        assert scores.shape == (1, n) and torch.isfinite(scores).all()

@@ -13,7 +13,7 @@ import torch
 import edge_rl
 from edge_rl.agents import load, train
 from edge_rl.agents.hybrid import HybridNetwork, HybridOutput, ppo_loss, td_targets, train_hybrid, warm_start
-from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config import ROOT_PATHS, DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import evaluate
 from edge_rl.nn.fusions import standardise
@@ -284,3 +284,22 @@ def test_given_pretrained_agents_give_the_same_hybrid_as_pretraining_itself() ->
     other_seed = pretrain(tiny_hybrid(pretrain_steps=64, seed=3))
     with pytest.raises(ValueError, match="was not trained with the config this hybrid would pre-train with"):
         train_hybrid(config, pretrained=other_seed)
+
+
+@pytest.mark.parametrize("root_path", ROOT_PATHS)
+def test_every_root_path_trains_the_card_procedure_and_its_checkpoint_predicts_the_same(
+        root_path: str, tmp_path) -> None:
+    """The hybrid with each encoder design: pre-training, warm start (the heads' weights for the
+    raw inputs included), fine-tuning; saved and loaded, it scores padded and unpadded networks
+    of another size as before it was saved."""
+    from edge_rl.agents import load, train
+
+    encoder = EncoderConfig(hidden=16, embed=32, head_hidden=(16,), root_path=root_path)
+    agent = train(replace(tiny_hybrid("gating", pretrain_steps=64), encoder=encoder), tmp_path / "h")
+    again = load(tmp_path / "h")
+    assert again.config.encoder.root_path == root_path and again.name.endswith(
+        "gating" if root_path == "none" else f"{root_path}-gating")
+    for env in ({"n_sensors": 5, "n_fog": 3}, {"n_sensors": 5, "n_fog": 3, "max_nodes": 12}):
+        obs = {k: v.numpy() for k, v in _obs(2, **env).items()}
+        first, second = agent.node_scores(obs), again.node_scores(obs)
+        assert all(np.array_equal(first[k], second[k]) for k in first)

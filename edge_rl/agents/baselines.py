@@ -26,8 +26,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
 from edge_rl.agents.base import Agent, Observation
-from edge_rl.config import EnvConfig, TrainConfig
+from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
+from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 from edge_rl.nn.policies import GraphActorCriticPolicy, GraphDQNPolicy
 
 
@@ -131,6 +132,43 @@ class _ProgressBar(BaseCallback):
         self.bar.close()
 
 
+VALIDATION_EVERY = HybridConfig.eval_every
+VALIDATION_EPISODES = HybridConfig.val_episodes
+"""A baseline's learning curve: its greedy return on the first validation episodes every so many
+environment steps, as the hybrid validates itself (the same seeds, never test seeds)."""
+
+
+class _Validation(BaseCallback):
+    """The greedy return on validation episodes every :data:`VALIDATION_EVERY` steps and at the
+    end. It reads the policy and changes nothing of the training: its episodes run in
+    environments of their own, and a greedy action draws no random number."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.seeds = list(range(VALIDATION_SEEDS_START, VALIDATION_SEEDS_START + VALIDATION_EPISODES))
+        self.history: list[tuple[int, float]] = []
+        self.seconds = 0.0
+        self._next = VALIDATION_EVERY
+
+    def _validate(self) -> None:
+        start = time.perf_counter()
+        agent = BaselineAgent(self.config, self.model.policy, {})
+        score = float(episode_returns(agent, self.seeds, self.config.env).mean())
+        self.history.append((int(self.num_timesteps), round(score, 4)))
+        self.seconds += time.perf_counter() - start
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._validate()
+            self._next += VALIDATION_EVERY
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.history or self.history[-1][0] != self.num_timesteps:
+            self._validate()
+
+
 def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
                    log_dir: str | os.PathLike | None = None) -> BaselineAgent:
     """Train the baseline ``config`` describes; save it to ``path`` if given; with ``log_dir``,
@@ -138,16 +176,21 @@ def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, p
 
     Same config, seed and thread count give bit-identical weights. PPO collects whole
     rollouts, so it may run past ``total_timesteps`` to finish the last one; the checkpoint
-    records the steps actually taken.
+    records the steps actually taken, and the learning curve on validation episodes
+    (``validation_returns``: step, mean greedy return; their cost in ``validation_s``, part of
+    ``wall_time_s``).
     """
     model = make_model(config, log_dir)
     start = time.perf_counter()
-    callback = _ProgressBar(config.total_timesteps, config.name) if progress else None
-    model.learn(total_timesteps=config.total_timesteps, callback=callback)
+    validation = _Validation(config)
+    callbacks = [validation] + ([_ProgressBar(config.total_timesteps, config.name)] if progress else [])
+    model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
     trained = {
         "timesteps": int(model.num_timesteps),
         "wall_time_s": round(time.perf_counter() - start, 3),
+        "validation_s": round(validation.seconds, 3),
         "threads": torch.get_num_threads(),
+        "validation_returns": validation.history,
     }
     agent = BaselineAgent(config, model.policy, trained)
     if path is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from edge_rl.config import HybridConfig
+from edge_rl.config import EncoderConfig, HybridConfig
 
 ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "HybridGNN"}
 """How the encoders are named in labels and the card (another kind: its name in capitals)."""
@@ -63,6 +63,16 @@ class Variant:
         return slug(self.label)
 
 
+def with_root_path(variant: Variant, root_path: str) -> Variant:
+    """``variant`` with another encoder root path: ``DQN-GNN (GAT) + residual``; the same
+    variant for ``none`` (its plain stack). Served under its model type without a suffix."""
+    if root_path == "none" or variant.policy != "gnn":
+        return variant
+    return replace(variant, label=f"{variant.label} + {root_path}", name=f"{variant.name} + {root_path}",
+                   description=f"{variant.description}; encoder with the {root_path} root path",
+                   root_path=root_path, model_type=None)
+
+
 _CARD_FUSION = HybridConfig()
 
 
@@ -80,7 +90,7 @@ def _baseline(algo: str, encoder: str, description: str, model_type: str | None 
     return Variant(label, label, f"{algo.upper()}+{kind}", description, algo, "gnn", encoder, model_type=model_type)
 
 
-VARIANTS: tuple[Variant, ...] = (
+CARD_VARIANTS: tuple[Variant, ...] = (
     # The card's five Model Variants rows, in its order, and its fourth Evaluation Results row ...
     _hybrid("Hybrid (Best)", f"GCN encoder, weighted-sum fusion ({_CARD_FUSION.q_weight:g} Q + "
             f"{_CARD_FUSION.policy_weight:g} logits), card's procedure, best fine-tuning step on validation seeds",
@@ -105,7 +115,16 @@ VARIANTS: tuple[Variant, ...] = (
     _baseline("dqn", "sage", "SB3 DQN on the GraphSAGE encoder (Hybrid SAGE's pre-training)"),
     _baseline("ppo", "sage", "SB3 PPO on the GraphSAGE encoder (Hybrid SAGE's pre-training)"),
 )
-"""The card's rows and ours, in the card's order (the card's tables list them so)."""
+"""The card's rows and ours, in the card's order, with the card's plain encoder stack."""
+
+DESIGN = EncoderConfig().root_path
+"""The encoder design of new training (``EncoderConfig``'s default root path), chosen on
+validation seeds by the encoder-design comparison of notebook 04."""
+
+VARIANTS: tuple[Variant, ...] = tuple(
+    twin for v in CARD_VARIANTS for twin in dict.fromkeys([v, with_root_path(v, DESIGN)]))
+"""Every card row with the plain stack (the card's), each graph model followed by its twin
+with the chosen root path (``Hybrid (Best) + residual``): the card's tables show both."""
 
 BY_LABEL: dict[str, Variant] = {v.label: v for v in VARIANTS}
 
@@ -115,16 +134,6 @@ def variant(label: str) -> Variant:
     if label not in BY_LABEL:
         raise ValueError(f"no variant labelled {label!r}; the catalogue has {list(BY_LABEL)}")
     return BY_LABEL[label]
-
-
-def with_root_path(variant: Variant, root_path: str) -> Variant:
-    """``variant`` with another encoder root path: ``DQN-GNN (GAT) + residual``; the same
-    variant for ``none`` (its plain stack). Served under its model type without a suffix."""
-    if root_path == "none" or variant.policy != "gnn":
-        return variant
-    return replace(variant, label=f"{variant.label} + {root_path}", name=f"{variant.name} + {root_path}",
-                   description=f"{variant.description}; encoder with the {root_path} root path",
-                   root_path=root_path, model_type=None)
 
 
 def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | None = None,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, ...] | None) 
     agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run), prerequisites=prerequisites)
     # Every environment step the model used: a hybrid's pre-training included.
     env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
+    evaluation_start = time.perf_counter()
     for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
         if not seeds:
             continue
@@ -115,6 +117,12 @@ def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, ...] | None) 
         rows["algo"] = run.config.name
         path = _paths(folder, run, split)[1]
         atomic_write(path, lambda tmp, rows=rows: rows.to_csv(tmp, index=False))
+    # Where the run's CPU time went (the cost table); beside the training logs, which record when.
+    trained = agent.trained
+    timing = {"train_s": round(trained["wall_time_s"] - trained.get("validation_s", 0.0), 3),
+              "validation_s": trained.get("validation_s", 0.0),
+              "evaluation_s": round(time.perf_counter() - evaluation_start, 3)}
+    atomic_write(log_dir(folder, run) / "timing.json", lambda tmp: Path(tmp).write_text(json.dumps(timing) + "\n"))
     return run.label
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from edge_rl.agents.hybrid import pretrain_config
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.catalogue import ENCODER_NAMES, VARIANTS, Variant, find
+from edge_rl.experiments.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
 
@@ -66,15 +66,29 @@ def budget(name: str) -> Budget:
     return BUDGETS[name]
 
 
+def designs() -> tuple[str, ...]:
+    """The encoder designs every graph row of the card is trained with: the card's plain stack,
+    and the root path new training uses (:data:`~edge_rl.experiments.catalogue.DESIGN`)."""
+    return tuple(dict.fromkeys(("none", DESIGN)))
+
+
+def _run(budget: Budget, variant: Variant, config: TrainConfig) -> Run:
+    """A run of ``variant``: evaluated on the budget's test seeds, and on the model-selection
+    seeds (which choose the checkpoint the API serves)."""
+    return Run(variant.label, config, DEFAULT_EVAL_SEEDS[: budget.eval_episodes], budget.selection_seeds)
+
+
 def baseline_runs(budget: Budget) -> list[Run]:
     """The card's four baselines, ``budget.train_seeds`` seeds each: DQN and PPO on the flat
-    observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder)."""
-    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder),
+    the graph ones with the card's plain stack and with the chosen root path."""
     runs = []
     for seed in range(budget.train_seeds):
         for algo, policy in (("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn")):
-            config = budget.config(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000))
-            runs.append(Run(find(algo, policy).label, config, seeds))
+            for root_path in designs() if policy == "gnn" else ("none",):
+                config = budget.config(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000),
+                                       encoder=EncoderConfig(root_path=root_path))
+                runs.append(_run(budget, find(algo, policy, root_path=root_path), config))
     return runs
 
 
@@ -93,27 +107,29 @@ def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none")
     return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion))
 
 
-def _pretraining(card: TrainConfig, encoder: str, seeds: tuple[int, ...]) -> list[Run]:
+def _pretraining(budget: Budget, card: TrainConfig, encoder: str, root_path: str) -> list[Run]:
     """DQN-GNN and PPO-GNN with ``encoder``: the hybrid's pre-training, and baselines in their own right."""
-    config = _with(card, encoder, "weighted_sum")
-    return [Run(find(algo, encoder=encoder).label, pretrain_config(config, algo), seeds) for algo in ("dqn", "ppo")]
+    config = _with(card, encoder, "weighted_sum", root_path)
+    return [_run(budget, find(algo, encoder=encoder, root_path=root_path), pretrain_config(config, algo))
+            for algo in ("dqn", "ppo")]
 
 
-def _hybrid_run(card: TrainConfig, variant: Variant, budget: Budget, seeds: tuple[int, ...]) -> Run:
+def _hybrid_run(budget: Budget, card: TrainConfig, variant: Variant) -> Run:
     """The run of a hybrid variant: the card's procedure, or its longer or from-scratch forms."""
-    config = _with(card, variant.encoder, variant.fusion or "weighted_sum")
+    config = _with(card, variant.encoder, variant.fusion or "weighted_sum", variant.root_path)
     if variant.procedure == "final":  # 20,000 fine-tuning steps, the last weights
         config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
     elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
-        hp = config.hybrid
+        hybrid = config.hybrid
         total = (config.pretrain_steps + rollout_steps(config.pretrain_steps, config.ppo.n_envs * config.ppo.n_steps)
-                 + rollout_steps(config.total_timesteps, hp.n_envs * hp.n_steps))
+                 + rollout_steps(config.total_timesteps, hybrid.n_envs * hybrid.n_steps))
         config = replace(config, pretrain_steps=0, total_timesteps=total)
-    return Run(variant.label, config, seeds)
+    return _run(budget, variant, config)
 
 
 def hybrid_runs(budget: Budget) -> list[Run]:
-    """The card's hybrid procedure and variants, with the baseline runs they start from.
+    """The card's hybrid procedure and variants, with the baseline runs they start from, each
+    with the card's plain encoder stack and with the chosen root path.
 
     Per seed: DQN-GNN and PPO-GNN for each encoder (pre-training, 10,000 steps each), then the
     catalogue's hybrids by the card's procedure, each fine-tuned for 5,000 steps: "Hybrid
@@ -122,31 +138,32 @@ def hybrid_runs(budget: Budget) -> list[Run]:
     "Hybrid (Final)", 20,000 fine-tuning steps, last weights; and "Hybrid (scratch)", no
     pre-training, as many environment steps as the card's whole procedure.
     """
-    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
-    hybrids = [v for v in VARIANTS if v.algo == "hybrid"]
     runs = []
     for seed in range(budget.train_seeds):
         card = _card_hybrid(budget, seed)
-        for encoder in ("gcn", "gat", "sage"):
-            runs += _pretraining(card, encoder, seeds)
-        runs += [_hybrid_run(card, v, budget, seeds) for v in hybrids if v.procedure == "card"]
-        if seed < budget.long_seeds:
-            runs += [_hybrid_run(card, v, budget, seeds) for v in hybrids if v.procedure != "card"]
+        for root_path in designs():
+            hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path]
+            for encoder in ("gcn", "gat", "sage"):
+                runs += _pretraining(budget, card, encoder, root_path)
+            runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure == "card"]
+            if seed < budget.long_seeds:
+                runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure != "card"]
     return runs
 
 
 def ablation_runs(budget: Budget) -> list[Run]:
     """Every encoder (GCN, GAT, GraphSAGE, hybrid) x every fusion (weighted sum, attention,
-    gating), by the card's procedure, ``budget.train_seeds`` seeds each, with their
-    pre-training runs. Cells that notebook 02 trained keep its labels and are not retrained."""
-    seeds = DEFAULT_EVAL_SEEDS[: budget.eval_episodes]
+    gating) x the two encoder designs (plain, chosen root path), by the card's procedure,
+    ``budget.train_seeds`` seeds each, with their pre-training runs. Cells that notebook 02
+    trained keep its labels and are not retrained."""
     runs = []
     for seed in range(budget.train_seeds):
         card = _card_hybrid(budget, seed)
-        for encoder in encoder_kinds():
-            runs += _pretraining(card, encoder, seeds)
-            runs += [_hybrid_run(card, find("hybrid", encoder=encoder, fusion=fusion), budget, seeds)
-                     for fusion in FUSIONS]
+        for root_path in designs():
+            for encoder in encoder_kinds():
+                runs += _pretraining(budget, card, encoder, root_path)
+                runs += [_hybrid_run(budget, card, find("hybrid", encoder=encoder, fusion=fusion, root_path=root_path))
+                         for fusion in FUSIONS]
     return runs
 
 

@@ -166,8 +166,11 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     history: list[tuple[int, float]] = []
     best_return, best_state, best_step = -np.inf, None, 0
 
+    validation_seconds = 0.0
+
     def validate(step: int) -> None:
-        nonlocal best_return, best_state, best_step
+        nonlocal best_return, best_state, best_step, validation_seconds
+        started = time.perf_counter()
         network.eval()
         # The validation episodes run side by side: one forward pass per step for all of them.
         score = float(episode_returns(HybridAgent(config, network, {}), val_seeds, config.env).mean())
@@ -175,6 +178,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         history.append((step, round(score, 4)))
         if score > best_return:
             best_return, best_state, best_step = score, copy.deepcopy(network.state_dict()), step
+        validation_seconds += time.perf_counter() - started
 
     obs = envs.reset()
     episode_start = np.ones(hybrid.n_envs, dtype=bool)
@@ -252,6 +256,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         trained["selected"] = f"best on validation seeds {val_seeds[0]}-{val_seeds[-1]}, step {best_step}"
     trained["total_env_steps"] = steps + sum(trained["pretrain_timesteps"].values())
     trained["wall_time_s"] = round(time.perf_counter() - start_time, 3)
+    trained["validation_s"] = round(validation_seconds, 3)
     trained["threads"] = torch.get_num_threads()
     agent = HybridAgent(config, network, trained)
     if path is not None:
