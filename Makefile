@@ -39,7 +39,7 @@ DASHBOARD_PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup test bench reproduce compare lab serve dashboard chromium screenshot clean
+.PHONY: help setup test bench reproduce estimate compare lab serve dashboard chromium screenshot clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
@@ -68,7 +68,11 @@ $(STAMP): pyproject.toml
 test: setup chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
-reproduce: $(EXECUTED)
+reproduce: estimate $(EXECUTED)
+
+# How long the notebooks that will rerun took in the committed run (printed before they start).
+estimate: | $(STAMP)
+	@$(PY) -m edge_rl.experiments.costs $(RESULTS) --budget $(BUDGET)
 
 # Notebooks run in order, in their own folder. Each reads what the ones before it wrote, so
 # each executed notebook also depends on the one before: a rerun of 02 reruns 03, 04 and 05.

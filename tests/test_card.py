@@ -12,13 +12,12 @@ import pytest
 
 from edge_rl.experiments.card import (
     CONTENDERS,
-    OWN_RIVALS,
-    RIVALS,
     best_rule,
     evaluation_results,
     headline,
     improvement,
     model_variants,
+    rivals_of,
 )
 from edge_rl.experiments.catalogue import BY_LABEL
 from edge_rl.experiments.model_card import model_card
@@ -66,11 +65,11 @@ def test_evaluation_results_put_the_rules_among_the_models_by_mean_reward() -> N
 
 
 def test_improvement_over_each_rival_with_a_verdict() -> None:
-    rows = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN-MLP": 100.0})
+    rows = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN Baseline": 100.0})
     rules = _rules()
     assert best_rule(rules) == "greedy_earliest_finish"
     table = improvement(rows, rules)
-    expected = [f"{x} vs {BY_LABEL[y].name}" for x in CONTENDERS for y in (*RIVALS, *OWN_RIVALS[x])]
+    expected = [f"{x} vs {BY_LABEL[y].name}" for x in CONTENDERS for y in rivals_of(x)]
     assert [c for c in table.index if not c.endswith("greedy_earliest_finish")] == expected
     best = "Hybrid (Best) vs "
     assert table.loc[best + "DQN Baseline", "P(X > Y)"] == 0.0 and table.loc[best + "DQN Baseline", "verdict"] == "loses"
@@ -88,7 +87,7 @@ def test_no_verdict_from_fewer_than_five_seeds() -> None:
 
 def test_missing_variants_and_missing_results_are_named(tmp_path: Path) -> None:
     rows = _rows(["Hybrid (Best)"], {})
-    with pytest.raises(ValueError, match=r"no policy \['DQN-MLP'"):
+    with pytest.raises(ValueError, match=r"no policy \['DQN Baseline'"):
         model_variants(rows, _rules())
     with pytest.raises(ValueError, match=r"no policy \[.*'Hybrid \(scratch\)'"):
         improvement(_rows([l for l in LABELS if l != "Hybrid (scratch)"], {}), _rules())
@@ -98,7 +97,7 @@ def test_missing_variants_and_missing_results_are_named(tmp_path: Path) -> None:
 
 def _results(tmp_path: Path, greedy: float) -> Path:
     """A results folder as notebooks 00-04 leave it, from synthetic rows."""
-    rows, rules = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN-MLP": 60.0}), _rules(greedy)
+    rows, rules = _rows(LABELS, {"Hybrid (Best)": 10.0, "DQN Baseline": 60.0}), _rules(greedy)
     tables = tmp_path / "tables"
     save_table(model_variants(rows, rules), tables / "model_variants")
     save_table(evaluation_results(rows, rules), tables / "evaluation_results")
@@ -107,6 +106,16 @@ def _results(tmp_path: Path, greedy: float) -> Path:
                              "fusion": ["weighted_sum", "weighted_sum", "DQN-GNN alone"],
                              "IQM over seeds": [12.0, -5.0, 3.0], "IQM 95% CI": ["[1, 2]"] * 3, "Seeds": [5] * 3})
     save_table(ablation.set_index("policy"), tables / "ablation")
+    save_table(pd.DataFrame({"design": ["root", "none"], "mean over cells": [80.0, -100.0]}).set_index("design"),
+               tables / "encoder_designs")
+    models = ["DQN-GNN", "PPO-GNN (GAT)", "DQN-GNN (SAGE)"]
+    distances = pd.DataFrame([{"model": m, "design": d, "layer": layer, "MAD": mad} for m in models
+                              for d in ("none", "root") for layer, mad in (("input", 0.45), ("layer 3", 0.01))])
+    save_table(distances.set_index(["model", "design", "layer"]), tables / "over_smoothing")
+    placements = pd.DataFrame({"on sensors": [1.0], "on its own sensor": [0.1], "on fog": [0.0], "on the cloud": [0.0],
+                               "its share": [0.2], "entropy / uniform": [0.999], "largest probability": [0.066]},
+                              index=pd.Index(["PPO-GNN (GAT)"], name="model"))
+    save_table(placements, tables / "policy_choices")
     (tmp_path / "models").mkdir()
     shutil.copy(ROOT / "results" / "models" / "hybrid-best-seed0.json", tmp_path / "models")
     return tmp_path
@@ -118,6 +127,7 @@ def test_the_card_says_a_rule_wins_only_when_one_does(tmp_path: Path) -> None:
     assert "the best trained model is DQN Baseline" in wins
     assert "Hybrid (Best) against DQN Baseline: probability of improvement 0.00 [0.00, 0.00] (5 vs 5 seeds): loses." in wins
     assert "the best encoder × fusion cell is Hybrid (Best)" in wins  # pre-training cells are not hybrid cells
+    assert "Its greedy episodes put 100% of the tasks on sensors" in wins and "uniform over 17 nodes: 0.059" in wins
     loses = model_card(_results(tmp_path / "b", greedy=20.0))
     assert "A fixed rule wins" not in loses and "The best trained model is DQN Baseline" in loses
     assert "every trained model scores above it" in loses

@@ -22,7 +22,7 @@ def _runs() -> list[Run]:
         Run("DQN-GNN", pretrain_config(hybrid, "dqn"), SEEDS),
         Run("PPO-GNN", pretrain_config(hybrid, "ppo"), SEEDS),
         Run("Hybrid", hybrid, SEEDS),
-        Run("DQN-MLP", tiny("dqn", policy="mlp", seed=1), SEEDS),
+        Run("DQN Baseline", tiny("dqn", policy="mlp", seed=1), SEEDS),
     ]
 
 
@@ -31,7 +31,7 @@ def test_runs_write_checkpoints_and_rows_and_match_one_process(tmp_path: Path) -
     parallel = run_all(runs, tmp_path / "two", workers=2, progress=False)
     serial = run_all(runs, tmp_path / "one", workers=1, progress=False)
     pd.testing.assert_frame_equal(parallel, serial)
-    assert set(parallel["policy"]) == {"DQN-GNN", "PPO-GNN", "Hybrid", "DQN-MLP"}
+    assert set(parallel["policy"]) == {"DQN-GNN", "PPO-GNN", "Hybrid", "DQN Baseline"}
     assert (parallel["train_seed"] == 1).all()
     hybrid_steps = parallel.loc[parallel["policy"] == "Hybrid", "env_steps"].iloc[0]
     assert hybrid_steps == 64 + 64 + 128  # pre-training included
@@ -42,7 +42,7 @@ def test_runs_write_checkpoints_and_rows_and_match_one_process(tmp_path: Path) -
 
 
 def test_a_rerun_skips_finished_runs_and_redoes_missing_ones(tmp_path: Path) -> None:
-    runs = _runs()[-1:] + [Run("DQN-MLP b", replace(_runs()[-1].config, seed=2), SEEDS)]
+    runs = _runs()[-1:] + [Run("DQN Baseline b", replace(_runs()[-1].config, seed=2), SEEDS)]
     run_all(runs, tmp_path, workers=1, progress=False)
     first, second = (tmp_path / "runs" / f"{r.stem}.csv" for r in runs)
     before = first.stat().st_mtime_ns
@@ -55,7 +55,7 @@ def test_a_rerun_skips_finished_runs_and_redoes_missing_ones(tmp_path: Path) -> 
 
 def test_repeated_stems_are_refused(tmp_path: Path) -> None:
     run = _runs()[-1]
-    with pytest.raises(ValueError, match="distinct labels per seed; repeated: \\['dqn-mlp-seed1'\\]"):
+    with pytest.raises(ValueError, match="distinct labels per seed; repeated: \\['dqn-baseline-seed1'\\]"):
         run_all([run, run], tmp_path, progress=False)
 
 
@@ -79,8 +79,7 @@ def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
 
 
 def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(tmp_path: Path) -> None:
-    from edge_rl.agents import algorithm
-    from edge_rl.experiments.runs import learning_curves, log_dir, read_rows
+    from edge_rl.experiments.runs import read_rows, validation_curves
 
     runs = _runs()[:3]
     run_all(runs, tmp_path, workers=1, progress=False)
@@ -88,19 +87,30 @@ def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(t
     hybrid = rows[rows["policy"] == "Hybrid"]
     assert (hybrid["train_steps"] == 128).all() and (hybrid["env_steps"] == 64 + 64 + 128).all()
     assert (rows.loc[rows["policy"] == "DQN-GNN", "train_steps"] == 64).all()
-    # Runs this short finish no training episode; give each one, 100 steps long per environment.
-    for run in runs:
-        logs = log_dir(tmp_path, run)
-        for old in logs.glob("*.monitor.csv"):
-            old.unlink()
-        (logs / "0.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n-5.0,100,0.1\n')
-    curves = learning_curves(runs, tmp_path).set_index("policy")["step"]
-    envs = {run.label: algorithm(run.config).training_envs(run.config) for run in runs}
-    assert curves["DQN-GNN"] == 100 * envs["DQN-GNN"]
-    assert curves["Hybrid"] == 64 + 64 + 100 * envs["Hybrid"]  # after its pre-training
+    curves = validation_curves(runs, tmp_path)
+    assert curves.loc[curves["policy"] == "DQN-GNN", "step"].tolist() == [64]  # validated at its end
+    assert curves.loc[curves["policy"] == "Hybrid", "step"].min() > 64 + 64  # after its pre-training
     missing = Run("Never trained", replace(runs[0].config, seed=7), SEEDS)
     with pytest.raises(FileNotFoundError, match="run never-trained-seed7 has no up-to-date results"):
         read_rows([missing], tmp_path)
+
+
+def test_validation_rows_and_the_cost_of_a_run_are_kept_apart_from_its_test_rows(tmp_path: Path) -> None:
+    import json
+
+    from edge_rl.experiments.runs import read_rows
+
+    run = Run("DQN-GNN", _runs()[0].config, SEEDS, (20_100, 20_101))
+    run_all([run], tmp_path, workers=1, progress=False)
+    assert read_rows([run], tmp_path, split="validation")["seed"].tolist() == [20_100, 20_101]
+    assert read_rows([run], tmp_path)["seed"].tolist() == list(SEEDS)
+    timing = json.loads((tmp_path / "logs" / run.stem / "timing.json").read_text())
+    assert set(timing) == {"train_s", "validation_s", "evaluation_s"} and timing["evaluation_s"] > 0
+    with pytest.raises(ValueError, match="validation seeds must not be test seeds"):
+        Run("x", run.config, SEEDS, SEEDS)
+    (tmp_path / "validation" / f"{run.stem}.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="no up-to-date results"):  # a missing split is not done
+        read_rows([run], tmp_path)
 
 
 def test_rule_rows_come_from_notebook_00_or_name_it(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def test_record_keeps_one_timing_row_per_notebook_with_machine_and_versions(tmp_
 
 def test_a_missing_earlier_result_stops_the_real_notebook_and_names_it(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
-    with pytest.raises(NotebookError, match=r"03_evaluation.ipynb: cell 3 .*FileNotFoundError: run dqn-mlp-seed0 "
+    with pytest.raises(NotebookError, match=r"03_evaluation.ipynb: cell 3 .*FileNotFoundError: run dqn-baseline-seed0 "
                                             r"has no up-to-date results"):
         run_notebook(root / "notebooks" / "03_evaluation.ipynb", tmp_path / "out.ipynb",
                      {"results_dir": str(tmp_path / "empty")})

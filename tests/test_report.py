@@ -12,15 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.report import (
-    environment_spec,
-    episode_table,
-    markdown,
-    plot_learning_curves,
-    results_table,
-    save_table,
-    training_curve,
-)
+from edge_rl.experiments.figures import colours, plot_curves
+from edge_rl.experiments.report import environment_spec, episode_table, markdown, results_table, save_table
 from edge_rl.experiments.suites import BUDGETS, baseline_runs, budget
 
 
@@ -48,22 +41,22 @@ def test_results_table_has_the_cards_columns_and_the_seed_statistics() -> None:
     assert list(table.index) == ["A", "B"]  # best mean first
 
 
-def test_training_curve_steps_are_exact_per_environment(tmp_path: Path) -> None:
-    for env, returns in enumerate(([1.0, 2.0], [3.0, 4.0])):
-        lines = ['#{"t_start": 0, "env_id": null}', "r,l,t"] + [f"{r},100,{0.5 * (i + env)}" for i, r in enumerate(returns)]
-        (tmp_path / f"{env}.monitor.csv").write_text("\n".join(lines) + "\n")
-    curve = training_curve(tmp_path, n_envs=2)
-    assert curve["step"].tolist() == [200, 200, 400, 400]  # two envs in lockstep, 100-step episodes
-    assert sorted(curve["return"].tolist()) == [1.0, 2.0, 3.0, 4.0]
-    with pytest.raises(FileNotFoundError, match="no \\*.monitor.csv"):
-        training_curve(tmp_path / "nothing", 1)
-
-
-def test_learning_curves_draw_one_line_per_policy() -> None:
-    curves = pd.DataFrame({"policy": ["A"] * 4 + ["B"] * 4, "seed": [0, 0, 1, 1] * 2,
+def test_learning_curves_draw_one_line_per_policy_in_its_colour_and_the_rules_as_lines() -> None:
+    curves = pd.DataFrame({"policy": ["DQN-GNN"] * 4 + ["Hybrid (Best)"] * 4, "seed": [0, 0, 1, 1] * 2,
                            "step": [100, 200, 100, 200] * 2, "return": [1.0, 2.0, 1.5, 2.5, 0.0, 0.0, 1.0, 1.0]})
-    ax = plot_learning_curves(curves, bins=2)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
+    ax = plot_curves(curves, {"greedy_earliest_finish": 3.0})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["DQN-GNN", "Hybrid (Best)",
+                                                                    "greedy_earliest_finish (rule)"]
+    assert "higher is better" in ax.get_ylabel() and ax.get_title()
+    assert tuple(ax.get_lines()[0].get_color()) == tuple(colours(["DQN-GNN"])["DQN-GNN"])
+
+
+def test_every_policy_keeps_one_colour_and_a_twin_shares_its_hue() -> None:
+    first = colours(["DQN-GNN", "random"])
+    again = colours(["Hybrid GAT", "random", "DQN-GNN + root", "DQN-GNN"])
+    assert first["DQN-GNN"] == again["DQN-GNN"] and first["random"] == again["random"]
+    assert again["DQN-GNN + root"] != again["DQN-GNN"]
+    assert len(set(colours(["DQN-GNN", "PPO-GNN", "DQN Baseline", "Hybrid (Best)", "greedy_earliest_finish"]).values())) == 5
 
 
 def test_tables_are_written_as_csv_and_markdown(tmp_path: Path) -> None:
@@ -86,7 +79,7 @@ def test_budgets_and_the_baseline_plan() -> None:
     with pytest.raises(ValueError, match=r"unknown budget 'fast'; accepted: \['full', 'quick'\]"):
         budget("fast")
     runs = baseline_runs(BUDGETS["full"])
-    assert len(runs) == 40 and {r.label for r in runs} == {"DQN-MLP", "PPO-MLP", "DQN-GNN", "PPO-GNN"}
+    assert len(runs) == 40 and {r.label for r in runs} == {"DQN Baseline", "PPO Baseline", "DQN-GNN", "PPO-GNN"}
     assert len({r.stem for r in runs}) == 40
     assert all(len(r.eval_seeds) == 100 and r.config.total_timesteps == 10_000 for r in runs)
 
@@ -121,23 +114,24 @@ def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_0
     shared = [run for run in runs if run.stem in earlier]
     # The five cells notebook 02 trains, and the GCN/GAT/SAGE pre-training: same stems, same configs.
     assert len(shared) == quick.train_seeds * (5 + 6) and all(earlier[r.stem] == r.config for r in shared)
-    assert cells[("hybrid", "gating")] == "Hybrid HybridGNN gating"
+    assert cells[("hybrid", "gating")] == "Hybrid GCN+GAT+SAGE gating"
     assert {r.label for r in runs if r.config.encoder.kind == "hybrid" and r.config.algo != "hybrid"} == {
-        "DQN-GNN (HYBRID)", "PPO-GNN (HYBRID)"}
+        "DQN-GNN (GCN+GAT+SAGE)", "PPO-GNN (GCN+GAT+SAGE)"}
 
 
-def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_grid() -> None:
-    from edge_rl.experiments.report import ablation_table, plot_ablation
+def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() -> None:
+    from edge_rl.experiments.figures import plot_ablation
+    from edge_rl.experiments.report import ablation_table
 
     rows = pd.DataFrame({
         "policy": ["a"] * 4 + ["b"] * 4 + ["other"] * 2,
         "train_seed": [0, 0, 1, 1] * 2 + [0, 1],
         "return": [1.0, 3.0, 5.0, 7.0, -1.0, -1.0, -3.0, -3.0, 100.0, 100.0],
     })
-    table = ablation_table(rows, {"a": ("gcn", "gating"), "b": ("sage", "attention")})
+    table = ablation_table(rows, {"a": ("gcn", "gating", "none"), "b": ("sage", "attention", "root")})
     assert list(table.index) == ["a", "b"]
     assert table.loc["a", "IQM over seeds"] == pytest.approx(4.0) and table.loc["b", "Seeds"] == 2
-    assert (table.loc["b", "encoder"], table.loc["b", "fusion"]) == ("sage", "attention")
-    ax = plot_ablation(table)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["gcn", "sage"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["gating", "attention"]
+    assert tuple(table.loc["b", ["encoder", "fusion", "design"]]) == ("sage", "attention", "root")
+    figure = plot_ablation(table)
+    assert [ax.get_title() for ax in figure.axes] == ["GCN", "SAGE"]
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["attention"]

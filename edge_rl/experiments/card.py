@@ -2,9 +2,8 @@
 with the fixed rules as rows, and the probability that the hybrid improves on each rival.
 (:mod:`edge_rl.experiments.model_card` writes ``MODEL_CARD.md`` from them.)
 
-The card names its rows after models ("DQN Baseline"); our runs have labels ("DQN-MLP"); the
-catalogue of variants (:mod:`edge_rl.experiments.catalogue`) maps the two, with each model's
-type and description.
+Every row is named as the catalogue of variants (:mod:`edge_rl.experiments.catalogue`) names
+it, with its type and description: the card's own names for the card's rows.
 """
 
 from __future__ import annotations
@@ -14,22 +13,38 @@ from collections.abc import Sequence
 import pandas as pd
 
 from edge_rl.envs.heuristics import HEURISTICS
-from edge_rl.experiments.catalogue import BY_LABEL, VARIANTS, card_name
+from edge_rl.experiments.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.stats import improvement_interval, run_scores
 
-CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN-MLP", "PPO-MLP", "Hybrid GAT", "Hybrid Attention")
-CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN-MLP", "PPO-MLP", "Hybrid (Final)")
-CONTENDERS = ("Hybrid (Best)", "Hybrid SAGE")
-"""Compared with every rival: the card's headline hybrid, and Hybrid SAGE. The second was chosen
-after notebook 02's test results showed GraphSAGE to be the best encoder: its comparisons are
-exploratory, not a pre-registered test (the card says so)."""
-RIVALS = ("DQN-MLP", "DQN-GNN", "PPO-MLP", "PPO-GNN")
+CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention")
+CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid (Final)")
+def _twin(label: str) -> str:
+    """The root-path twin of a graph variant's label (itself if there is none)."""
+    return with_root_path(BY_LABEL[label], DESIGN).label
+
+
+CONTENDERS = tuple(dict.fromkeys(("Hybrid (Best)", _twin("Hybrid (Best)"), "Hybrid SAGE")))
+"""Compared with every rival: the card's headline hybrid, its twin with the chosen root path,
+and Hybrid SAGE. The last was chosen after the first reproduction's test results showed
+GraphSAGE to be the best encoder: its comparisons are exploratory, not a pre-registered test
+(the card says so)."""
+RIVALS = ("DQN Baseline", "DQN-GNN", "PPO Baseline", "PPO-GNN")
 OWN_RIVALS = {"Hybrid (Best)": ("Hybrid (scratch)", "Hybrid (Final)"),
               "Hybrid SAGE": ("DQN-GNN (SAGE)", "PPO-GNN (SAGE)")}
 """Rivals a contender is also compared with: what the warm start buys, and what fine-tuning
-adds to the runs it started from."""
-LEARNING_CURVES = ("DQN-MLP", "PPO-MLP", "DQN-GNN", "PPO-GNN", "Hybrid (Best)", "Hybrid (Final)", "Hybrid (scratch)")
+adds to the runs it started from. A root-path twin meets the twins of its rivals."""
+
+
+def rivals_of(contender: str) -> tuple[str, ...]:
+    """The rivals ``contender`` is compared with: the baselines and its own rivals, as twins
+    with the contender's root path where they are graph models."""
+    variant = BY_LABEL[contender]
+    plain = next((v.label for v in VARIANTS if v.root_path == "none" and with_root_path(v, variant.root_path) == variant),
+                 contender)
+    return tuple(with_root_path(BY_LABEL[label], variant.root_path).label
+                 for label in (*RIVALS, *OWN_RIVALS.get(plain, ())))
+LEARNING_CURVES = ("DQN Baseline", "PPO Baseline", "DQN-GNN", "PPO-GNN", "Hybrid (Best)", "Hybrid (Final)", "Hybrid (scratch)")
 """The runs whose training curves notebook 03 draws: the card's baselines and hybrids."""
 MIN_SEEDS = 5
 """Fewer training seeds than this on either side: no verdict, however narrow the interval."""
@@ -110,20 +125,18 @@ def verdict(row: pd.Series) -> str:
     return "cannot be told apart"
 
 
-def improvement(rows: pd.DataFrame, rule_rows: pd.DataFrame, of: Sequence[str] = CONTENDERS,
-                rivals: Sequence[str] = RIVALS) -> pd.DataFrame:
-    """Probability of improvement of each model in ``of`` over each rival, over its own rivals
-    (:data:`OWN_RIVALS`) and over the best fixed rule: ``P(X > Y)`` for a random training seed
+def improvement(rows: pd.DataFrame, rule_rows: pd.DataFrame, of: Sequence[str] = CONTENDERS) -> pd.DataFrame:
+    """Probability of improvement of each model in ``of`` over each of its rivals
+    (:func:`rivals_of`) and over the best fixed rule: ``P(X > Y)`` for a random training seed
     of each, with a 95 % bootstrap interval (a rule has one run and is not resampled). Above
     0.5 means X tends to win. One row per ``X vs Y``, with both seed counts and the verdict."""
-    own = [r for contender in of for r in OWN_RIVALS.get(contender, ())]
-    _missing(rows, [*of, *rivals, *own])
+    _missing(rows, [*of, *(rival for contender in of for rival in rivals_of(contender))])
     scores = run_scores(pd.concat([rows, rule_rows], ignore_index=True))
     rules = set(rule_rows["policy"])
     records = []
     for contender in of:
         x = scores.loc[scores["policy"] == contender, "return"].to_numpy()
-        for rival in [*rivals, *OWN_RIVALS.get(contender, ()), best_rule(rule_rows)]:
+        for rival in [*rivals_of(contender), best_rule(rule_rows)]:
             y = scores.loc[scores["policy"] == rival, "return"].to_numpy()
             interval = improvement_interval(x, y)
             x_name, y_name = _card_names([contender, rival])
@@ -133,3 +146,18 @@ def improvement(rows: pd.DataFrame, rule_rows: pd.DataFrame, of: Sequence[str] =
     table = pd.DataFrame(records).set_index("comparison")
     table["verdict"] = [verdict(row) for _, row in table.iterrows()]
     return table
+
+
+def design_effect(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Each graph model of the card with the card's plain encoder stack and with the chosen root
+    path, side by side: IQM over seeds with its 95 % interval (from :func:`evaluation_results`)."""
+    records = []
+    for variant in VARIANTS:
+        twin = with_root_path(variant, DESIGN)
+        if variant.root_path != "none" or twin is variant or not {variant.label, twin.label} <= set(evaluation.index):
+            continue
+        plain, rooted = evaluation.loc[variant.label], evaluation.loc[twin.label]
+        records.append({"Model": variant.label, "plain: IQM": plain["IQM over seeds"], "plain: 95% CI": plain["IQM 95% CI"],
+                        f"+ {DESIGN}: IQM": rooted["IQM over seeds"], f"+ {DESIGN}: 95% CI": rooted["IQM 95% CI"],
+                        "change": rooted["IQM over seeds"] - plain["IQM over seeds"]})
+    return pd.DataFrame(records).set_index("Model")

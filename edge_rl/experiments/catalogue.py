@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from edge_rl.config import EncoderConfig, HybridConfig
 
-ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "HybridGNN"}
+ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "GCN+GAT+SAGE"}
 """How the encoders are named in labels and the card (another kind: its name in capitals)."""
 
 PROCEDURES = ("card", "final", "scratch")
@@ -33,9 +33,10 @@ class Variant:
     """One kind of trained model.
 
     Attributes:
-        label: the runs' label: the ``policy`` column of every result row, and the file stem
+        label: its name everywhere: the ``policy`` column of every result row, the model card's
+            row (the card's own names for the card's rows), figures, the file stem
             (``results/models/<slug(label)>-seed<k>``).
-        name: its row in the model card (the card's own names for the card's rows).
+        name: the same as ``label`` (kept for the card's tables, which say *Model*).
         type: the card's *Type* column.
         description: one line for the card and the API's ``GET /models``.
         algo, policy, encoder, fusion, procedure: what is trained (``fusion`` and
@@ -84,8 +85,8 @@ def _hybrid(label: str, description: str, encoder: str = "gcn", fusion: str = "w
 
 
 def _baseline(algo: str, encoder: str, description: str, model_type: str | None = None) -> Variant:
-    suffix = "" if encoder == "gcn" else f" ({encoder.upper()})"
     kind = "GNN" if encoder == "gcn" else ENCODER_NAMES.get(encoder, encoder.upper())
+    suffix = "" if encoder == "gcn" else f" ({kind})"
     label = f"{algo.upper()}-GNN{suffix}"
     return Variant(label, label, f"{algo.upper()}+{kind}", description, algo, "gnn", encoder, model_type=model_type)
 
@@ -95,9 +96,9 @@ CARD_VARIANTS: tuple[Variant, ...] = (
     _hybrid("Hybrid (Best)", f"GCN encoder, weighted-sum fusion ({_CARD_FUSION.q_weight:g} Q + "
             f"{_CARD_FUSION.policy_weight:g} logits), card's procedure, best fine-tuning step on validation seeds",
             model_type="hybrid"),
-    Variant("DQN-MLP", "DQN Baseline", "DQN", "SB3 DQN, MlpPolicy on the flat observation (the card's form)",
+    Variant("DQN Baseline", "DQN Baseline", "DQN", "SB3 DQN, MlpPolicy on the flat observation (the card's form)",
             "dqn", "mlp"),
-    Variant("PPO-MLP", "PPO Baseline", "PPO", "SB3 PPO, MlpPolicy on the flat observation (the card's form)",
+    Variant("PPO Baseline", "PPO Baseline", "PPO", "SB3 PPO, MlpPolicy on the flat observation (the card's form)",
             "ppo", "mlp"),
     _hybrid("Hybrid GAT", "GAT encoder, weighted-sum fusion", encoder="gat", model_type="hybrid_gat"),
     _hybrid("Hybrid Attention", "GCN encoder, attention fusion",
@@ -121,8 +122,22 @@ DESIGN = EncoderConfig().root_path
 """The encoder design of new training (``EncoderConfig``'s default root path), chosen on
 validation seeds by the encoder-design comparison of notebook 04."""
 
-VARIANTS: tuple[Variant, ...] = tuple(
-    twin for v in CARD_VARIANTS for twin in dict.fromkeys([v, with_root_path(v, DESIGN)]))
+def _served(variant: Variant) -> tuple[Variant, ...]:
+    """A card row and its root-path twin, with the API's model types: the twin (new training's
+    design) takes the plain name (``hybrid_gat``, ``dqn``), the card's plain one is ``_plain``;
+    the card's own hybrid is ``hybrid_card``, its twin ``hybrid_gcn`` (``hybrid`` itself names the
+    best hybrid by validation score, chosen by the server)."""
+    twin = with_root_path(variant, DESIGN)
+    if twin is variant:
+        return (variant,)
+    if variant.model_type is None:
+        return variant, twin
+    card, new = {"hybrid": ("hybrid_card", "hybrid_gcn")}.get(variant.model_type,
+                                                              (f"{variant.model_type}_plain", variant.model_type))
+    return replace(variant, model_type=card), replace(twin, model_type=new)
+
+
+VARIANTS: tuple[Variant, ...] = tuple(v for card in CARD_VARIANTS for v in _served(card))
 """Every card row with the plain stack (the card's), each graph model followed by its twin
 with the chosen root path (``Hybrid (Best) + residual``): the card's tables show both."""
 
@@ -139,7 +154,7 @@ def variant(label: str) -> Variant:
 def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | None = None,
          procedure: str = "card", root_path: str = "none") -> Variant:
     """The variant that trains this, from the catalogue, or a generated one if it has none
-    (``Hybrid GAT attention``, ``DQN-GNN (HYBRID)``, ``Hybrid SAGE + root``)."""
+    (``Hybrid GAT attention``, ``DQN-GNN (GCN+GAT+SAGE)``, ``Hybrid SAGE + root``)."""
     if algo != "hybrid":
         encoder = encoder if policy == "gnn" else "gcn"
         fusion, procedure = None, "card"

@@ -1,7 +1,7 @@
 """Did a rerun reproduce the committed results? ``python -m edge_rl.experiments.compare results rerun``.
 
 Compares, file by file, what must be the same on the same machine type and thread count: the
-evaluation rows of every run (``runs/*.csv``), the weights (``models/*.safetensors``), every
+evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights (``models/*.safetensors``), every
 table but the timings, and the figures. Left out, because they record *when* and *how long*:
 ``tables/timings.*``, the checkpoints' JSON (wall time), the training logs (Monitor's time
 column), the executed notebooks and ``MODEL_CARD.md`` (which quotes the timings).
@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COMPARED = ("runs/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png")
+from edge_rl.experiments.stats import parse_interval
+
+COMPARED = ("runs/*.csv", "validation/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png")
 VARIABLE = {"timings.csv", "timings.md"}
 IQM_TABLES = ("tables/evaluation_results.csv", "tables/ablation.csv")
 VERDICTS = "tables/probability_of_improvement.csv"
@@ -51,17 +53,6 @@ def compare(reference: str | Path, rerun: str | Path) -> dict[str, list[str]]:
     return found
 
 
-def _interval(text: str) -> tuple[float, float] | None:
-    """``"[low, high]"`` as the tables write it; None for a rule's ``"n/a (1 run)"`` (or anything else)."""
-    if not (text.startswith("[") and text.endswith("]")):
-        return None
-    try:
-        low, high = (float(part) for part in text[1:-1].split(","))
-    except ValueError:
-        return None
-    return low, high
-
-
 def _models(reference: Path, rerun: Path, name: str, seen: set) -> list[dict]:
     ours, theirs = pd.read_csv(reference / name), pd.read_csv(rerun / name)
     for table in (ours, theirs):
@@ -78,7 +69,7 @@ def _models(reference: Path, rerun: Path, name: str, seen: set) -> list[dict]:
             continue
         seen.add((row[keys[0]], row["IQM over seeds"]))
         iqm, rerun_iqm = float(row["IQM over seeds"]), float(row["IQM over seeds rerun"])
-        interval = _interval(str(row["IQM 95% CI"]))
+        interval = parse_interval(str(row["IQM 95% CI"]))
         if np.isnan(rerun_iqm):
             held = False
         elif interval is None:  # a fixed rule: nothing learns, only the last digits may move

@@ -1,153 +1,23 @@
 """``MODEL_CARD.md``, written from what ``results/`` holds, in the original card's sections.
 
 :func:`model_card` reads the tables the notebooks wrote, the card hybrid's checkpoint and the
-timing record once (:class:`CardInputs`), then joins one function per part of the card: the
-header, the description, the variants, intended use, the training procedure, the evaluation
-results with the key findings, the ablation, the environmental impact, the technical
-specifications, the limitations and what differs from the original card. Every number comes
-from a file; none is typed in.
+timing record once (:class:`~edge_rl.experiments.findings.CardInputs`), then joins one function
+per part of the card: the header, the description, the variants, intended use, the training
+procedure, the evaluation results with the key findings, the encoder's design, the ablation,
+the environmental impact, the technical specifications, the limitations and what differs from
+the original card. Every number comes from a file; none is typed in.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from edge_rl.agents.checkpoint import read_description
-from edge_rl.config import NODE_FEATURES, TASK_FEATURES, TrainConfig
+from edge_rl.config import NODE_FEATURES, TASK_FEATURES
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, VALIDATION_SEEDS_START
-from edge_rl.experiments.card import CONTENDERS
-from edge_rl.experiments.catalogue import card_name
+from edge_rl.experiments.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
 from edge_rl.experiments.report import markdown
 from edge_rl.files import atomic_write
-from edge_rl.registry import FUSIONS
-
-HEADLINE_CHECKPOINT = "hybrid-best-seed0"
-"""The checkpoint whose settings the card's *Training Procedure* lists (any seed has the same)."""
-
-
-def _table(results: Path, name: str) -> pd.DataFrame:
-    path = results / "tables" / f"{name}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run the notebooks before 05 first (make reproduce)")
-    return pd.read_csv(path, index_col=0)
-
-
-def training_cost(results: str | os.PathLike) -> pd.DataFrame:
-    """Training wall time (one torch thread) per run label (the checkpoint's name without its
-    seed), from every checkpoint in ``results/models``: models, mean seconds, total minutes."""
-    records = []
-    for path in sorted((Path(results) / "models").glob("*.json")):
-        document = read_description(path)
-        config = TrainConfig.from_dict(document["config"])
-        label = re.sub(r"-seed\d+$", "", path.name.removesuffix(".json"))
-        records.append({"run": label, "model": config.name, "seconds": document["trained"]["wall_time_s"]})
-    if not records:
-        raise FileNotFoundError(f"{results}/models has no checkpoint: run make reproduce first")
-    frame = pd.DataFrame(records)
-    by_run = frame.groupby("run")["seconds"]
-    return pd.DataFrame({"models": by_run.size(), "mean (s)": by_run.mean(), "total (min)": by_run.sum() / 60})
-
-
-@dataclass(frozen=True)
-class CardInputs:
-    """Everything the card reads from ``results/``, and what follows from it."""
-
-    variants: pd.DataFrame
-    evaluation: pd.DataFrame
-    wins: pd.DataFrame
-    ablation: pd.DataFrame
-    timings: pd.DataFrame | None
-    cost: pd.DataFrame
-    headline: dict[str, Any]  # the card hybrid's checkpoint description
-    config: TrainConfig  # its training config
-
-    @classmethod
-    def read(cls, results: Path) -> CardInputs:
-        tables = [_table(results, name) for name in ("model_variants", "evaluation_results",
-                                                     "probability_of_improvement", "ablation")]
-        timings = _table(results, "timings") if (results / "tables" / "timings.csv").exists() else None
-        cost = training_cost(results)
-        headline = read_description(results / "models" / f"{HEADLINE_CHECKPOINT}.json")
-        return cls(*tables, timings, cost, headline, TrainConfig.from_dict(headline["config"]))
-
-    @property
-    def headline_model(self) -> str:
-        return CONTENDERS[0]
-
-    @property
-    def trained(self) -> pd.DataFrame:
-        return self.evaluation[self.evaluation["Type"] != "rule"]
-
-    @property
-    def rules(self) -> pd.DataFrame:
-        return self.evaluation[self.evaluation["Type"] == "rule"]
-
-    @property
-    def episodes(self) -> int:
-        """Test episodes per model."""
-        row = self.evaluation.loc[self.headline_model]
-        return int(row["Episodes"] / row["Seeds"])
-
-    @property
-    def seeds_text(self) -> str:
-        counts = self.trained["Seeds"]
-        fewer_seeds = sorted(self.trained.index[counts < counts.max()])
-        return f"{int(counts.max())} training seeds per variant" + (
-            f" ({int(counts.min())} for {', '.join(fewer_seeds)})" if fewer_seeds else "")
-
-    def iqm(self) -> pd.Series:
-        """Every trained model of notebooks 01-04 by IQM over seeds, best first."""
-        ablation = self.ablation["IQM over seeds"]
-        iqm = pd.concat([self.trained["IQM over seeds"],
-                         ablation.rename(index=card_name)])
-        return iqm[~iqm.index.duplicated()].sort_values(ascending=False)
-
-
-def _finding(wins: pd.DataFrame, comparison: str) -> str:
-    row = wins.loc[comparison]
-    x_name, y_name = comparison.split(" vs ")
-    return (f"{x_name} against {y_name}: probability of improvement {row['P(X > Y)']:.2f} "
-            f"[{row['CI low']:.2f}, {row['CI high']:.2f}] ({int(row['seeds X'])} vs {int(row['seeds Y'])} "
-            f"{'run' if row['Y is'] == 'rule' and row['seeds Y'] == 1 else 'seeds'}): {row['verdict']}.")
-
-
-def key_findings(card: CardInputs) -> list[str]:
-    """The card's *Key Findings*, each a sentence built from the tables."""
-    evaluation, rules, ablation, iqm = card.evaluation, card.rules, card.ablation, card.iqm()
-    top_row, best_trained = evaluation.index[0], iqm.index[0]
-    findings = []
-    if top_row in rules.index and rules.loc[top_row, "Mean Reward"] > iqm.iloc[0]:
-        findings.append(f"**A fixed rule wins.** `{top_row}` scores {evaluation.loc[top_row, 'Mean Reward']:.2f} ± "
-                        f"{evaluation.loc[top_row, 'Std Dev']:.2f}, above every trained model; the best trained model "
-                        f"is {best_trained} (IQM {iqm.iloc[0]:.2f} over seeds).")
-    else:
-        findings.append(f"The best trained model is {best_trained} (IQM {iqm.iloc[0]:.2f} over seeds); the best "
-                        f"fixed rule, `{rules.index[0]}`, scores {rules.iloc[0]['Mean Reward']:.2f}.")
-    findings += [_finding(card.wins, comparison) for comparison in card.wins.index]
-    hybrid_cells = ablation[ablation["fusion"].isin(FUSIONS.names())]
-    cell_best, cell_worst = hybrid_cells["IQM over seeds"].idxmax(), hybrid_cells["IQM over seeds"].idxmin()
-    findings.append(f"Ablation: the best encoder × fusion cell is {cell_best} "
-                    f"(IQM {ablation.loc[cell_best, 'IQM over seeds']:.2f} {ablation.loc[cell_best, 'IQM 95% CI']}), "
-                    f"the worst {cell_worst} ({ablation.loc[cell_worst, 'IQM over seeds']:.2f} "
-                    f"{ablation.loc[cell_worst, 'IQM 95% CI']}).")
-    by_encoder = hybrid_cells.groupby("encoder")["IQM over seeds"].mean()
-    by_fusion = hybrid_cells.groupby("fusion")["IQM over seeds"].mean()
-    spread = {"encoder": by_encoder.max() - by_encoder.min(), "fusion": by_fusion.max() - by_fusion.min()}
-    larger, smaller = sorted(spread, key=spread.get, reverse=True)
-    findings.append(f"Averaged over the other factor, changing the {larger} moves the hybrid's IQM by up to "
-                    f"{spread[larger]:.2f}, changing the {smaller} by up to {spread[smaller]:.2f}.")
-    random_score = rules.loc["random", "Mean Reward"]
-    below_random = list(iqm[iqm < random_score].index)
-    findings.append(f"Random placement scores {random_score:.2f}; "
-                    + (f"{', '.join(below_random)} score below it." if below_random
-                       else "every trained model scores above it."))
-    return findings
 
 
 def _header(card: CardInputs) -> list[str]:
@@ -257,7 +127,8 @@ def _evaluation(card: CardInputs) -> list[str]:
         "![Learning curves](figures/learning_curves.png)",
         "![Returns per test episode](figures/return_distributions.png)",
         "![Deadline success, latency and energy](figures/metrics.png)",
-        "### Ablation: encoder × fusion",
+        *design_section(card),
+        "### Ablation: encoder × fusion × encoder design",
         markdown(card.ablation),
         "![Ablation](figures/ablation.png)",
     ]
@@ -292,7 +163,8 @@ def _technical(card: CardInputs) -> list[str]:
         f"{len(TASK_FEATURES)} features\n"
         "        ↓\n"
         f"GNN encoder (PyG dense layers): {encoder.layers} {encoder.kind.upper()} layers, "
-        f"{encoder.hidden} → … → {encoder.embed}\n"
+        f"{encoder.hidden} → … → {encoder.embed}" + (f" (root path: {encoder.root_path})" if encoder.root_path != "none"
+                                                     else " (the card's plain stack; its twins add a root path)") + "\n"
         "        ↓ node embeddings h_i, graph embedding g (masked mean)\n"
         "   /           |            \\\n"
         "Q head      policy head    value head\n"
@@ -335,6 +207,9 @@ def _differences(card: CardInputs) -> list[str]:
         "transferred the pre-trained weights; all of that works here and is tested.\n"
         "- **No selection bias**: \"Best\" is chosen on validation seeds and reported on separate test seeds; "
         "the original chose it on its own evaluation.\n"
+        "- **The encoder's design**: every graph row is trained twice, with the card's plain stack (its rows keep "
+        "the card's names) and with a path for each node's own features, chosen on validation seeds; the plain "
+        "stack over-smooths the node embeddings (see *The encoder's design*).\n"
         f"- **Statistics**: {card.seeds_text}, with intervals and probabilities of improvement, "
         "where the original reported single runs whose differences were within one standard error.\n"
         f"- **Rivals**: random and {len(card.rules) - 1} fixed rules are rows of the tables; the original compared "

@@ -15,10 +15,12 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import nbformat
 import pandas as pd
@@ -34,12 +36,40 @@ class NotebookError(RuntimeError):
     """A notebook that could not be run; the message names it and, if it failed, the cell."""
 
 
+PROGRESS_ENV = "EDGE_RL_PROGRESS"
+"""The file a notebook's progress bars write to (:func:`progress_stream`) while the runner
+copies it to the terminal: the terminal shows the progress, the saved notebook none of it."""
+
+
+def progress_stream() -> TextIO:
+    """Where a progress bar goes: the runner's progress file when a notebook runs under
+    :func:`run_notebook`, else standard error."""
+    path = os.environ.get(PROGRESS_ENV)
+    return open(path, "a", buffering=1, encoding="utf-8") if path else sys.stderr  # noqa: SIM115
+
+
+def _copy_until(path: Path, done: threading.Event, out: TextIO) -> None:
+    """Copy what is appended to ``path`` to ``out`` until ``done`` (then what is left)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as source:  # keep the bars' carriage returns
+        while True:
+            finished = done.is_set()
+            chunk = source.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            if finished:
+                return
+            time.sleep(0.2)
+
+
 def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameters: dict[str, Any] | None = None,
                  echo: bool = False) -> Path:
     """Execute ``source`` with ``parameters`` (kernel ``python3``, in the notebook's folder).
 
-    ``echo`` also writes what the cells print to stderr (progress bars among it) to this
-    process's stderr as it comes, so ``make`` shows a long notebook's progress.
+    ``echo`` shows the notebook's progress bars on this process's stderr as they come, so
+    ``make`` shows a long notebook's progress; they reach the terminal through a file of their
+    own (:data:`PROGRESS_ENV`), never the saved notebook. The kernel logs errors only, and
+    PyTorch Geometric's import-time tqdm warning (no ipywidgets) is not shown.
     """
     source, output, parameters = Path(source), Path(output), dict(parameters or {})
     if not source.is_file():
@@ -48,19 +78,38 @@ def run_notebook(source: str | os.PathLike, output: str | os.PathLike, parameter
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise NotebookError(f"{source.name}: unknown parameter(s) {unknown}; it declares {sorted(declared)}")
-    try:
-        atomic_write(output, lambda tmp: papermill.execute_notebook(
-            str(source), tmp, parameters=parameters, kernel_name="python3", cwd=str(source.parent),
-            progress_bar=False, stderr_file=sys.stderr if echo else None), suffix=".ipynb")
-    except PapermillExecutionError as error:
-        # papermill counts the cell it injects after the parameters cell; name the reader's own.
-        index = error.cell_index
-        if parameters and index > _parameters_cell(source):
-            index -= 1
-        first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
-        raise NotebookError(
-            f"{source.name}: cell {index + 1} ({first_line!r}) failed: {error.ename}: {error.evalue}"
-        ) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        progress = Path(scratch) / "progress.log"
+        progress.touch()
+        done = threading.Event()
+        copier = threading.Thread(target=_copy_until, args=(progress, done, sys.stderr), daemon=True)
+        environment = {PROGRESS_ENV: str(progress), "PYTHONWARNINGS": "ignore:IProgress not found"}
+        saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)  # the kernel inherits this process's environment
+        if echo:
+            copier.start()
+        try:
+            atomic_write(output, lambda tmp: papermill.execute_notebook(
+                str(source), tmp, parameters=parameters, kernel_name="python3", cwd=str(source.parent),
+                progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"]), suffix=".ipynb")
+        except PapermillExecutionError as error:
+            # papermill counts the cell it injects after the parameters cell; name the reader's own.
+            index = error.cell_index
+            if parameters and index > _parameters_cell(source):
+                index -= 1
+            first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
+            raise NotebookError(
+                f"{source.name}: cell {index + 1} ({first_line!r}) failed: {error.ename}: {error.evalue}"
+            ) from None
+        finally:
+            done.set()
+            if echo:
+                copier.join()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     return output
 
 

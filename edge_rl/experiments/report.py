@@ -1,7 +1,8 @@
-"""Tables and figures for the notebooks and the model card, from evaluation rows and configs.
+"""Tables for the notebooks and the model card, from evaluation rows and configs (the figures
+are in :mod:`edge_rl.experiments.figures`).
 
 Nothing here runs an experiment: every function turns what :mod:`edge_rl.evaluation` (or a
-config) gives into a DataFrame, a Markdown table or a matplotlib figure.
+config) gives into a DataFrame or a Markdown table.
 """
 
 from __future__ import annotations
@@ -9,14 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import networkx as nx
-import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from edge_rl.config import NODE_TYPES, EnvConfig
-from edge_rl.envs.topology import make_topology
 from edge_rl.experiments.stats import iqm_interval, run_scores
 from edge_rl.files import atomic_write
 
@@ -61,33 +57,6 @@ def environment_spec(config: EnvConfig | None = None) -> pd.DataFrame:
     return table.set_index("quantity")
 
 
-def draw_topology(config: EnvConfig | None = None, ax: plt.Axes | None = None) -> plt.Axes:
-    """The network, sensors at the bottom, fog in the middle, clouds on top."""
-    cfg = config if config is not None else EnvConfig()
-    topology = make_topology(cfg)
-    graph = nx.Graph()
-    for node, kind in enumerate(topology.node_type):
-        graph.add_node(node, layer=int(kind))
-    graph.add_edges_from(topology.edges)
-    positions = nx.multipartite_layout(graph, subset_key="layer", align="horizontal")
-    ax = ax if ax is not None else plt.subplots(figsize=(8, 4))[1]
-    colours = [NODE_COLOURS[NODE_TYPES[int(k)]] for k in topology.node_type]
-    same_layer = [(a, b) for a, b in graph.edges if topology.node_type[a] == topology.node_type[b]]
-    other = [edge for edge in graph.edges if edge not in same_layer]
-    nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=320)
-    nx.draw_networkx_labels(graph, positions, ax=ax, font_color="white", font_size=8)
-    nx.draw_networkx_edges(graph, positions, edgelist=other, ax=ax, edge_color="#bbbbbb")
-    # The fog mesh lies on one row: arcs, or its links would hide behind each other.
-    nx.draw_networkx_edges(graph, positions, edgelist=same_layer, ax=ax, edge_color="#bbbbbb", arrows=True,
-                           arrowstyle="-", connectionstyle="arc3,rad=0.35", node_size=320)
-    for name, colour in NODE_COLOURS.items():
-        ax.scatter([], [], c=colour, label=name)
-    ax.legend(loc="upper left", frameon=False)
-    ax.set_axis_off()
-    ax.set_title(f"{topology.n_nodes} nodes: {cfg.n_sensors} sensors, {cfg.n_fog} fog, {cfg.n_cloud} cloud")
-    return ax
-
-
 def episode_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The card's style, per policy over episodes: mean, std, min and max return, and the
     mean of the other metrics. Sorted by mean return."""
@@ -120,11 +89,6 @@ def save_table(table: pd.DataFrame, stem: str | os.PathLike, digits: int = 2) ->
     atomic_write(stem.with_suffix(".md"), lambda tmp: Path(tmp).write_text(markdown(table, digits) + "\n"))
 
 
-def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
-    """Write a PNG atomically (at 120 dpi, tight)."""
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
-
-
 def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The card's Evaluation Results table, and the statistics over training seeds.
 
@@ -154,51 +118,21 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def training_curve(log_dir: str | os.PathLike, n_envs: int) -> pd.DataFrame:
-    """Training episodes of one run as ``step, return``, from its SB3 Monitor CSVs.
-
-    The step is exact, not inferred from wall-clock order: each environment's episodes are
-    cumulated in its own file, and the vector environment steps all ``n_envs`` in lockstep.
-    """
-    frames = []
-    for path in sorted(Path(log_dir).glob("*.monitor.csv")):
-        episodes = pd.read_csv(path, skiprows=1)  # the first line is Monitor's JSON header
-        frames.append(pd.DataFrame({"step": episodes["l"].cumsum() * n_envs, "return": episodes["r"]}))
-    if not frames:
-        raise FileNotFoundError(f"{log_dir}: no *.monitor.csv training log")
-    return pd.concat(frames, ignore_index=True).sort_values("step", kind="stable", ignore_index=True)
-
-
-def plot_learning_curves(curves: pd.DataFrame, ax: plt.Axes | None = None, bins: int = 10) -> plt.Axes:
-    """Mean training return over seeds with a 95 % bootstrap band, per policy.
-
-    ``curves`` has ``policy, seed, step, return``; episodes are averaged within ``bins``
-    equal step ranges per seed first, so every seed weighs the same.
-    """
-    ax = ax if ax is not None else plt.subplots(figsize=(7, 4))[1]
-    data = curves.copy()
-    edges = np.linspace(0, data["step"].max(), bins + 1)
-    data["step"] = edges[1:][np.clip(np.searchsorted(edges, data["step"], side="left") - 1, 0, bins - 1)]
-    per_seed = data.groupby(["policy", "seed", "step"], sort=False)["return"].mean().reset_index()
-    sns.lineplot(data=per_seed, x="step", y="return", hue="policy", errorbar=("ci", 95), seed=0, ax=ax)
-    ax.set(xlabel="environment steps", ylabel="training episode return")
-    return ax
-
-
-def ablation_table(rows: pd.DataFrame, cells: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    """Encoder x fusion: one row per grid cell with its IQM over seeds and 95 % interval.
+def ablation_table(rows: pd.DataFrame, cells: dict[str, tuple[str, str, str]]) -> pd.DataFrame:
+    """Encoder x fusion x encoder design: one row per grid cell with its IQM over seeds and 95 %
+    interval.
 
     Args:
         rows: evaluation rows of the grid's runs (:func:`edge_rl.experiments.runs.run_all`).
-        cells: label -> (encoder, fusion), for the labels of the grid's hybrid runs.
+        cells: label -> (encoder, fusion, design), for the labels of the grid's runs.
     """
     scores = run_scores(rows[rows["policy"].isin(cells)])
     records = []
-    for label, (encoder, fusion) in cells.items():
+    for label, (encoder, fusion, design) in cells.items():
         values = scores.loc[scores["policy"] == label, "return"].to_numpy()
         interval = iqm_interval(values) if values.size >= 2 else None
         records.append({
-            "policy": label, "encoder": encoder, "fusion": fusion,
+            "policy": label, "encoder": encoder, "fusion": fusion, "design": design,
             "IQM over seeds": interval.estimate if interval else float(values.mean()),
             "IQM 95% CI": f"[{interval.low:.2f}, {interval.high:.2f}]" if interval else "n/a (1 run)",
             "Seeds": int(values.size),
@@ -206,38 +140,3 @@ def ablation_table(rows: pd.DataFrame, cells: dict[str, tuple[str, str]]) -> pd.
     return pd.DataFrame(records).set_index("policy")
 
 
-def plot_ablation(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Heatmap of :func:`ablation_table`'s IQM, encoders as rows, fusions as columns."""
-    ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
-    grid = table.pivot(index="encoder", columns="fusion", values="IQM over seeds")
-    grid = grid.reindex(index=table["encoder"].unique(), columns=table["fusion"].unique())
-    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": "IQM test return"})
-    ax.set(xlabel="fusion", ylabel="encoder")
-    return ax
-
-
-METRICS = {"deadline_success": "deadline success (fraction of tasks)",
-           "latency_mean_ms": "mean latency (ms)", "energy_per_task_j": "energy per task (J)"}
-
-
-def plot_returns(rows: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Return per test episode, one box per policy, best mean on top."""
-    order = rows.groupby("policy")["return"].mean().sort_values(ascending=False).index
-    ax = ax if ax is not None else plt.subplots(figsize=(8, 0.35 * len(order) + 1))[1]
-    sns.boxplot(data=rows, x="return", y="policy", order=order, ax=ax, color="#a0cbe8", fliersize=2)
-    ax.set(xlabel="test episode return", ylabel="")
-    return ax
-
-
-def plot_metrics(rows: pd.DataFrame, metrics: dict[str, str] | None = None) -> plt.Figure:
-    """One panel per metric (deadline success, latency, energy by default): its mean over test
-    episodes per policy with a 95 % bootstrap interval, policies ordered by mean return."""
-    metrics = metrics if metrics is not None else METRICS
-    order = rows.groupby("policy")["return"].mean().sort_values(ascending=False).index
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.35 * len(order) + 1.2), sharey=True)
-    for ax, (column, title) in zip(np.atleast_1d(axes), metrics.items()):
-        sns.barplot(data=rows, x=column, y="policy", order=order, ax=ax, color="#4e79a7",
-                    errorbar=("ci", 95), seed=0)
-        ax.set(xlabel=title, ylabel="")
-    fig.tight_layout()
-    return fig

@@ -31,16 +31,17 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm  # plain text: make's terminal shows it (the runner echoes the kernel's stderr)
+from tqdm import tqdm  # plain text, to the terminal (in a notebook: the runner's progress file)
 
 from edge_rl.agents import algorithm, load
 from edge_rl.agents.checkpoint import CheckpointError, read_description
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.experiments.catalogue import slug
-from edge_rl.experiments.report import training_curve
+from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.files import atomic_write
 
 
@@ -132,7 +133,7 @@ def _init_worker() -> None:
 
 def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None = None,
             progress: bool = True) -> pd.DataFrame:
-    """Train and evaluate every run not done yet; return the rows of all runs.
+    """Train and evaluate every run not done yet; return the test rows of all runs (those with test seeds).
 
     Args:
         runs: the runs; two runs may not share a stem (label and seed).
@@ -157,7 +158,8 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
         return tuple(_paths(folder, source)[0] for source in sources)  # type: ignore[union-attr]
 
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="runs", unit="run", disable=not progress)
+    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="runs", unit="run", disable=not progress,
+               file=progress_stream())
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no forked torch state
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         # Runs that start from others' checkpoints (the hybrids) go after those.
@@ -172,7 +174,8 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                     raise RuntimeError(f"run {futures[future].stem} failed: {error}") from error
                 bar.update(1)
     bar.close()
-    return read_rows(runs, folder)
+    tested = [run for run in runs if run.eval_seeds]
+    return read_rows(tested, folder) if tested else pd.DataFrame()
 
 
 def read_rows(runs: Sequence[Run], folder: str | os.PathLike, split: str = "test") -> pd.DataFrame:
@@ -223,8 +226,10 @@ def rule_rows(folder: str | os.PathLike) -> pd.DataFrame:
     return rows
 
 
-def learning_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
-    """Training episodes of ``runs`` as ``policy, seed, step, return``.
+def validation_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:
+    """The learning curves of ``runs`` as ``policy, seed, step, return``: the greedy return on
+    the validation episodes that each run recorded while it trained (its checkpoint's
+    ``validation_returns``), never the exploring training episodes.
 
     ``step`` counts every environment step the model has used, pre-training included: a
     fine-tuned hybrid's curve starts where its pre-training ended, so it lines up with a hybrid
@@ -232,8 +237,12 @@ def learning_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFr
     """
     frames = []
     for run in runs:
-        rows = read_rows([run], folder)
-        offset = int(rows["env_steps"].iloc[0] - rows["train_steps"].iloc[0])
-        curve = training_curve(log_dir(folder, run), algorithm(run.config).training_envs(run.config))
-        frames.append(curve.assign(step=curve["step"] + offset, policy=run.label, seed=run.config.seed))
-    return pd.concat(frames, ignore_index=True)[["policy", "seed", "step", "return"]]
+        model = _paths(Path(folder), run)[0]
+        if not _finished(Path(folder), run):
+            raise FileNotFoundError(f"run {run.stem} has no up-to-date results in {folder}")
+        trained = read_description(model.with_name(model.name + ".json"))["trained"]
+        offset = sum(trained.get("pretrain_timesteps", {}).values())
+        history = np.asarray(trained.get("validation_returns", []), dtype=float).reshape(-1, 2)
+        frames.append(pd.DataFrame({"policy": run.label, "seed": run.config.seed, "step": history[:, 0] + offset,
+                                    "return": history[:, 1]}))
+    return pd.concat(frames, ignore_index=True)

@@ -33,6 +33,18 @@ class Interval:
         return f"{self.estimate:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
+def parse_interval(text: str) -> tuple[float, float] | None:
+    """``"[low, high]"`` as the tables write an interval; None for a rule's ``"n/a (1 run)"`` (or
+    anything else)."""
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
+    try:
+        low, high = (float(part) for part in text[1:-1].split(","))
+    except ValueError:
+        return None
+    return low, high
+
+
 def interquartile_mean(scores: ArrayLike, axis: int = -1) -> np.ndarray | float:
     """Mean of the scores between the 25th and 75th percentiles (scipy's ``trim_mean``)."""
     return stats.trim_mean(np.asarray(scores, dtype=float), 0.25, axis=axis)

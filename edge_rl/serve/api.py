@@ -59,7 +59,6 @@ from edge_rl.serve.http import (
     validation_error,
 )
 from edge_rl.serve.models import (
-    DEFAULT_SEED,
     MODEL_SPECS,
     Decision,
     LearnedPolicy,
@@ -87,9 +86,9 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 class Server:
     """What the app holds once started: the predictor, one batcher per model, the model list."""
 
-    def __init__(self, models_dir: Path | None, results_dir: Path | None, seed: int) -> None:
-        self.predictor = Predictor(models_dir, seed)
+    def __init__(self, models_dir: Path | None, results_dir: Path | None, seed: int | None) -> None:
         self.results_dir = results_dir if results_dir is not None else default_results_dir()
+        self.predictor = Predictor(models_dir, seed, self.results_dir)
         self.batchers = {
             model_type: MicroBatcher(self._runner(model_type))
             for model_type in MODEL_SPECS
@@ -103,7 +102,9 @@ class Server:
 
     def _info(self, model_type: str) -> ModelInfo:
         spec, predictor = MODEL_SPECS[model_type], self.predictor
-        variant, own = model_performance(spec, self.results_dir, predictor.seed)
+        resolved = MODEL_SPECS[predictor.aliases.get(model_type, model_type)]
+        choice = predictor.choices.get(model_type)
+        variant, own = model_performance(resolved, self.results_dir, choice.stem if choice else None)
         policy = predictor.policies.get(model_type)
         learned = isinstance(policy, LearnedPolicy)
         return ModelInfo(
@@ -112,7 +113,8 @@ class Server:
             description=spec.description,
             available=policy is not None,
             error=predictor.errors.get(model_type),
-            checkpoint=spec.stem(predictor.seed),
+            checkpoint=choice.stem if choice else None,
+            selection=choice.reason if choice else None,
             config_name=policy.agent.name if learned else None,
             confidence=policy.confidence if policy is not None else "unknown: the model is unavailable",
             score_kind=policy.score_kind if policy is not None else "unknown: the model is unavailable",
@@ -151,7 +153,7 @@ class Server:
         }
 
 
-def _lifespan(models: Path | None, results: Path | None, seed: int,
+def _lifespan(models: Path | None, results: Path | None, seed: int | None,
               torch_threads: int | None) -> Callable[[FastAPI], Any]:
     """Load the models when the app starts (with its own torch thread count), restore after."""
 
@@ -276,14 +278,15 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 def create_app(models_dir: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
-               seed: int = DEFAULT_SEED, torch_threads: int | None = 1,
+               seed: int | None = None, torch_threads: int | None = 1,
                fast_predict: bool = True) -> FastAPI:
     """The FastAPI app. Models load when it starts (``with TestClient(app)``, or uvicorn).
 
     Args:
         models_dir: checkpoints (default ``$EDGE_RL_MODELS_DIR`` or ``results/models``).
         results_dir: tables read by ``/models`` (default ``$EDGE_RL_RESULTS_DIR`` or ``results``).
-        seed: the training seed of the checkpoints served (``<variant>-seed<seed>``).
+        seed: the training seed of the checkpoints served (``<variant>-seed<seed>``); default:
+            each model's seed with the best validation return (:mod:`edge_rl.serve.selection`).
         torch_threads: torch's thread count while the app runs (None leaves it as it is).
         fast_predict: answer ``POST /predict`` in :class:`~edge_rl.serve.http.PredictFastPath`,
             ahead of FastAPI's routing (the same handler; False routes it like every other endpoint).
@@ -335,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="port (default: $PORT or 8000)")
     parser.add_argument("--models-dir", default=None, help="checkpoints (default: $EDGE_RL_MODELS_DIR or results/models)")
     parser.add_argument("--results-dir", default=None, help="tables for /models (default: $EDGE_RL_RESULTS_DIR or results)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="training seed of the served checkpoints")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="training seed of every served checkpoint (default: each model's best on validation)")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1; see the module docstring)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
     args = parser.parse_args(argv)

@@ -28,13 +28,14 @@ from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, R
 from edge_rl.experiments.catalogue import served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
+from edge_rl.serve.selection import Choice, best_variant, choose_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SEED = 0
-"""The training seed whose checkpoint is served for every learned model: fixed in advance, not
-picked by test results (picking the best of 10 seeds on the test episodes would overstate what
-a fresh training run gives). ``GET /models`` shows both the variant's row over all seeds and
-this checkpoint's own test episodes."""
+"""A checkpoint stem's seed when none is chosen (:meth:`ModelSpec.stem`). The server chooses each
+model's seed on validation episodes, never on test ones (:mod:`edge_rl.serve.selection`);
+``GET /models`` shows the variant's row over all seeds and the served checkpoint's own test
+episodes."""
 
 PERFORMANCE_TABLE = "evaluation_results.csv"
 """The table ``GET /models`` reads each policy's measured results from (its row ``Model``)."""
@@ -64,13 +65,15 @@ class ModelSpec:
 
     model_type: str
     description: str
-    row: str
+    row: str | None
     checkpoint: str | None = None
     rule: str | None = None
+    algo: str | None = None  # a learned model's algorithm
+    alias_of: tuple[str, ...] = ()  # the model types one of which answers (chosen by validation score)
 
     @property
     def kind(self) -> str:
-        return "learned" if self.checkpoint else "rule"
+        return "rule" if self.rule else "learned"
 
     def stem(self, seed: int = DEFAULT_SEED) -> str | None:
         return f"{self.checkpoint}-seed{seed}" if self.checkpoint else None
@@ -81,10 +84,17 @@ def _rule_description(name: str) -> str:
     return (HEURISTICS[name].__doc__ or name).strip().splitlines()[0].replace("``", "")
 
 
+_LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem, algo=v.algo)  # type: ignore[arg-type]
+                 for v in served())
+_HYBRIDS = tuple(spec.model_type for spec in _LEARNED if spec.algo == "hybrid")
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.model_type: spec
     for spec in (
-        *(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem) for v in served()),  # type: ignore[arg-type]
+        *(() if "hybrid" in {s.model_type for s in _LEARNED} else (
+            ModelSpec("hybrid", "The best hybrid: of the served hybrid variants, the one whose training seeds score "
+                      "best on validation episodes (selection says which).", None, algo="hybrid",
+                      alias_of=_HYBRIDS),)),
+        *_LEARNED,
         *(ModelSpec(name, _rule_description(name), name, rule=name) for name in HEURISTICS),
     )
 }
@@ -220,31 +230,59 @@ class Predictor:
 
     Args:
         models: the folder of checkpoints (default :func:`models_dir`).
-        seed: the training seed whose checkpoint each learned model uses (default 0).
+        seed: the training seed whose checkpoint each learned model uses; default: each model's
+            seed with the best validation return (:mod:`edge_rl.serve.selection`).
+        results: where the validation rows are (default :func:`results_dir`).
     """
 
-    def __init__(self, models: str | os.PathLike | None = None, seed: int = DEFAULT_SEED) -> None:
+    def __init__(self, models: str | os.PathLike | None = None, seed: int | None = None,
+                 results: str | os.PathLike | None = None) -> None:
         self.models_dir = Path(models) if models is not None else models_dir()
+        self.results_dir = Path(results) if results is not None else results_dir()
         self.seed = seed
         self.policies: dict[str, LearnedPolicy | RulePolicy] = {}
         self.errors: dict[str, str] = {}
+        self.choices: dict[str, Choice] = {}
+        self.aliases: dict[str, str] = {}
         for spec in MODEL_SPECS.values():
             if spec.rule is not None:
                 self.policies[spec.model_type] = RulePolicy(spec.rule)
-                continue
-            path = self.models_dir / spec.stem(seed)
-            try:
-                agent = load(path)
-            except (CheckpointError, OSError) as error:
-                self.errors[spec.model_type] = (
-                    f"{error}. Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with "
-                    f"{spec.stem(seed)}.json/.safetensors, or run `make reproduce` to train it."
-                )
-                continue
-            if agent.config.policy != "gnn":
-                self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
-                continue
-            self.policies[spec.model_type] = LearnedPolicy(agent)
+            elif spec.checkpoint is not None:
+                self._load(spec)
+        for spec in MODEL_SPECS.values():
+            if spec.alias_of:
+                self._resolve(spec)
+
+    def _load(self, spec: ModelSpec) -> None:
+        choice = choose_seed(self.results_dir, spec.checkpoint, self.seed)  # type: ignore[arg-type]
+        self.choices[spec.model_type] = choice
+        path = self.models_dir / choice.stem
+        try:
+            agent = load(path)
+        except (CheckpointError, OSError) as error:
+            self.errors[spec.model_type] = (
+                f"{error}. Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with "
+                f"{choice.stem}.json/.safetensors, or run `make reproduce` to train it."
+            )
+            return
+        if agent.config.policy != "gnn":
+            self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
+            return
+        self.policies[spec.model_type] = LearnedPolicy(agent)
+
+    def _resolve(self, spec: ModelSpec) -> None:
+        """An alias answers with the variant that scores best on validation (the first, without results)."""
+        candidates = [t for t in spec.alias_of if t in self.policies]
+        if not candidates:
+            self.errors[spec.model_type] = f"none of {list(spec.alias_of)} is available"
+            return
+        best, reason = best_variant(self.results_dir, {t: MODEL_SPECS[t].checkpoint for t in candidates})
+        if best is None:
+            best, reason = candidates[0], f"{candidates[0]}: no validation results to choose between hybrids by"
+        self.aliases[spec.model_type] = best
+        choice = self.choices[best]
+        self.choices[spec.model_type] = Choice(choice.stem, choice.seed, f"{reason}; {choice.reason}", choice.score)
+        self.policies[spec.model_type] = self.policies[best]
 
     def policy(self, model_type: str) -> LearnedPolicy | RulePolicy:
         """The loaded policy, or :class:`UnknownModelError` / :class:`ModelUnavailableError`."""
@@ -262,7 +300,7 @@ class Predictor:
     def checkpoint(self, model_type: str) -> str:
         """The checkpoint stem or the rule's name that answers for ``model_type``."""
         spec = MODEL_SPECS[model_type]
-        return spec.stem(self.seed) or spec.rule  # type: ignore[return-value]
+        return self.choices[model_type].stem if model_type in self.choices else spec.rule  # type: ignore[return-value]
 
     def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:
         """Decisions for a batch of observations (any sizes), in order."""
@@ -281,11 +319,11 @@ def _json_value(value: Any) -> Any:
 
 
 def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
-                      seed: int = DEFAULT_SEED) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+                      stem: str | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """``(variant, checkpoint)``: the policy's row of ``results/tables/evaluation_results.csv``
     (every training seed on the test episodes) and, for learned models, the mean of the served
-    checkpoint's own test episodes (``results/runs/<stem>.csv``). Either is None when its file is
-    missing."""
+    checkpoint's own test episodes (``results/runs/<stem>.csv``; ``stem`` default: seed 0's).
+    Either is None when its file is missing."""
     results = Path(results) if results is not None else results_dir()
     variant = checkpoint = None
     table = results / "tables" / PERFORMANCE_TABLE
@@ -295,7 +333,7 @@ def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
         if len(rows):
             metrics = {k: _json_value(v) for k, v in rows.iloc[0].items() if k != "Model"}
             variant = {"source": f"{results.name}/tables/{PERFORMANCE_TABLE}", "row": spec.row, "metrics": metrics}
-    stem = spec.stem(seed)
+    stem = stem if stem is not None else spec.stem()
     runs = results / "runs" / f"{stem}.csv" if stem else None
     if runs is not None and runs.is_file():
         frame = pd.read_csv(runs)

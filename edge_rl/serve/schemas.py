@@ -268,6 +268,9 @@ class ModelInfo(BaseModel):
     available: bool
     error: str | None = Field(description="Why the policy is unavailable (e.g. a missing checkpoint).")
     checkpoint: str | None = Field(description="The checkpoint's stem in the models folder.")
+    selection: str | None = Field(description="Why this checkpoint answers: the training seed (and, for the "
+                                  "unsuffixed hybrid, the variant) with the best validation return; never "
+                                  "chosen on test episodes.")
     config_name: str | None = Field(description="The checkpoint's training config, e.g. hybrid-gcn-weighted_sum.")
     confidence: str = Field(description="What the answer's confidence is for this policy.")
     score_kind: str

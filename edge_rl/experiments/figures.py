@@ -1,0 +1,215 @@
+"""The figures of the notebooks and the model card, drawn from tables and evaluation rows.
+
+Every figure has a title, its axes' units and which way is better; every policy keeps one
+colour in every figure (:func:`colours`: a model and its root-path twin share a hue, the twin
+lighter; fixed rules are grey); fixed rules and bounds are drawn as labelled reference lines;
+intervals are drawn where the tables have them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from edge_rl.config import NODE_TYPES, EnvConfig
+from edge_rl.envs.heuristics import HEURISTICS
+from edge_rl.envs.topology import make_topology
+from edge_rl.experiments.catalogue import CARD_VARIANTS, ENCODER_NAMES, with_root_path
+from edge_rl.experiments.stats import parse_interval
+from edge_rl.files import atomic_write
+
+NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
+HIGHER = "higher is better"
+LOWER = "lower is better"
+
+
+def colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per policy name, the same in every figure: each of the card's variants a hue
+    of its own (its root-path twins a lighter shade of it), the fixed rules greys (the best
+    rule, greedy earliest-finish, black), anything else (an ablation cell) after them."""
+    hues = sns.color_palette("husl", len(CARD_VARIANTS))
+    palette: dict[str, tuple[float, float, float]] = {}
+    for variant, hue in zip(CARD_VARIANTS, hues):
+        palette[variant.label] = tuple(0.8 * c for c in hue)  # a darker shade, for contrast on white
+        for design in ("root", "residual", "jk", "heads"):
+            palette.setdefault(with_root_path(variant, design).label, tuple(c + (1 - c) * 0.45 for c in hue))
+    for i, rule in enumerate(HEURISTICS):  # the best rule, last in the registry, darkest
+        palette[rule] = (0.62 - 0.11 * i,) * 3
+    others = sns.color_palette("colorblind", max(1, len(names)))
+    return {name: palette.get(name, others[i % len(others)]) for i, name in enumerate(names)}
+
+
+def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
+    """Write a PNG atomically (at 120 dpi, tight)."""
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+
+
+def _references(ax: plt.Axes, references: Mapping[str, float], vertical: bool = False) -> None:
+    """Labelled reference lines (fixed rules, bounds) across the plot."""
+    for i, (name, value) in enumerate(references.items()):
+        style = dict(color="0.35", linestyle=(0, (4, 2 + 2 * i)), linewidth=1.1, label=f"{name} (rule)")
+        (ax.axvline if vertical else ax.axhline)(value, **style)
+
+
+def draw_topology(config: EnvConfig | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """The network, sensors at the bottom, fog in the middle, clouds on top."""
+    cfg = config if config is not None else EnvConfig()
+    topology = make_topology(cfg)
+    graph = nx.Graph()
+    for node, kind in enumerate(topology.node_type):
+        graph.add_node(node, layer=int(kind))
+    graph.add_edges_from(topology.edges)
+    positions = nx.multipartite_layout(graph, subset_key="layer", align="horizontal")
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 4))[1]
+    node_colours = [NODE_COLOURS[NODE_TYPES[int(k)]] for k in topology.node_type]
+    same_layer = [(a, b) for a, b in graph.edges if topology.node_type[a] == topology.node_type[b]]
+    other = [edge for edge in graph.edges if edge not in same_layer]
+    nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=node_colours, node_size=320)
+    nx.draw_networkx_labels(graph, positions, ax=ax, font_color="white", font_size=8)
+    nx.draw_networkx_edges(graph, positions, edgelist=other, ax=ax, edge_color="#bbbbbb")
+    # The fog mesh lies on one row: arcs, or its links would hide behind each other.
+    nx.draw_networkx_edges(graph, positions, edgelist=same_layer, ax=ax, edge_color="#bbbbbb", arrows=True,
+                           arrowstyle="-", connectionstyle="arc3,rad=0.35", node_size=320)
+    for name, colour in NODE_COLOURS.items():
+        ax.scatter([], [], c=colour, label=name)
+    ax.legend(loc="upper left", frameon=False)
+    ax.set_axis_off()
+    ax.set_title(f"{topology.n_nodes} nodes: {cfg.n_sensors} sensors, {cfg.n_fog} fog, {cfg.n_cloud} cloud")
+    return ax
+
+
+def plot_curves(curves: pd.DataFrame, references: Mapping[str, float] | None = None, ax: plt.Axes | None = None,
+                title: str = "Learning curves") -> plt.Axes:
+    """Validation return against environment steps: the mean over training seeds with its 95 %
+    bootstrap band, each policy over its own steps, and the rules on the same episodes.
+
+    Args:
+        curves: ``policy, seed, step, return`` (:func:`edge_rl.experiments.runs.validation_curves`).
+        references: name -> return of a fixed rule on the same validation episodes.
+    """
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 4))[1]
+    names = list(dict.fromkeys(curves["policy"]))
+    sns.lineplot(data=curves, x="step", y="return", hue="policy", hue_order=names, palette=colours(names),
+                 errorbar=("ci", 95), seed=0, ax=ax, marker="o", markersize=3)
+    _references(ax, references or {})
+    ax.set(xlabel="environment steps (pre-training included)", ylabel=f"validation return ({HIGHER})", title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def plot_seed_scores(scores: pd.DataFrame, order: Sequence[str], references: Mapping[str, float] | None = None,
+                     title: str = "One point per training seed") -> plt.Axes:
+    """Each training seed's mean test return, one row per policy (best first), rules as lines."""
+    ax = plt.subplots(figsize=(8, 0.32 * len(order) + 1.2))[1]
+    sns.swarmplot(data=scores, x="return", y="policy", order=order, hue="policy", hue_order=list(order),
+                  palette=colours(list(order)), size=4, ax=ax, legend=False)  # a swarm: no random jitter
+    _references(ax, references or {}, vertical=True)
+    ax.set(xlabel=f"mean test return of one training seed ({HIGHER})", ylabel="", title=title)
+    if references:
+        ax.legend(fontsize=7, loc="lower left")
+    return ax
+
+
+def plot_returns(rows: pd.DataFrame, references: Mapping[str, float] | None = None,
+                 title: str = "Return per test episode") -> plt.Axes:
+    """Return per test episode (every training seed's), one box per policy, best mean on top."""
+    order = list(rows.groupby("policy")["return"].mean().sort_values(ascending=False).index)
+    ax = plt.subplots(figsize=(8, 0.32 * len(order) + 1.2))[1]
+    sns.boxplot(data=rows, x="return", y="policy", order=order, hue="policy", hue_order=order,
+                palette=colours(order), fliersize=2, ax=ax, legend=False)
+    _references(ax, references or {}, vertical=True)
+    ax.set(xlabel=f"test episode return ({HIGHER})", ylabel="", title=title)
+    if references:
+        ax.legend(fontsize=7, loc="lower left")
+    return ax
+
+
+METRICS = {"deadline_success": f"deadline success, fraction of tasks ({HIGHER})",
+           "latency_p95_ms": f"95th-percentile latency, ms ({LOWER})",
+           "energy_per_task_j": f"energy per task, J ({LOWER})"}
+
+
+def plot_metrics(rows: pd.DataFrame, metrics: Mapping[str, str] | None = None,
+                 title: str = "Deadlines, latency and energy per policy") -> plt.Figure:
+    """One panel per metric: its mean over test episodes per policy with a 95 % bootstrap
+    interval, policies ordered by mean return; rules in grey."""
+    metrics = metrics if metrics is not None else METRICS
+    order = list(rows.groupby("policy")["return"].mean().sort_values(ascending=False).index)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 0.32 * len(order) + 1.5), sharey=True)
+    for ax, (column, label) in zip(np.atleast_1d(axes), metrics.items()):
+        sns.barplot(data=rows, x=column, y="policy", order=order, hue="policy", hue_order=order,
+                    palette=colours(order), errorbar=("ci", 95), seed=0, ax=ax, legend=False)
+        ax.set(xlabel=label, ylabel="")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(table: pd.DataFrame, title: str = "Ablation: IQM test return per cell") -> plt.Figure:
+    """One panel per encoder: each cell's IQM over seeds with its 95 % interval (the table's),
+    the fusions and the pre-training runs alone side by side, one colour per encoder design.
+
+    Args:
+        table: :func:`edge_rl.experiments.report.ablation_table` (columns encoder, fusion,
+            design, IQM over seeds, IQM 95% CI).
+    """
+    data = table.reset_index()
+    encoders = list(dict.fromkeys(data["encoder"]))
+    fig, axes = plt.subplots(1, len(encoders), figsize=(3.6 * len(encoders), 3.8), sharey=True)
+    designs = list(dict.fromkeys(data["design"]))
+    shades = dict(zip(designs, sns.color_palette("colorblind", len(designs))))
+    for ax, encoder in zip(np.atleast_1d(axes), encoders):
+        cells = data[data["encoder"] == encoder]
+        fusions = list(dict.fromkeys(cells["fusion"]))
+        for j, design in enumerate(designs):
+            part = cells[cells["design"] == design].set_index("fusion").reindex(fusions)
+            x = np.arange(len(fusions)) + (j - (len(designs) - 1) / 2) * 0.25
+            bounds = [parse_interval(text) or (value, value) for text, value in
+                      zip(part["IQM 95% CI"].fillna(""), part["IQM over seeds"])]
+            low = part["IQM over seeds"] - [b[0] for b in bounds]
+            high = [b[1] for b in bounds] - part["IQM over seeds"]
+            ax.errorbar(x, part["IQM over seeds"], yerr=[low, high], fmt="o", capsize=3, color=shades[design],
+                        label=design)
+        ax.set_xticks(range(len(fusions)), [f.replace("_", " ") for f in fusions], rotation=30, ha="right")
+        ax.set_title(ENCODER_NAMES.get(encoder, encoder))
+        ax.grid(axis="y", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel(f"IQM test return, 95 % interval ({HIGHER})")
+    np.atleast_1d(axes)[-1].legend(title="encoder design", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_designs(table: pd.DataFrame, title: str = "Encoder designs on validation seeds") -> plt.Axes:
+    """The design comparison (:func:`edge_rl.experiments.diagnostics.design_table`): each
+    design's validation IQM in every (algorithm, layer kind) cell."""
+    cells = [c for c in table.columns if c != "mean over cells"]
+    data = table[cells].reset_index().melt(id_vars="design", var_name="cell", value_name="IQM")
+    ax = plt.subplots(figsize=(max(7.0, 0.8 * len(cells)), 4))[1]
+    sns.barplot(data=data, x="cell", y="IQM", hue="design", hue_order=list(table.index),
+                palette="colorblind", ax=ax)
+    ax.set(xlabel="", ylabel=f"IQM validation return over seeds ({HIGHER})", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def plot_layer_distances(frame: pd.DataFrame, title: str = "How alike the node embeddings become") -> plt.Axes:
+    """MAD between the embeddings of different nodes, layer by layer, one line per model.
+
+    Args:
+        frame: ``model, design, layer, MAD`` (:func:`edge_rl.experiments.diagnostics.layer_distances`).
+    """
+    ax = plt.subplots(figsize=(7, 4))[1]
+    models = list(dict.fromkeys(frame["model"]))
+    sns.lineplot(data=frame, x="layer", y="MAD", hue="model", hue_order=models, palette=colours(models),
+                 style="design", marker="o", ax=ax, sort=False)
+    ax.set(xlabel="", ylabel="mean cosine distance between nodes (0: all alike)", title=title)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    return ax

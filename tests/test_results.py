@@ -1,0 +1,54 @@
+"""What a reader of the committed results sees: executed notebooks without progress bars,
+warnings or this machine's paths, and images that resolve, in the notebooks and in the card."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+EXECUTED = sorted((RESULTS / "notebooks").glob("*.ipynb"))
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+ABSOLUTE = re.compile(r"(/tmp/|/work/|/home/|/root/|/Users/|site-packages)")
+
+
+def _outputs(path: Path) -> list[dict]:
+    return [output for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+            for output in cell.get("outputs", [])]
+
+
+def _text(output: dict) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    data = output.get("data", {})
+    return "\n".join(str(data[key]) for key in ("text/plain", "text/markdown", "text/html") if key in data)
+
+
+def test_the_notebooks_were_executed() -> None:
+    assert [p.name for p in EXECUTED] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
+def test_an_executed_notebook_shows_no_stderr_no_progress_and_no_path_of_this_machine(path: Path) -> None:
+    for output in _outputs(path):
+        assert not (output.get("output_type") == "stream" and output.get("name") == "stderr"), _text(output)[:200]
+        text = _text(output)
+        assert "\r" not in text and "it/s]" not in text and "run/s]" not in text, text[:200]
+        assert not ABSOLUTE.search(text), ABSOLUTE.search(text).group(0)
+        assert output.get("output_type") != "error", text[:200]
+
+
+@pytest.mark.parametrize("path", [*EXECUTED, RESULTS / "MODEL_CARD.md"], ids=lambda p: p.name)
+def test_every_image_link_resolves(path: Path) -> None:
+    if path.suffix == ".md":
+        links = IMAGE.findall(path.read_text(encoding="utf-8"))
+    else:
+        links = [link for output in _outputs(path) for link in IMAGE.findall(output.get("data", {}).get("text/markdown", ""))]
+    missing = [link for link in links if not (path.parent / link).is_file()]
+    assert not missing, f"{path.name}: {missing}"
+    if path.suffix == ".md":
+        assert links  # the card shows its figures
