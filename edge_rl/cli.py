@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -127,7 +128,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from edge_rl.agents import train  # imports torch: only when training
+    from edge_rl.agents import algorithm, train  # imports torch: only when training
     from edge_rl.agents.checkpoint import paths
 
     hybrid = args.algo == "hybrid"
@@ -158,14 +159,30 @@ def _train(args: argparse.Namespace) -> None:
         reason = unread_setting(config, key)
         if reason:
             raise UsageError(f"--set {key}: never read in this run: {reason}")
-    out = args.out or f"{config.name}-seed{config.seed}"
+    out = args.out or str(default_stem(config))
     if out.endswith(("/", os.sep)) or Path(out).is_dir():
         raise UsageError(f"--out: {out} is a folder; give a checkpoint stem in it, e.g. {Path(out) / config.name}")
-    weights, description = paths(out)
-    for path in (weights, description):
-        _writable(path, "--out")
+    cls = algorithm(config)
+    written = [out] + [f"{out}-pretrain-{prerequisite.algo}" for prerequisite in cls.prerequisites(config)]
+    for stem in written:
+        for path in paths(stem):
+            _writable(path, "--out")
+            if path.exists() and not args.overwrite:
+                raise UsageError(f"--out: {path} exists; pass --overwrite to replace it, or choose another --out")
+    planned = cls.planned_steps(config)
+    if planned["train"] != config.total_timesteps:
+        print(f"{config.name} collects whole rollouts: {config.total_timesteps:,} steps asked, {planned['train']:,} "
+              "run", file=sys.stderr)
     agent = train(config, out, progress=not args.no_progress)
-    print(f"saved {weights} and {description} ({agent.trained['timesteps']} steps, {agent.trained['wall_time_s']:.1f} s)")
+    print(f"saved {', '.join(str(p) for stem in written for p in paths(stem))} "
+          f"({agent.trained['timesteps']:,} steps, {agent.trained['wall_time_s']:.1f} s)")
+
+
+def default_stem(config: TrainConfig) -> Path:
+    """``runs/<name>-seed<k>-<hash>``: a folder git ignores, and a name no other config shares
+    (the hash is of the whole config: a from-scratch hybrid never takes a warm-started one's)."""
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return Path("runs") / f"{config.name}-seed{config.seed}-{digest}"
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -220,14 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
                             "card's plain stack), root, residual, jk, heads "
                             f"(default: {EncoderConfig().root_path}; see edge_rl.config.ROOT_PATHS)")
     train.add_argument("--fusion", choices=FUSIONS.names(), help="hybrid: how Q-values and policy logits are fused (default: weighted_sum, 0.6 Q + 0.4 logits)")
-    train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the card's budgets, the defaults)")
+    train.add_argument("--steps", type=int, help="environment steps: baselines 10000, hybrid fine-tuning 5000 (the "
+                                                 "card's budgets, the defaults); PPO and the hybrid collect whole "
+                                                 "rollouts, so they round up (PPO: 10000 -> 16384) and say so")
     train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")
     train.add_argument("--from-scratch", action="store_true", help="hybrid: no pre-training; train the hybrid alone for --steps")
     train.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; run seeds in parallel processes instead)")
-    train.add_argument("--out", help="checkpoint stem; writes OUT.safetensors and OUT.json "
-                                     "(default: <algo>-<policy>[-<encoder>]-seed<seed> in the current folder; "
-                                     "results/ belongs to make reproduce)")
+    train.add_argument("--out", help="checkpoint stem; writes OUT.safetensors and OUT.json, and a hybrid's "
+                                     "pre-training beside them as OUT-pretrain-dqn.* and OUT-pretrain-ppo.* "
+                                     "(default: runs/<config name>-seed<seed>-<hash of the config>; runs/ is "
+                                     "git-ignored, results/ belongs to make reproduce)")
+    train.add_argument("--overwrite", action="store_true", help="replace a checkpoint that already exists at --out")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any TrainConfig field, dotted, value in JSON: dqn.learning_rate=3e-4, "
                             "hybrid.q_weight=0.5, env.n_sensors=20, encoder.hidden=32 (repeatable)")

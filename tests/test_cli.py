@@ -97,7 +97,7 @@ def test_checkpoint_paths_printed_are_the_files_written_and_folders_are_made(
     assert main(["train", "--steps", "8", "--out", str(stem), "--no-progress", *TINY]) == 0
     written = sorted(p.name for p in (tmp_path / "new").iterdir())
     assert written == ["model.json", "model.safetensors"]
-    assert f"saved {tmp_path / 'new' / 'model.safetensors'} and {tmp_path / 'new' / 'model.json'}" in capsys.readouterr().out
+    assert f"saved {tmp_path / 'new' / 'model.safetensors'}, {tmp_path / 'new' / 'model.json'} (8 steps" in capsys.readouterr().out
     rows = tmp_path / "more" / "rows.csv"
     assert main(["evaluate", "--heuristic", "nearest", "--seeds", "1,5,3", "--out", str(rows)]) == 0
     assert pd.read_csv(rows)["seed"].tolist() == [1, 5, 3]
@@ -122,3 +122,27 @@ def test_thread_counts_below_one_are_refused_by_the_parser(capsys: pytest.Captur
     with pytest.raises(SystemExit) as exit_:
         main(["evaluate", "--heuristic", "nearest", "--threads", "0"])
     assert exit_.value.code == 2 and "--threads: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_the_default_checkpoint_is_unique_per_config_under_runs_and_never_overwritten(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A from-scratch hybrid and a warm-started one never share a default name; an existing
+    checkpoint is replaced only with --overwrite; PPO says before training that it rounds up."""
+    from edge_rl.cli import default_stem
+    from edge_rl.config import TrainConfig
+
+    warm, scratch = TrainConfig(algo="hybrid", pretrain_steps=10_000), TrainConfig(algo="hybrid")
+    assert default_stem(warm) != default_stem(scratch) and default_stem(warm).parent == Path("runs")
+    assert default_stem(warm) == default_stem(TrainConfig(algo="hybrid", pretrain_steps=10_000))
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--algo", "ppo", "--steps", "8", "--no-progress", "--set", "ppo.n_steps=4", "--set", "ppo.n_envs=3",
+            "--set", "ppo.batch_size=4", "--set", "encoder.hidden=16", "--set", "encoder.embed=32"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "8 steps asked, 12 run" in err
+    [written] = (tmp_path / "runs").glob("ppo-gnn-gcn*seed0-*.json")
+    before = written.read_bytes()
+    assert main(argv) == 2 and "exists; pass --overwrite" in capsys.readouterr().err
+    assert written.read_bytes() == before
+    assert main([*argv, "--overwrite"]) == 0
+

@@ -85,7 +85,8 @@ def test_budgets_and_the_baseline_plan() -> None:
 
 
 def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
-    from edge_rl.experiments.suites import hybrid_runs, rollout_steps
+    from edge_rl.agents import rollout_steps
+    from edge_rl.experiments.suites import hybrid_runs
 
     full = BUDGETS["full"]
     runs = hybrid_runs(full)

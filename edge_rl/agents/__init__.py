@@ -5,7 +5,7 @@ Stable-Baselines3 (:mod:`~edge_rl.agents.baselines`), the hybrid DQN-PPO agent
 ``load(path)`` reads any saved agent; ``train(config, path)`` trains the one ``config.algo``
 names (:data:`edge_rl.registry.ALGORITHMS`)."""
 
-from edge_rl.agents.base import Agent, Observation, algorithm, load, train
+from edge_rl.agents.base import Agent, Observation, algorithm, load, rollout_steps, train
 from edge_rl.agents.checkpoint import CheckpointError
 
-__all__ = ["Agent", "CheckpointError", "Observation", "algorithm", "load", "train"]
+__all__ = ["Agent", "CheckpointError", "Observation", "algorithm", "load", "rollout_steps", "train"]

@@ -71,6 +71,12 @@ class Agent(ABC):
         """How many environments the run trains on, side by side (its training logs' count)."""
         return 1
 
+    @classmethod
+    def planned_steps(cls, config: TrainConfig) -> dict[str, int]:
+        """The environment steps :meth:`train` will take, by part (``train``, and pre-training):
+        a learner that collects whole rollouts runs past ``total_timesteps`` to finish the last."""
+        return {"train": config.total_timesteps}
+
     @abstractmethod
     def _forward(self, obs: Any) -> dict[str, torch.Tensor]:
         """Named per-node outputs ``(B, N)`` of a batch of observations (tensors)."""
@@ -135,6 +141,11 @@ class Agent(ABC):
     def save(self, path: str | os.PathLike) -> os.PathLike:
         """Write ``<path>.safetensors`` and ``<path>.json``; return the JSON path."""
         return checkpoint.save(path, self.network, self.config.to_dict(), self.trained)
+
+
+def rollout_steps(steps: int, batch: int) -> int:
+    """Steps actually taken by a learner that collects whole rollouts of ``batch`` steps."""
+    return -(-steps // batch) * batch
 
 
 def algorithm(config: TrainConfig) -> type[Agent]:

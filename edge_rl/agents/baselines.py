@@ -25,7 +25,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
-from edge_rl.agents.base import Agent, Observation
+from edge_rl.agents.base import Agent, Observation, rollout_steps
 from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
 from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
@@ -183,7 +183,8 @@ def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, p
     model = make_model(config, log_dir)
     start = time.perf_counter()
     validation = _Validation(config)
-    callbacks = [validation] + ([_ProgressBar(config.total_timesteps, config.name)] if progress else [])
+    planned = BaselineAgent.planned_steps(config)["train"]  # the bar's total: the steps PPO will really take
+    callbacks = [validation] + ([_ProgressBar(planned, config.name)] if progress else [])
     model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
     trained = {
         "timesteps": int(model.num_timesteps),
@@ -234,6 +235,12 @@ class BaselineAgent(Agent):
     @classmethod
     def training_envs(cls, config: TrainConfig) -> int:
         return config.ppo.n_envs if config.algo == "ppo" else 1
+
+    @classmethod
+    def planned_steps(cls, config: TrainConfig) -> dict[str, int]:
+        if config.algo == "ppo":  # whole rollouts of n_envs x n_steps
+            return {"train": rollout_steps(config.total_timesteps, config.ppo.n_envs * config.ppo.n_steps)}
+        return {"train": config.total_timesteps}
 
     def _forward(self, obs: Any) -> dict[str, torch.Tensor]:
         graph = self.config.policy == "gnn"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from edge_rl.agents.hybrid import pretrain_config
+from edge_rl.agents.hybrid import HybridAgent, pretrain_config
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
@@ -92,11 +92,6 @@ def baseline_runs(budget: Budget) -> list[Run]:
     return runs
 
 
-def rollout_steps(steps: int, batch: int) -> int:
-    """Steps actually taken by a learner that collects whole rollouts of ``batch`` steps."""
-    return -(-steps // batch) * batch
-
-
 def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
     """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000."""
     return budget.config(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
@@ -120,10 +115,7 @@ def _hybrid_run(budget: Budget, card: TrainConfig, variant: Variant) -> Run:
     if variant.procedure == "final":  # 20,000 fine-tuning steps, the last weights
         config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
     elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
-        hybrid = config.hybrid
-        total = (config.pretrain_steps + rollout_steps(config.pretrain_steps, config.ppo.n_envs * config.ppo.n_steps)
-                 + rollout_steps(config.total_timesteps, hybrid.n_envs * hybrid.n_steps))
-        config = replace(config, pretrain_steps=0, total_timesteps=total)
+        config = replace(config, pretrain_steps=0, total_timesteps=sum(HybridAgent.planned_steps(config).values()))
     return _run(budget, variant, config)
 
 

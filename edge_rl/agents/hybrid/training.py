@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from edge_rl.agents.base import Agent
+from edge_rl.agents.base import Agent, rollout_steps
 from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_baseline
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
@@ -73,6 +73,13 @@ class HybridAgent(Agent):
     @classmethod
     def training_envs(cls, config: TrainConfig) -> int:
         return config.hybrid.n_envs
+
+    @classmethod
+    def planned_steps(cls, config: TrainConfig) -> dict[str, int]:
+        steps = {"train": rollout_steps(config.total_timesteps, config.hybrid.n_envs * config.hybrid.n_steps)}
+        for prerequisite in cls.prerequisites(config):
+            steps[f"pretrain_{prerequisite.algo}"] = BaselineAgent.planned_steps(prerequisite)["train"]
+        return steps
 
     def _forward(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.network(obs)
@@ -183,7 +190,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     obs = envs.reset()
     episode_start = np.ones(hybrid.n_envs, dtype=bool)
     steps, next_eval, next_target_update = 0, hybrid.eval_every, hybrid.target_update_interval
-    bar = tqdm(total=config.total_timesteps, desc=config.name, unit="step", disable=not progress)
+    bar = tqdm(total=HybridAgent.planned_steps(config)["train"], desc=config.name, unit="step", disable=not progress)
 
     while steps < config.total_timesteps:
         # ---- 1. Collect a rollout with the fused policy; every transition also goes to replay.
