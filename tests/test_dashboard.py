@@ -39,6 +39,7 @@ def test_the_results_page_shows_every_table_and_figure() -> None:
     tables = sorted((ROOT / "results" / "tables").glob("*.csv"))
     figures = sorted((ROOT / "results" / "figures").glob("*.png"))
     assert len(app.dataframe) == len(tables) and len(app.get("image")) == len(figures)
+    assert app.subheader[0].value == "Headline"  # the card's tables first
     shown = {len(frame.value) for frame in app.dataframe}
     assert {len(pd.read_csv(path)) for path in tables} == shown
 
@@ -90,8 +91,8 @@ def test_the_replay_page_runs_the_chosen_policies_on_one_episode() -> None:
     predictor = Predictor(MODELS)
     frame = replay({name: predictor.agent(name) for name in chosen}, int(app.number_input[0].value))
     for name in chosen:
-        assert summary.loc[name, "return"] == pytest.approx(frame[frame["policy"] == name]["reward"].sum())
-    assert len(app.get("vega_lite_chart")) >= 4
+        assert summary.loc[name, "return"] == pytest.approx(frame[frame["policy"] == name]["reward"].sum(), abs=0.006)
+    assert len(app.get("image")) >= 4
     app.multiselect[0].set_value([]).run()
     assert app.info[0].value.startswith("Choose at least one policy")
 

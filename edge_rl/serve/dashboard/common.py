@@ -13,9 +13,11 @@ import pandas as pd
 import streamlit as st
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
 
 from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
 from edge_rl.envs import make_env
+from edge_rl.experiments.figures import colours
 from edge_rl.serve import models as serving
 from edge_rl.serve.conversions import network_state_from_env
 from edge_rl.serve.schemas import NetworkState, TaskSpec
@@ -25,6 +27,20 @@ from edge_rl.serve.schemas import NetworkState, TaskSpec
 def predictor(models: str) -> serving.Predictor:
     """Every model of :data:`edge_rl.serve.models.MODEL_SPECS`, loaded once per models folder."""
     return serving.Predictor(models)
+
+
+FIRST = ("headline", "evaluation_results", "model_variants", "probability_of_improvement", "encoder_designs",
+         "ablation", "baselines", "hybrid", "heuristics", "reward_terms", "environment")
+"""The tables the card shows, in the card's order; the figures likewise."""
+FIRST_FIGURES = ("metrics", "learning_curves", "return_distributions", "encoder_designs", "over_smoothing",
+                 "ablation", "topology")
+
+
+def ordered(paths: list[Path], common_first: bool) -> list[Path]:
+    """``paths`` with the card's tables (or figures) first, in its order, then the rest by name."""
+    first = FIRST if common_first else FIRST_FIGURES
+    rank = {name: i for i, name in enumerate(first)}
+    return sorted(paths, key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
 
 
 def models_dir() -> str:
@@ -89,8 +105,13 @@ def draw_prediction(state: NetworkState, scores: list[float | None] | None = Non
     chosen node ringed in red."""
     positions = layout(state)
     figure, axes = plt.subplots(figsize=(9, 4.2))
+    types = [n.node_type for n in state.nodes]
     for s, t in state.edges:
-        axes.plot(*positions[[s, t]].T, color="0.8", linewidth=0.8, zorder=1)
+        if types[s] == types[t]:  # a row of nodes (the fog mesh): arcs, or the links hide behind each other
+            axes.add_patch(FancyArrowPatch(positions[s], positions[t], arrowstyle="-", color="0.8", linewidth=0.8,
+                                           connectionstyle="arc3,rad=0.35", zorder=1))
+        else:
+            axes.plot(*positions[[s, t]].T, color="0.8", linewidth=0.8, zorder=1)
     values = np.array([np.nan if v is None else v for v in (scores or [None] * len(state.nodes))], dtype=float)
     finite = np.isfinite(values)
     axes.scatter(*positions[~finite].T, s=260, color="0.85", edgecolors="0.5", zorder=2)
@@ -122,5 +143,23 @@ def draw_prediction(state: NetworkState, scores: list[float | None] | None = Non
     axes.set_xlim(-0.02, 1.02)
     for side in ("top", "right", "bottom"):
         axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    return figure
+
+
+def replay_figure(frame: pd.DataFrame, column: str, label: str, log: bool = False) -> Figure:
+    """One replay metric per step, one line per policy in its colour of every figure, the
+    legend beside the plot (never cut); ``log`` for latency, whose hopeless placements reach
+    seconds and would flatten the rest."""
+    names = list(dict.fromkeys(frame["policy"]))
+    palette = colours(names)
+    figure, axes = plt.subplots(figsize=(6.4, 3.2))
+    for name in names:
+        rows = frame[frame["policy"] == name]
+        axes.plot(rows["step"], rows[column], label=name, color=palette[name], linewidth=1.2)
+    axes.set(xlabel="step of the episode", ylabel=label)
+    if log:
+        axes.set_yscale("log")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     figure.tight_layout()
     return figure

@@ -21,17 +21,18 @@ if not chosen:
     st.stop()
 
 frame = replay({name: predictor.agent(name) for name in chosen}, int(seed))
-st.dataframe(summary(frame), width="stretch")
+st.dataframe(summary(frame).round(2), width="stretch")
 charts = {
-    "return": "cumulative return",
-    "latency_ms": "task latency (ms)",
-    "energy_j": "task energy (J)",
-    "queue_fog": "mean fog queue (steps of compute)",
+    "return": ("cumulative return (higher is better)", False),
+    "latency_ms": ("task latency, ms (log scale; lower is better)", True),
+    "energy_j": ("task energy, J (lower is better)", False),
+    "queue_fog": ("mean fog queue, steps of compute", False),
 }
 for row in (list(charts)[:2], list(charts)[2:]):
     for column, metric in zip(st.columns(2), row):
-        column.markdown(f"**{charts[metric]}**")
-        column.line_chart(frame.pivot(index="step", columns="policy", values=metric))
-st.markdown("**where each task went**")
+        label, log = charts[metric]
+        column.markdown(f"**{label}**")
+        column.pyplot(common.replay_figure(frame, metric, label, log), clear_figure=True)
+st.markdown("**where each task went** (tasks per node type)")
 counts = frame.groupby(["policy", "node_type"]).size().unstack(fill_value=0)
-st.bar_chart(counts.reindex(columns=[t for t in NODE_TYPES if t in counts.columns]))
+st.dataframe(counts.reindex(columns=[t for t in NODE_TYPES if t in counts.columns], fill_value=0), width="stretch")

@@ -1,32 +1,35 @@
-"""Results: every table and figure in ``results/`` (written by ``make reproduce``), as they are."""
+"""Results: every table and figure in ``results/`` (written by ``make reproduce``), as they are,
+the card's own first."""
 
 import pandas as pd
 import streamlit as st
 
-from edge_rl.serve.dashboard.common import results_dir
+from edge_rl.serve.dashboard.common import ordered, results_dir
 
 st.title("Results")
 results = results_dir()
-tables = sorted((results / "tables").glob("*.csv"))
-figures = sorted((results / "figures").glob("*.png"))
+tables = ordered(sorted((results / "tables").glob("*.csv")), common_first=True)
+figures = ordered(sorted((results / "figures").glob("*.png")), common_first=False)
 if not tables and not figures:
     st.warning(f"No tables or figures in {results}/. Run `make reproduce` to create them, or point "
                "EDGE_RL_RESULTS_DIR at a results folder.")
 st.caption(f"Read from `{results}`: {len(tables)} tables, {len(figures)} figures. "
-           "Every policy is evaluated on the same 100 test episodes (seeds 10000-10099).")
+           "Every policy is evaluated on the same 100 test episodes (seeds 10000-10099); higher returns are better.")
 
 tab_tables, tab_figures = st.tabs(["Tables", "Figures"])
 with tab_tables:
     for path in tables:
         frame = pd.read_csv(path)
         title = path.stem.replace("_", " ").capitalize()
-        if len(frame) > 50:  # per-episode tables: folded away
+        numbers = {c: st.column_config.NumberColumn(format="%.2f") for c in frame.select_dtypes("float").columns}
+        if len(frame) > 60:  # per-episode tables: folded away
             with st.expander(f"{title} ({len(frame):,} rows, `{path.name}`)"):
-                st.dataframe(frame, hide_index=True)
-        else:
+                st.dataframe(frame, hide_index=True, column_config=numbers)
+        else:  # every row, every column: the height of the table, the width of the page
             st.subheader(title)
             st.caption(f"`{path.relative_to(results.parent)}`")
-            st.dataframe(frame, hide_index=True)
+            st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3,
+                         column_config=numbers)
 with tab_figures:
     for path in figures:
         st.subheader(path.stem.replace("_", " ").capitalize())
