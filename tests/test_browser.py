@@ -117,6 +117,21 @@ def test_the_dashboard_makes_a_prediction(dashboard: str, browser: BrowserContex
     assert screenshot.stat().st_size > 20_000
 
 
+REPLAY_FIRST_CHART_S = 60
+"""The replay page, opened on a fresh dashboard, draws its first chart within this bound (on a
+loaded 2-core machine; the models are loaded as the page asks for them, not all first)."""
+
+
+def test_the_replay_page_shows_its_first_chart_promptly(dashboard: str, browser: BrowserContext) -> None:
+    page = browser.new_page()
+    start = time.perf_counter()
+    page.goto(f"{dashboard}/replay")
+    page.get_by_test_id("stImage").first.wait_for(timeout=REPLAY_FIRST_CHART_S * 1_000)
+    assert time.perf_counter() - start < REPLAY_FIRST_CHART_S
+    page.get_by_test_id("stImage").nth(3).wait_for()  # all four charts
+    assert page.get_by_test_id("stDataFrame").count() >= 2  # the summary, and where the tasks went
+
+
 def test_the_api_docs_run_their_example(api: str, browser: BrowserContext) -> None:
     page = browser.new_page()
     page.goto(f"{api}/docs")

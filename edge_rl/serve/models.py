@@ -223,7 +223,7 @@ class RulePolicy:
 
 
 class Predictor:
-    """Every policy of :data:`MODEL_SPECS`, loaded once.
+    """Every policy of :data:`MODEL_SPECS`, each loaded once.
 
     A checkpoint that is missing or unreadable does not stop the others: its model is listed
     in :attr:`errors` with the reason, and asking for it raises :class:`ModelUnavailableError`.
@@ -233,10 +233,12 @@ class Predictor:
         seed: the training seed whose checkpoint each learned model uses; default: each model's
             seed with the best validation return (:mod:`edge_rl.serve.selection`).
         results: where the validation rows are (default :func:`results_dir`).
+        lazy: load a learned model when it is first asked for (the dashboard, whose pages use a
+            few), not all at once (the API, which reports every unreadable checkpoint at start).
     """
 
     def __init__(self, models: str | os.PathLike | None = None, seed: int | None = None,
-                 results: str | os.PathLike | None = None) -> None:
+                 results: str | os.PathLike | None = None, lazy: bool = False) -> None:
         self.models_dir = Path(models) if models is not None else models_dir()
         self.results_dir = Path(results) if results is not None else results_dir()
         self.seed = seed
@@ -248,14 +250,23 @@ class Predictor:
             if spec.rule is not None:
                 self.policies[spec.model_type] = RulePolicy(spec.rule)
             elif spec.checkpoint is not None:
-                self._load(spec)
-        for spec in MODEL_SPECS.values():
-            if spec.alias_of:
-                self._resolve(spec)
+                self.choices[spec.model_type] = choose_seed(self.results_dir, spec.checkpoint, self.seed)
+        if not lazy:
+            for model_type in MODEL_SPECS:
+                self._ensure(model_type)
+
+    def _ensure(self, model_type: str) -> None:
+        """Load ``model_type`` (resolve an alias) unless it is loaded or known to fail."""
+        if model_type in self.policies or model_type in self.errors:
+            return
+        spec = MODEL_SPECS[model_type]
+        if spec.alias_of:
+            self._resolve(spec)
+        else:
+            self._load(spec)
 
     def _load(self, spec: ModelSpec) -> None:
-        choice = choose_seed(self.results_dir, spec.checkpoint, self.seed)  # type: ignore[arg-type]
-        self.choices[spec.model_type] = choice
+        choice = self.choices[spec.model_type]
         path = self.models_dir / choice.stem
         try:
             agent = load(path)
@@ -271,23 +282,29 @@ class Predictor:
         self.policies[spec.model_type] = LearnedPolicy(agent)
 
     def _resolve(self, spec: ModelSpec) -> None:
-        """An alias answers with the variant that scores best on validation (the first, without results)."""
-        candidates = [t for t in spec.alias_of if t in self.policies]
-        if not candidates:
-            self.errors[spec.model_type] = f"none of {list(spec.alias_of)} is available"
-            return
-        best, reason = best_variant(self.results_dir, {t: MODEL_SPECS[t].checkpoint for t in candidates})
-        if best is None:
-            best, reason = candidates[0], f"{candidates[0]}: no validation results to choose between hybrids by"
-        self.aliases[spec.model_type] = best
-        choice = self.choices[best]
-        self.choices[spec.model_type] = Choice(choice.stem, choice.seed, f"{reason}; {choice.reason}", choice.score)
-        self.policies[spec.model_type] = self.policies[best]
+        """An alias answers with the variant that scores best on validation and loads (the first
+        that loads, without validation results)."""
+        best, reason = best_variant(self.results_dir, {t: MODEL_SPECS[t].checkpoint for t in spec.alias_of})
+        order = [best] if best is not None else []
+        order += [t for t in spec.alias_of if t not in order]
+        for candidate in order:
+            self._ensure(candidate)
+            if candidate in self.policies:
+                if candidate != best:
+                    reason = f"{candidate}: the first hybrid that loads ({reason})"
+                self.aliases[spec.model_type] = candidate
+                choice = self.choices[candidate]
+                self.choices[spec.model_type] = Choice(choice.stem, choice.seed, f"{reason}; {choice.reason}",
+                                                       choice.score)
+                self.policies[spec.model_type] = self.policies[candidate]
+                return
+        self.errors[spec.model_type] = f"none of {list(spec.alias_of)} is available"
 
     def policy(self, model_type: str) -> LearnedPolicy | RulePolicy:
         """The loaded policy, or :class:`UnknownModelError` / :class:`ModelUnavailableError`."""
         if model_type not in MODEL_SPECS:
             raise UnknownModelError(model_type)
+        self._ensure(model_type)
         if model_type in self.errors:
             raise ModelUnavailableError(f"model_type {model_type!r} is unavailable: {self.errors[model_type]}")
         return self.policies[model_type]

@@ -25,8 +25,9 @@ from edge_rl.serve.schemas import NetworkState, TaskSpec
 
 @st.cache_resource(show_spinner="Loading the models ...")
 def predictor(models: str) -> serving.Predictor:
-    """Every model of :data:`edge_rl.serve.models.MODEL_SPECS`, loaded once per models folder."""
-    return serving.Predictor(models)
+    """Every model of :data:`edge_rl.serve.models.MODEL_SPECS`, each loaded when a page first asks
+    for it, once per models folder (a page that uses three models does not wait for all)."""
+    return serving.Predictor(models, lazy=True)
 
 
 FIRST = ("headline", "evaluation_results", "model_variants", "probability_of_improvement", "encoder_designs",

@@ -58,10 +58,8 @@ for column, (name, field) in zip(columns, TaskSpec.model_fields.items()):
     task_values[name] = column.number_input(name, float(low), float(high), float(getattr(generated, name)),
                                             key=f"task-{name}-{generator}")
 
-available = [m for m in serving.MODEL_SPECS if m not in predictor.errors]
+available = list(serving.MODEL_SPECS)  # loaded when chosen; an unreadable one says why
 model_type = st.selectbox("model", available, index=available.index("hybrid") if "hybrid" in available else 0)
-for name, error in predictor.errors.items():
-    st.warning(f"{name} is unavailable: {error}")
 
 if st.button("Predict", type="primary"):
     try:
@@ -76,7 +74,7 @@ if st.button("Predict", type="primary"):
         st.session_state["result"] = None
         st.error("The network is not valid:\n\n" + "\n".join(
             f"- `{'.'.join(map(str, e['loc']))}`: {e['msg']}" for e in error.errors()))
-    except serving.NoEligibleNodeError as error:
+    except (serving.NoEligibleNodeError, serving.ModelUnavailableError) as error:
         st.session_state["result"] = None
         st.error(str(error))
 
