@@ -112,6 +112,7 @@ $(VENV)/.lab-installed: $(STAMP)
 bench: setup
 	$(PY) benchmarks/bench_env.py
 	$(PY) benchmarks/bench_agents.py
+	$(PY) benchmarks/bench_evaluation.py
 	$(PY) benchmarks/bench_api.py
 
 # The committed checkpoints in results/models are served: no training needed.

@@ -258,7 +258,7 @@ class EncoderConfig:
     embed: int = 128
     gat_heads: int = 1
     head_hidden: tuple[int, ...] = (64,)
-    root_path: str = "none"
+    root_path: str = "root"
 
     def __post_init__(self) -> None:
         check_types(self)

@@ -183,3 +183,15 @@ def card_name(label: str) -> str:
 def served() -> tuple[Variant, ...]:
     """The variants the API serves, in the catalogue's order."""
     return tuple(v for v in VARIANTS if v.model_type is not None)
+
+
+BEST_HYBRID = "hybrid"
+"""The API's model type for the best hybrid by validation score (the server picks which),
+unless a served variant has that name itself."""
+
+
+def model_types() -> tuple[str, ...]:
+    """The API's learned model types, in order: the best hybrid, then every served variant's."""
+    types = tuple(v.model_type for v in served())
+    return types if BEST_HYBRID in types else (BEST_HYBRID, *types)  # type: ignore[return-value]
+

@@ -51,6 +51,7 @@ def training_cost(results: str | os.PathLike) -> pd.DataFrame:
 class CardInputs:
     """Everything the card reads from ``results/``, and what follows from it."""
 
+    results: Path
     variants: pd.DataFrame
     evaluation: pd.DataFrame
     wins: pd.DataFrame
@@ -72,7 +73,7 @@ class CardInputs:
         headline = read_description(results / "models" / f"{HEADLINE_CHECKPOINT}.json")
         diagnostics = [_table(results, name) for name in ("encoder_designs", "over_smoothing", "policy_choices")]
         diagnostics[1] = pd.read_csv(results / "tables" / "over_smoothing.csv")
-        return cls(*tables, timings, cost, headline, TrainConfig.from_dict(headline["config"]), *diagnostics)
+        return cls(results, *tables, timings, cost, headline, TrainConfig.from_dict(headline["config"]), *diagnostics)
 
     @property
     def headline_model(self) -> str:

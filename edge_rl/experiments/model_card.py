@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, VALIDATION_SEEDS_START
 from edge_rl.experiments.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
@@ -138,6 +140,7 @@ def _impact(card: CardInputs) -> list[str]:
     cost, timings = card.cost, card.timings
     hardware = (f"{timings['cpu'].iloc[0]}, {int(timings['cores'].iloc[0])} cores" if timings is not None
                 else "the machine of the last run (no timing record)")
+    costs = card.results / "tables" / "costs.csv"
     sections = [
         "## Environmental Impact",
         f"- Hardware: {hardware}, no GPU; one torch thread per training process.\n"
@@ -145,6 +148,11 @@ def _impact(card: CardInputs) -> list[str]:
         "(sum of their training wall times).",
         markdown(cost, 1),
     ]
+    if costs.is_file():
+        sections += ["Where the reproduction's time went: each notebook's CPU time (wall time × cores) in training, "
+                     "in the validation recorded while training, in evaluation (test and model-selection episodes, run "
+                     "side by side) and the rest (start-up, reading results, tables, figures); in minutes.",
+                     markdown(pd.read_csv(costs, index_col=0), 1)]
     if timings is not None:
         sections += ["Wall time of each notebook of `make reproduce`: its last run that trained its models (a "
                      "rerun that finds every run done keeps that row), or, for notebooks that train nothing, its "

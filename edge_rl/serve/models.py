@@ -25,7 +25,7 @@ import pandas as pd
 from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
-from edge_rl.experiments.catalogue import served
+from edge_rl.experiments.catalogue import BEST_HYBRID, served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
 from edge_rl.serve.selection import Choice, best_variant, choose_seed
@@ -90,9 +90,9 @@ _HYBRIDS = tuple(spec.model_type for spec in _LEARNED if spec.algo == "hybrid")
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.model_type: spec
     for spec in (
-        *(() if "hybrid" in {s.model_type for s in _LEARNED} else (
-            ModelSpec("hybrid", "The best hybrid: of the served hybrid variants, the one whose training seeds score "
-                      "best on validation episodes (selection says which).", None, algo="hybrid",
+        *(() if BEST_HYBRID in {s.model_type for s in _LEARNED} else (
+            ModelSpec(BEST_HYBRID, "The best hybrid: of the served hybrid variants, the one whose training seeds "
+                      "score best on validation episodes (selection says which).", None, algo="hybrid",
                       alias_of=_HYBRIDS),)),
         *_LEARNED,
         *(ModelSpec(name, _rule_description(name), name, rule=name) for name in HEURISTICS),

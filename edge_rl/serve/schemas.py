@@ -36,7 +36,7 @@ from edge_rl.envs.iot_edge import (
     LATENCY_SCALE_MS,
     QUEUE_CAP_STEPS,
 )
-from edge_rl.experiments.catalogue import served
+from edge_rl.experiments.catalogue import model_types
 
 MAX_NODES = 256
 """Largest network one request may describe. The graph policies run on any size (their weights
@@ -51,7 +51,7 @@ MAX_BATCH = 256
 
 _ENV = EnvConfig()  # the task distribution the models were trained on
 
-LEARNED_MODEL_TYPES: tuple[str, ...] = tuple(v.model_type for v in served())  # type: ignore[misc]
+LEARNED_MODEL_TYPES: tuple[str, ...] = model_types()
 MODEL_TYPES: tuple[str, ...] = (*LEARNED_MODEL_TYPES, *HEURISTICS)
 """The ``model_type`` values: the catalogue's served variants, then every fixed rule
 (:data:`edge_rl.serve.models.MODEL_SPECS` describes each); documented as an enum, checked by
