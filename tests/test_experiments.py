@@ -29,7 +29,7 @@ def _runs() -> list[Run]:
 def test_runs_write_checkpoints_and_rows_and_match_one_process(tmp_path: Path) -> None:
     runs = _runs()
     parallel = run_all(runs, tmp_path / "two", workers=2, progress=False)
-    serial = run_all(runs, tmp_path / "one", workers=1, progress=False)
+    serial = run_all(runs, tmp_path / "one", workers=0, progress=False)
     pd.testing.assert_frame_equal(parallel, serial)
     assert set(parallel["policy"]) == {"DQN-GNN", "PPO-GNN", "Hybrid", "DQN Baseline"}
     assert (parallel["train_seed"] == 1).all()
@@ -43,11 +43,11 @@ def test_runs_write_checkpoints_and_rows_and_match_one_process(tmp_path: Path) -
 
 def test_a_rerun_skips_finished_runs_and_redoes_missing_ones(tmp_path: Path) -> None:
     runs = _runs()[-1:] + [Run("DQN Baseline b", replace(_runs()[-1].config, seed=2), SEEDS)]
-    run_all(runs, tmp_path, workers=1, progress=False)
+    run_all(runs, tmp_path, workers=0, progress=False)
     first, second = (tmp_path / "runs" / f"{r.stem}.csv" for r in runs)
     before = first.stat().st_mtime_ns
     second.unlink()  # as if interrupted before this run finished
-    rows = run_all(runs, tmp_path, workers=1, progress=False)
+    rows = run_all(runs, tmp_path, workers=0, progress=False)
     assert first.stat().st_mtime_ns == before and second.exists()
     assert len(rows) == 2 * len(SEEDS)
     assert not list(tmp_path.rglob("*.tmp"))
@@ -62,19 +62,19 @@ def test_repeated_stems_are_refused(tmp_path: Path) -> None:
 def test_a_failing_run_is_named_and_leaves_no_rows(tmp_path: Path) -> None:
     bad = Run("Broken", tiny("dqn", policy="mlp", seed=4), eval_seeds=(5, 5))  # repeated seed
     with pytest.raises(RuntimeError, match="run broken-seed4 failed: seeds must be distinct"):
-        run_all([bad], tmp_path, workers=1, progress=False)
+        run_all([bad], tmp_path, workers=0, progress=False)
     assert not (tmp_path / "runs" / "broken-seed4.csv").exists()
 
 
 def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
     run = _runs()[-1]
-    run_all([run], tmp_path, workers=1, progress=False)
+    run_all([run], tmp_path, workers=0, progress=False)
     rows = tmp_path / "runs" / f"{run.stem}.csv"
     before = rows.stat().st_mtime_ns
-    run_all([run], tmp_path, workers=1, progress=False)
+    run_all([run], tmp_path, workers=0, progress=False)
     assert rows.stat().st_mtime_ns == before  # same config: skipped
     changed = Run(run.label, replace(run.config, dqn=replace(run.config.dqn, learning_rate=1e-3)), run.eval_seeds)
-    run_all([changed], tmp_path, workers=1, progress=False)
+    run_all([changed], tmp_path, workers=0, progress=False)
     assert rows.stat().st_mtime_ns != before  # same stem, new config: retrained
 
 
@@ -82,7 +82,7 @@ def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(t
     from edge_rl.experiments.runs import read_rows, validation_curves
 
     runs = _runs()[:3]
-    run_all(runs, tmp_path, workers=1, progress=False)
+    run_all(runs, tmp_path, workers=0, progress=False)
     rows = read_rows(runs, tmp_path)
     hybrid = rows[rows["policy"] == "Hybrid"]
     assert (hybrid["train_steps"] == 128).all() and (hybrid["env_steps"] == 64 + 64 + 128).all()
@@ -101,7 +101,7 @@ def test_validation_rows_and_the_cost_of_a_run_are_kept_apart_from_its_test_rows
     from edge_rl.experiments.runs import read_rows
 
     run = Run("DQN-GNN", _runs()[0].config, SEEDS, (20_100, 20_101))
-    run_all([run], tmp_path, workers=1, progress=False)
+    run_all([run], tmp_path, workers=0, progress=False)
     assert read_rows([run], tmp_path, split="validation")["seed"].tolist() == [20_100, 20_101]
     assert read_rows([run], tmp_path)["seed"].tolist() == list(SEEDS)
     timing = json.loads((tmp_path / "logs" / run.stem / "timing.json").read_text())

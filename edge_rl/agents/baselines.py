@@ -186,6 +186,7 @@ def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, p
     planned = BaselineAgent.planned_steps(config)["train"]  # the bar's total: the steps PPO will really take
     callbacks = [validation] + ([_ProgressBar(planned, config.name)] if progress else [])
     model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
+    model.get_env().close()  # closes the training logs (Monitor's files) while the agent lives on
     trained = {
         "timesteps": int(model.num_timesteps),
         "wall_time_s": round(time.perf_counter() - start, 3),

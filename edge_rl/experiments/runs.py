@@ -1,19 +1,25 @@
-"""Many training runs at once: in parallel processes, resumable, never half-written.
+"""Many training runs at once, as tasks of the experiment engine: resumable, never half-written.
 
 A :class:`Run` is one training config (seed included) and the test seeds it is evaluated on.
-:func:`run_all` trains and evaluates every run that is not done yet, as many at a time as
-there are cores, each process on one torch thread, with one progress bar over all runs. Each
-run leaves, under ``folder``:
+:func:`run_all` trains and evaluates every run that is not done yet as a task of
+:mod:`~edge_rl.experiments.engine` (an embedded Ray by default, a cluster with ``address`` or
+``RAY_ADDRESS``, in this process with ``workers=0``), each on one CPU and one torch thread,
+with one progress bar over all runs. Each run leaves, under ``folder``:
 
 - ``models/<stem>.safetensors`` and ``.json``: the checkpoint;
 - ``runs/<stem>.csv``: its evaluation rows (one per test episode), with the run's ``label``,
-  ``train_seed`` and ``env_steps`` (pre-training included);
-- ``logs/<stem>/``: the training episodes, one SB3 Monitor CSV per training environment.
+  ``train_seed`` and ``env_steps`` (pre-training included); ``validation/<stem>.csv`` likewise;
+- ``logs/<stem>/``: the training episodes, one SB3 Monitor CSV per training environment, and
+  ``timing.json``, where the run's time went.
 
-Both are written to a temporary file and renamed, so an interrupted run leaves nothing, and a
-rerun skips every run that finished with the same config and test seeds (a changed config
-reruns). Runs are seeded one by one: the numbers do not depend
-on how many processes ran them, or in what order.
+A task writes only into a temporary folder of its own and returns the files' bytes; the
+driver writes them under ``folder``, each to a temporary file renamed into place, the
+checkpoint's description last: no shared filesystem is needed, a task retried after its
+worker died writes nothing twice, and an interrupted run leaves no description, so it is not
+taken for finished. A rerun skips every run that finished with the same config and seeds (a
+changed config reruns). Runs are seeded one by one: the numbers do not depend on the engine,
+on how many workers ran them, or in what order. A run that raises is reported by name with its
+error after the others have finished.
 
 A run whose algorithm starts from other runs (:meth:`~edge_rl.agents.base.Agent.prerequisites`:
 the hybrid's DQN-GNN and PPO-GNN pre-training of the same encoder and seed) starts from their
@@ -23,11 +29,10 @@ checkpoints when they are in the same call, so pre-training is never done twice.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +43,11 @@ from tqdm import tqdm  # plain text, to the terminal (in a notebook: the runner'
 
 from edge_rl.agents import algorithm, load
 from edge_rl.agents.checkpoint import CheckpointError, read_description
+from edge_rl.agents.checkpoint import paths as checkpoint_paths
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.experiments.catalogue import slug
+from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.files import atomic_write
 
@@ -100,12 +107,32 @@ def _finished(folder: Path, run: Run) -> bool:
     return True
 
 
-def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, ...] | None) -> str:
-    """Train, save, evaluate, write the rows. Runs in a worker process."""
-    torch.set_num_threads(run.config.threads)
+Files = dict[str, bytes]
+"""A run's output: each file's path under the results folder (``runs/<stem>.csv``) and its bytes."""
+
+
+def _execute(run: Run, *prerequisites: Files) -> Files:
+    """Train, save, evaluate, in a temporary folder of the task's own; return every file made
+    there. ``prerequisites``: the checkpoints of the runs it starts from (arguments of their own:
+Ray hands a task the results of the tasks whose handles are its arguments). Runs as a task."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(run.config.threads)  # inside the task: a worker process runs many
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"edge-rl-{run.stem}-") as tmp:
+            return _train_and_evaluate(run, Path(tmp), prerequisites)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...]) -> Files:
+    given = {name for files in prerequisites for name in files}
+    sources = []
+    for files in prerequisites:  # in the order the algorithm asks for them
+        _write(folder, files)
+        sources += [folder / name for name in files if name.startswith("models/") and name.endswith(".json")][:1]
     model = _paths(folder, run)[0]
-    prerequisites = tuple(load(p) for p in pretrained_stems) if pretrained_stems else ()
-    agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run), prerequisites=prerequisites)
+    agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run),
+                                        prerequisites=tuple(load(p) for p in sources))
     # Every environment step the model used: a hybrid's pre-training included.
     env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
     evaluation_start = time.perf_counter()
@@ -117,29 +144,59 @@ def _execute(run: Run, folder: Path, pretrained_stems: tuple[Path, ...] | None) 
         rows["env_steps"] = env_steps
         rows["algo"] = run.config.name
         path = _paths(folder, run, split)[1]
-        atomic_write(path, lambda tmp, rows=rows: rows.to_csv(tmp, index=False))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(path, index=False)
     # Where the run's CPU time went (the cost table); beside the training logs, which record when.
     trained = agent.trained
     timing = {"train_s": round(trained["wall_time_s"] - trained.get("validation_s", 0.0), 3),
               "validation_s": trained.get("validation_s", 0.0),
               "evaluation_s": round(time.perf_counter() - evaluation_start, 3)}
-    atomic_write(log_dir(folder, run) / "timing.json", lambda tmp: Path(tmp).write_text(json.dumps(timing) + "\n"))
-    return run.label
+    (log_dir(folder, run) / "timing.json").write_text(json.dumps(timing) + "\n")
+    made = (p for p in folder.rglob("*") if p.is_file())
+    return {name: p.read_bytes() for p in made if (name := p.relative_to(folder).as_posix()) not in given}
 
 
-def _init_worker() -> None:
-    torch.set_num_threads(1)
+def _write(folder: Path, files: Files) -> None:
+    for name, data in files.items():
+        atomic_write(folder / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+
+
+def _store(folder: Path, run: Run, files: Files) -> None:
+    """Write a run's files under ``folder``, the checkpoint's description last: until it is
+    there the run is not finished, so an interruption anywhere leaves a run that reruns. The
+    same files twice (a retried task) write the same bytes."""
+    last = f"models/{run.stem}.json"
+    (folder / last).unlink(missing_ok=True)
+    logs = log_dir(folder, run)
+    if logs.is_dir():  # a previous config's logs (another number of training environments)
+        for old in logs.iterdir():
+            if old.is_file() and f"logs/{run.stem}/{old.name}" not in files:
+                old.unlink()
+    _write(folder, {name: data for name, data in files.items() if name != last})
+    _write(folder, {last: files[last]})
+
+
+def _checkpoint_files(folder: Path, run: Run) -> Files:
+    """A finished run's checkpoint, as a task that starts from it receives it."""
+    return {f"models/{path.name}": path.read_bytes() for path in checkpoint_paths(_paths(folder, run)[0])}
 
 
 def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None = None,
-            progress: bool = True) -> pd.DataFrame:
+            progress: bool = True, address: str | None = None) -> pd.DataFrame:
     """Train and evaluate every run not done yet; return the test rows of all runs (those with test seeds).
 
     Args:
         runs: the runs; two runs may not share a stem (label and seed).
-        folder: where ``models/`` and ``runs/`` go.
-        workers: processes at once (default: the number of cores).
+        folder: where ``models/``, ``runs/``, ``validation/`` and ``logs/`` go (on the driver's machine).
+        workers: runs at once on an embedded engine (default: one per core); 0: one after
+            another in this process, without Ray. A cluster runs as many as it has CPUs.
         progress: one bar over all runs.
+        address: a Ray cluster's ``<head>:<port>`` (default: ``RAY_ADDRESS``; unset: an
+            embedded engine, started and stopped here).
+
+    Raises:
+        RuntimeError: runs that failed, each by name with its error, after every other run
+            finished (and was written: a rerun retries only the failed ones).
     """
     folder = Path(folder)
     stems = [run.stem for run in runs]
@@ -149,31 +206,36 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
     by_config = {run.config: run for run in runs}
     todo = [run for run in runs if not _finished(folder, run)]
 
-    def pretrained_for(run: Run) -> tuple[Path, ...] | None:
-        """The checkpoints of the runs this one starts from, when they are among these runs."""
-        needs = algorithm(run.config).prerequisites(run.config)
-        sources = [by_config.get(config) for config in needs]
-        if not needs or any(source is None for source in sources):
-            return None  # nothing to start from, or not among these runs: it trains them itself
-        return tuple(_paths(folder, source)[0] for source in sources)  # type: ignore[union-attr]
+    def sources(run: Run) -> list[Run]:
+        """The runs this one starts from, when all are among these runs (else it trains them itself)."""
+        needs = [by_config.get(config) for config in algorithm(run.config).prerequisites(run.config)]
+        return [] if None in needs else needs  # type: ignore[return-value]
 
-    workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="runs", unit="run", disable=not progress,
                file=progress_stream())
-    context = multiprocessing.get_context("spawn")  # a clean interpreter: no forked torch state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
-        # Runs that start from others' checkpoints (the hybrids) go after those.
-        later = [run for run in todo if pretrained_for(run) is not None]
-        for phase in ([run for run in todo if run not in later], later):
-            futures = {pool.submit(_execute, run, folder, pretrained_for(run)): run for run in phase}
-            for future in as_completed(futures):
-                try:
-                    future.result()
-                except Exception as error:
-                    pool.shutdown(cancel_futures=True)
-                    raise RuntimeError(f"run {futures[future].stem} failed: {error}") from error
+    failed: dict[str, str] = {}
+    if todo:
+        # Runs that start from others' checkpoints (the hybrids) are submitted after those.
+        todo.sort(key=lambda run: bool(sources(run)))
+        with session(address, workers) as engine:
+            handles: dict[str, object] = {}
+            for run in todo:
+                inputs = tuple(handles[s.stem] if s.stem in handles else _checkpoint_files(folder, s)
+                               for s in sources(run))
+                handles[run.stem] = engine.submit(_execute, run, *inputs, cpus=run.config.threads)
+            named = {handle: run for run, handle in zip(todo, handles.values())}
+            for handle, result in engine.completed():
+                run = named[handle]
+                if isinstance(result, TaskError):
+                    broken = [s.stem for s in sources(run) if s.stem in failed]
+                    failed[run.stem] = f"it starts from {', '.join(broken)}, which failed" if broken else str(result)
+                    continue
+                _store(folder, run, result)
                 bar.update(1)
     bar.close()
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(runs)} runs failed (the others are done; a rerun retries "
+                           "these): " + "; ".join(f"run {stem} failed: {error}" for stem, error in failed.items()))
     tested = [run for run in runs if run.eval_seeds]
     return read_rows(tested, folder) if tested else pd.DataFrame()
 

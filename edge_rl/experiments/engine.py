@@ -1,0 +1,239 @@
+"""The experiment engine: Ray, embedded on this machine by default, or an existing cluster.
+
+:func:`session` yields an :class:`Engine` that runs functions as tasks, one CPU each (a run
+asks for as many CPUs as its torch threads), and hands back their return values as they finish:
+
+- **embedded** (no address, ``RAY_ADDRESS`` unset): a local Ray with ``workers`` CPUs (default:
+  one per core) is started, and stopped when the session ends. It listens on loopback only:
+  ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (the mode Ray uses on laptops) keeps every process
+  on ``127.0.0.1`` (a plain ``ray.init()`` advertises the machine's interface address and
+  listens on all interfaces), and such a Ray refuses other nodes. Token authentication is on
+  (Ray's default since 2.52; the token is ``~/.ray/auth_token``, made if missing);
+- **cluster** (``address="<head>:6379"`` or ``RAY_ADDRESS``): connects to a cluster started
+  with ``ray start --head`` and ``ray start --address=...``, with token authentication
+  (``RAY_AUTH_MODE=token``; the token from ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
+  ``~/.ray/auth_token``), and ships this copy of ``edge_rl`` to the workers (each machine
+  needs the pinned environment, ``make setup``; no shared filesystem);
+- **in-process** (``workers=0``): no Ray; the tasks run one after another in this process,
+  in the order they were submitted. The same functions and return values: a reference for
+  "same numbers on every engine", and a debugger's engine.
+
+Faults: a task whose worker process dies is retried up to :data:`RETRIES` times; a task that
+raises is not retried, and its error comes back as its result. When the session ends early
+(an error, Ctrl-C, SIGTERM), its unfinished tasks are cancelled and their workers killed; a
+driver killed outright (SIGKILL) takes its tasks with it, as Ray ends the workers of a driver
+that is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+RETRIES = 3
+"""How many times a task whose worker died (killed, out of memory, node lost) is run again."""
+
+LOOPBACK = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's switch for single-machine Ray: ``0`` keeps every process of a local Ray on loopback."""
+
+OBJECT_STORE_BYTES = 256 * 2**20
+"""The embedded engine's object store: results are a run's rows, logs and checkpoint, well under
+a megabyte each (Ray's default would reserve 30 % of memory)."""
+
+
+class TaskError(RuntimeError):
+    """A task that raised (``cause``: its exception) or whose worker died more than
+    :data:`RETRIES` times."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def cluster_address() -> str | None:
+    """The cluster to run on: ``RAY_ADDRESS``, or None (an embedded engine)."""
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+@dataclass(eq=False)
+class _Call:
+    """An in-process task: run when :meth:`Engine.completed` reaches it."""
+
+    function: Callable
+    args: tuple
+    value: Any = None
+    error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.function(*(_value(a) for a in self.args))
+        except Exception as error:  # noqa: BLE001 - handed back as the task's result, as Ray does
+            self.error = error
+
+
+@dataclass
+class Engine:
+    """Runs tasks and hands back their results. ``kind``: ``"in-process"``, ``"embedded"`` or
+    ``"cluster"``; ``cpus``: how many tasks of one CPU run at once."""
+
+    kind: str
+    cpus: int
+    _pending: list = field(default_factory=list)
+
+    def submit(self, function: Callable, *args: Any, cpus: int = 1) -> Any:
+        """Start ``function(*args)`` as a task of ``cpus`` CPUs; return its handle. An argument
+        that is another task's handle is replaced by that task's result (the task waits for it)."""
+        if self.kind == "in-process":
+            handle = _Call(function, args)
+        else:
+            import ray
+
+            handle = _remote(function).options(num_cpus=cpus).remote(*args)
+        self._pending.append(handle)
+        return handle
+
+    def completed(self) -> Iterator[tuple[Any, Any]]:
+        """``(handle, result)`` for every submitted task as it finishes, in no particular order;
+        a failed task's result is a :class:`TaskError`."""
+        while self._pending:
+            if self.kind == "in-process":
+                handle = self._pending.pop(0)
+                handle.run()
+                yield handle, handle.value if handle.error is None else TaskError(str(handle.error), handle.error)
+                continue
+            import ray
+
+            [handle], self._pending = ray.wait(self._pending, num_returns=1)
+            try:
+                result = ray.get(handle)
+            except ray.exceptions.RayTaskError as error:
+                cause = error.as_instanceof_cause()
+                result = TaskError(str(getattr(error, "cause", None) or cause), getattr(error, "cause", None))
+            except ray.exceptions.RayError as error:  # the worker died RETRIES + 1 times, or the node
+                result = TaskError(f"{type(error).__name__}: {error}", error)
+            yield handle, result
+
+    def cancel(self) -> None:
+        """Stop every unfinished task, killing its worker."""
+        if self.kind == "in-process" or not self._pending:
+            return
+        import ray
+
+        for handle in self._pending:
+            ray.cancel(handle, force=True)
+        self._pending = []
+
+
+def _value(argument: Any) -> Any:
+    if isinstance(argument, _Call):
+        if argument.error is not None:
+            raise argument.error
+        return argument.value
+    return argument
+
+
+_REMOTES: dict[Callable, Any] = {}
+
+
+def _remote(function: Callable) -> Any:
+    import ray
+
+    if function not in _REMOTES:
+        # Worker deaths are retried; exceptions are the run's own and are reported, not retried.
+        _REMOTES[function] = ray.remote(max_retries=RETRIES, retry_exceptions=False)(function)
+    return _REMOTES[function]
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, make passing on its own) ends the session as Ctrl-C does: its tasks
+    are cancelled. Python's default would exit without cleaning up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def session(address: str | None = None, workers: int | None = None) -> Iterator[Engine]:
+    """An engine for the time of the ``with`` block (see the module's docstring).
+
+    Args:
+        address: a Ray cluster's ``<head>:<port>``; default ``RAY_ADDRESS``, else an embedded Ray.
+        workers: CPUs of the embedded Ray (default: one per core); 0: in-process, no Ray.
+            Ignored on a cluster, whose size is its own.
+
+    Raises:
+        ValueError: ``workers`` below 0, or 0 together with a cluster address.
+    """
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
+        raise ValueError(f"workers must be None (one per core), 0 (in-process) or a positive integer, got {workers!r}")
+    address = address or cluster_address()
+    if workers == 0:
+        if address:
+            raise ValueError(f"workers=0 runs in this process; it cannot use the cluster at {address}")
+        yield Engine("in-process", 1)
+        return
+    import ray
+
+    if ray.is_initialized():  # the caller's own Ray (a test's, a notebook's): used, not stopped
+        engine = Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))
+        with _stopped_by_sigterm():
+            try:
+                yield engine
+            finally:
+                engine.cancel()
+        return
+    saved = {name: os.environ.get(name) for name in (LOOPBACK, "RAY_AUTH_MODE")}
+    from ray._private import ray_constants
+    from ray._raylet import Config
+
+    cluster_flag = ray_constants.ENABLE_RAY_CLUSTER
+    if os.environ.get("RAY_AUTH_MODE", "token") != "token":
+        raise ValueError(f"RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']}: edge_rl's engine runs with token "
+                         "authentication only (unset it, or set RAY_AUTH_MODE=token)")
+    os.environ["RAY_AUTH_MODE"] = "token"  # said, so Ray does not warn that it chose it
+    Config.initialize("")  # as Ray does when it turns token authentication on: this process reads it again
+    try:
+        if address:
+            import edge_rl
+
+            # The driver's edge_rl goes to every worker; the pinned dependencies are each node's own.
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
+                     runtime_env={"py_modules": [os.path.dirname(edge_rl.__file__)]})
+            engine = Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))
+        else:
+            os.environ[LOOPBACK] = "0"  # Ray's processes inherit it ...
+            ray_constants.ENABLE_RAY_CLUSTER = False  # ... and this process read it when it imported ray
+            cpus = workers or os.cpu_count() or 1
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                     object_store_memory=OBJECT_STORE_BYTES)
+            engine = Engine("embedded", cpus)
+        with _stopped_by_sigterm():
+            try:
+                yield engine
+            finally:
+                engine.cancel()
+    finally:
+        ray.shutdown()
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_flag
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        Config.initialize("")
