@@ -9,6 +9,9 @@ Examples::
     python -m edge_rl evaluate --checkpoint models/dqn-gat-s1 --seeds 10000-10099
     python -m edge_rl evaluate --checkpoint results/models/hybrid-best-seed0
     python -m edge_rl evaluate --heuristic greedy_earliest_finish --env n_sensors=20 --env n_fog=8
+    python -m edge_rl sweep sweep.toml --dry-run                        # the runs and their estimated cost
+    python -m edge_rl sweep sweep.toml --out sweeps/topology             # on this machine (an embedded Ray)
+    RAY_ADDRESS=head:6379 python -m edge_rl sweep sweep.toml --out sweeps/topology   # on a cluster
 """
 
 from __future__ import annotations
@@ -215,6 +218,33 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"  {metric:20s} " + "   ".join(f"{name}: {cell}" for name, cell in zip(table.index, cells)))
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from edge_rl.experiments.sweep import load_spec, run_sweep
+
+    runs = load_spec(args.spec)
+    if args.dry_run:
+        from edge_rl.experiments.costs import run_costs
+
+        table = run_costs(runs, args.reference)
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        total, cpus = table["estimate (min)"].sum(), args.workers or os.cpu_count() or 1
+        print(f"{len(runs)} runs, about {total:.1f} CPU-minutes (from the timings committed in {args.reference}): "
+              f"about {total / cpus:.1f} min on {cpus} CPUs")
+        return 0
+    if not args.out:
+        raise UsageError("--out: give the folder the sweep writes into (or --dry-run to only list its runs)")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out: {args.out} is a file, not a folder")
+    try:
+        table = run_sweep(args.spec, args.out, address=args.address, workers=args.workers,
+                          progress=not args.no_progress)
+    except RuntimeError as error:  # runs that failed, by name; the others are written
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(runs)} runs in {args.out}; the IQM table over seeds: {table}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m edge_rl",
@@ -269,14 +299,34 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--threads", type=positive_int, default=1,
                            help="torch threads for a checkpoint (default: 1, as the committed results were evaluated)")
     evaluate_.set_defaults(run=_evaluate)
+
+    sweep = commands.add_parser("sweep", help="train and evaluate every combination a TOML spec declares, on the "
+                                              "experiment engine (this machine, or a Ray cluster)",
+                                description="Spec format: see edge_rl/experiments/sweep.py (algos, policies, "
+                                            "encoders, fusions, seeds, steps, pretrain_steps, eval_seeds, "
+                                            "val_seeds, [set], [env]).")
+    sweep.add_argument("spec", help="the sweep's TOML file")
+    sweep.add_argument("--out", help="folder for models/, runs/, validation/, logs/ and tables/sweep.* "
+                                     "(finished runs in it are skipped)")
+    sweep.add_argument("--address", help="a Ray cluster's HEAD:PORT (default: $RAY_ADDRESS; unset: a Ray started "
+                                         "on this machine, on loopback only, and stopped at the end)")
+    sweep.add_argument("--workers", type=int, help="runs at once on this machine (default: one per core; 0: one "
+                                                   "after another in this process, without Ray)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the runs and their estimated cost; run nothing")
+    sweep.add_argument("--reference", default="results",
+                       help="the results whose timings --dry-run estimates from (default: results)")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.set_defaults(run=_sweep)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except (UsageError, ValueError, TypeError, OSError) as error:  # CheckpointError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM during a sweep: its tasks were cancelled
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -62,6 +62,83 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
     return table
 
 
+EPISODE_STEPS = 100
+"""Steps of an evaluation episode: without a recorded evaluation time, an episode is costed as
+this many training steps (an upper guess: a greedy step does no learning)."""
+
+
+def _rates(reference: Path) -> dict[str, dict[str, float]]:
+    """Seconds per training step and per evaluation episode of each kind of model (its config's
+    name, e.g. ``dqn-gnn-gcn``), from the committed runs: each checkpoint's steps and wall time
+    (validation while training included), and the evaluation time in ``logs/<stem>/timing.json``
+    where it was recorded (else :data:`EPISODE_STEPS` training steps an episode)."""
+    import pandas as pd
+
+    from edge_rl.agents.checkpoint import read_description  # older formats read as they were
+
+    records = []
+    for description in sorted(reference.glob("models/*.json")):
+        document = read_description(description)
+        config, trained = document.get("config"), document.get("trained", {})
+        if not config or "wall_time_s" not in trained or not trained.get("timesteps"):
+            continue
+        stem = description.stem
+        train = trained["wall_time_s"] / trained["timesteps"]
+        timing, episodes = reference / "logs" / stem / "timing.json", 0
+        if timing.is_file():
+            episodes = sum(len(pd.read_csv(reference / split / f"{stem}.csv", usecols=["seed"]))
+                           for split in ("runs", "validation") if (reference / split / f"{stem}.csv").is_file())
+        episode = (json.loads(timing.read_text())["evaluation_s"] / episodes) if episodes else train * EPISODE_STEPS
+        env = config["env"]
+        records.append({"name": _name(config), "nodes": env["n_sensors"] + env["n_fog"] + env["n_cloud"],
+                        "train": train, "episode": episode})
+    if not records:
+        raise FileNotFoundError(f"{reference}: no committed checkpoints (models/*.json) to estimate from")
+    table = pd.DataFrame(records).groupby("name").median()
+    return {name: row.to_dict() for name, row in table.iterrows()}
+
+
+def _name(config: dict) -> str:
+    from edge_rl.config import TrainConfig
+
+    return TrainConfig.from_dict(config).name
+
+
+def run_costs(runs: list, reference: str | os.PathLike = "results") -> pd.DataFrame:
+    """Each run's estimated CPU time, in minutes, from the committed runs of the same kind
+    (:func:`_rates`; the same model with the plain encoder stack when that is all that was
+    committed, else the median of its algorithm): seconds per training step times the steps it
+    will take (a hybrid's own pre-training at DQN-GNN's and PPO-GNN's rates), plus seconds per
+    evaluation episode times its episodes, both scaled by the topology's node count against the
+    committed runs' (a linear guess: the graph encoder's cost grows with the graph)."""
+    from dataclasses import replace
+
+    from edge_rl.agents import algorithm
+    from edge_rl.agents.hybrid import pretrain_config
+
+    rates = _rates(Path(reference))
+
+    def rate(config) -> dict[str, float]:
+        for name in (config.name, replace(config, encoder=replace(config.encoder, root_path="none")).name):
+            if name in rates:
+                return rates[name]
+        same = [r for kind, r in rates.items() if kind.split("-")[0] == config.algo] or list(rates.values())
+        return {key: float(pd.Series([r[key] for r in same]).median()) for key in ("train", "episode", "nodes")}
+
+    records = []
+    for run in runs:
+        config, seconds = run.config, 0.0
+        planned = algorithm(config).planned_steps(config)
+        for part, steps in planned.items():
+            kind = config if part == "train" else pretrain_config(config, part.removeprefix("pretrain_"))
+            seconds += steps * rate(kind)["train"] * config.env.n_nodes / rate(kind)["nodes"]
+        episodes = len(run.eval_seeds) + len(run.val_seeds)
+        seconds += episodes * rate(config)["episode"] * config.env.n_nodes / rate(config)["nodes"]
+        records.append({"run": run.stem, "model": config.name, "steps": sum(planned.values()),
+                        "episodes": episodes, "estimate (min)": seconds / 60})
+    return pd.DataFrame(records)
+
+
 def _stale(results: Path, root: Path) -> list[str]:
     """The notebooks ``make reproduce`` would rerun into ``results``, by make's own rule: an
     executed notebook older than its source, the package or the pins, or than the one before."""
