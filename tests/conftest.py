@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from edge_rl.config import EnvConfig
@@ -33,3 +35,12 @@ def no_memory_sensor(tiny_config: EnvConfig) -> EnvConfig:
     return tiny_config.replace(memory_mb=(200.0, 200.0))
 
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_cluster():
+    """Tests start their own engines: a RAY_ADDRESS of the shell (a cluster) is not theirs."""
+    address = os.environ.pop("RAY_ADDRESS", None)
+    yield
+    if address is not None:
+        os.environ["RAY_ADDRESS"] = address

@@ -220,7 +220,8 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
             os.environ[LOOPBACK] = "0"  # Ray's processes inherit it ...
             ray_constants.ENABLE_RAY_CLUSTER = False  # ... and this process read it when it imported ray
             cpus = workers or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+            # "local": a new Ray of our own, never one that `ray start` left running on this machine.
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                      object_store_memory=OBJECT_STORE_BYTES)
             engine = Engine("embedded", cpus)
         with _stopped_by_sigterm():
