@@ -11,6 +11,8 @@ STAMP  := $(VENV)/.installed
 # pip then takes the local CPU wheel instead of resolving a CUDA build with the rest.
 TORCH  := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 
+# Training runs are Ray tasks: a Ray of their own on this machine (loopback only, stopped when
+# done), or an existing cluster with `RAY_ADDRESS=<head>:6379 make reproduce` (README, Reproduce).
 # `make reproduce` runs the notebooks in order with papermill; `QUICK=1` runs them on the
 # smoke budget into results/quick/ (git-ignored), never touching the full results. Targets
 # are the executed notebooks: only what is older than its notebook or the package reruns.
@@ -24,9 +26,9 @@ $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun)
 endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
-# What the notebooks run: every module but serving (edge_rl/serve/) and compare, which they never
-# import; editing those does not rerun them.
-PACKAGE   := $(filter-out edge_rl/experiments/compare.py,\
+# What the notebooks run: every module but serving (edge_rl/serve/), compare and sweep, which they
+# never import; editing those does not rerun them.
+PACKAGE   := $(filter-out edge_rl/experiments/compare.py edge_rl/experiments/sweep.py,\
                $(wildcard edge_rl/*.py edge_rl/envs/*.py edge_rl/nn/*.py edge_rl/agents/*.py edge_rl/agents/*/*.py \
                           edge_rl/experiments/*.py))
 
@@ -44,11 +46,11 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
-	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/;"
+	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/; RAY_ADDRESS=head:6379 on a cluster;"
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
-	@echo "make bench      run the speed benchmarks (environment, agents, then the API: 10-18 minutes)"
+	@echo "make bench      run the speed benchmarks (environment, agents, evaluation, the API, the engine: 18-26 minutes)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
 	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"
@@ -114,6 +116,7 @@ bench: setup
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_evaluation.py
 	$(PY) benchmarks/bench_api.py
+	$(PY) benchmarks/bench_engine.py
 
 # The committed checkpoints in results/models are served: no training needed.
 serve: setup

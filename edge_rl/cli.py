@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pretrain-steps", type=int, help="hybrid: pre-training steps of DQN-GNN and of PPO-GNN (default: 10000)")
     train.add_argument("--from-scratch", action="store_true", help="hybrid: no pre-training; train the hybrid alone for --steps")
     train.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
-    train.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; run seeds in parallel processes instead)")
+    train.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; run seeds in parallel instead: python -m edge_rl sweep)")
     train.add_argument("--out", help="checkpoint stem; writes OUT.safetensors and OUT.json, and a hybrid's "
                                      "pre-training beside them as OUT-pretrain-dqn.* and OUT-pretrain-ppo.* "
                                      "(default: runs/<config name>-seed<seed>-<hash of the config>; runs/ is "

@@ -142,7 +142,8 @@ def run_costs(runs: list, reference: str | os.PathLike = "results") -> pd.DataFr
 def _stale(results: Path, root: Path) -> list[str]:
     """The notebooks ``make reproduce`` would rerun into ``results``, by make's own rule: an
     executed notebook older than its source, the package or the pins, or than the one before."""
-    package = [p for p in (root / "edge_rl").rglob("*.py") if "serve" not in p.parts and p.name != "compare.py"]
+    package = [p for p in (root / "edge_rl").rglob("*.py")
+               if "serve" not in p.parts and p.name not in ("compare.py", "sweep.py")]
     newest = max(p.stat().st_mtime for p in [*package, root / "pyproject.toml"])
     stale, previous = [], False
     for source in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
