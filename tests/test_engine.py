@@ -87,7 +87,7 @@ def embedded():
         yield engine
 
 
-def test_same_numbers_in_process_on_an_embedded_ray_and_on_a_two_node_cluster(tmp_path: Path, embedded) -> None:
+def test_same_numbers_in_process_on_an_embedded_ray_and_on_a_two_node_cluster_whose_tasks_stop_with_their_driver(tmp_path: Path, embedded) -> None:
     runs = runs_of(SPEC)
     run_all(runs, tmp_path / "in-process", workers=0, progress=False)
     run_all(runs, tmp_path / "embedded", progress=False)
@@ -98,28 +98,15 @@ def test_same_numbers_in_process_on_an_embedded_ray_and_on_a_two_node_cluster(tm
     reason = cluster.available()
     if reason:
         pytest.skip(f"the two-node cluster: {reason}")
-    driver = tmp_path / "driver.py"
-    driver.write_text(
-        "import json, os, sys, time\n"
-        "import ray\n"
-        "from edge_rl.experiments.runs import run_all\n"
-        "from edge_rl.experiments.sweep import runs_of\n"
-        "ray.init(address=os.environ['RAY_ADDRESS'], log_to_driver=False)\n"
-        "deadline = time.monotonic() + 60\n"
-        "while sum(n['Alive'] for n in ray.nodes()) < 2:\n"
-        "    assert time.monotonic() < deadline, 'the second node did not join in 60 s'\n"
-        "    time.sleep(0.5)\n"
-        "from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as On\n"
-        "where = ray.remote(num_cpus=1)(lambda: ray.get_runtime_context().get_node_id())\n"
-        "alive = [n['NodeID'] for n in ray.nodes() if n['Alive']]\n"
-        "nodes = set(ray.get([where.options(scheduling_strategy=On(n, soft=False)).remote() for n in alive]))\n"
-        "ray.shutdown()\n"
-        "run_all(runs_of(json.loads(sys.argv[1])), sys.argv[2], progress=False)\n"
-        "print(json.dumps({'nodes': len(nodes)}))\n")
-    result = cluster.run_in_cluster([sys.executable, str(driver), json.dumps(SPEC), str(tmp_path / "cluster")],
-                                    tmp_path / "logs", timeout=420, cwd=ROOT)
+    long_spec = _long_sweep(tmp_path / "long.toml")
+    result = cluster.run_in_cluster([sys.executable, str(ROOT / "tests" / "cluster_driver.py"), json.dumps(SPEC),
+                                     str(tmp_path / "cluster"), str(long_spec), str(tmp_path / "killed")],
+                                    tmp_path / "logs", timeout=480, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-4000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"nodes": 2}  # tasks ran on both nodes
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["nodes"] == 2  # a task ran on each node
+    # Its driver killed, a sweep's tasks stop on every node: no worker trains, no CPU stays taken.
+    assert report["stopped_after_s"] is not None and report["cpus_free"] and not report["killed_wrote_runs"]
     assert _outputs(tmp_path / "cluster") == reference
 
 
@@ -192,10 +179,15 @@ def test_the_embedded_engine_listens_on_loopback_only(embedded) -> None:
     assert [s for s in listening if not loopback(s[1])] == []
 
 
-def test_killing_the_driver_stops_its_tasks(tmp_path: Path) -> None:
-    spec = tmp_path / "sweep.toml"
+def _long_sweep(path: Path) -> Path:
+    """Two tiny-network runs of 100,000 steps: minutes each, for a driver to be killed during."""
     overrides = "\n".join(f'"{key}" = {json.dumps(value)}' for key, value in TINY.items())
-    spec.write_text(f'algos = ["dqn"]\nseeds = "0-1"\nsteps = [100000]\neval_seeds = "10000"\n[set]\n{overrides}\n')
+    path.write_text(f'algos = ["dqn"]\nseeds = "0-1"\nsteps = [100000]\neval_seeds = "10000"\n[set]\n{overrides}\n')
+    return path
+
+
+def test_killing_the_driver_stops_its_tasks(tmp_path: Path) -> None:
+    spec = _long_sweep(tmp_path / "sweep.toml")
     out = tmp_path / "out"
     driver = subprocess.Popen([sys.executable, "-m", "edge_rl", "sweep", str(spec), "--out", str(out), "--workers", "2",
                                "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -123,3 +123,13 @@ def test_rule_rows_come_from_notebook_00_or_name_it(tmp_path: Path) -> None:
         tmp_path / "tables" / "heuristics_episodes.csv", index=False)
     rows = rule_rows(tmp_path)
     assert rows.loc[0, "train_seed"] == 0 and rows.loc[0, "train_steps"] == 0 and rows.loc[0, "algo"] == "rule"
+
+
+def test_a_run_whose_prerequisite_failed_says_which(tmp_path: Path) -> None:
+    dqn, ppo, hybrid = _runs()[:3]
+    broken = Run(dqn.label, dqn.config, eval_seeds=(5, 5))  # trains, then its evaluation raises
+    with pytest.raises(RuntimeError, match=r"2 of 3 runs failed .*run dqn-gnn-seed1 failed: .*seeds must be "
+                                           r"distinct.*; run hybrid-seed1 failed: it starts from dqn-gnn-seed1, "
+                                           r"which failed"):
+        run_all([broken, ppo, hybrid], tmp_path, workers=0, progress=False)
+    assert (tmp_path / "runs" / f"{ppo.stem}.csv").exists()

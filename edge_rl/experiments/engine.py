@@ -36,6 +36,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+# Imported in a notebook, Ray logs that ipywidgets is missing into the cell's output: it is not needed.
+logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
+
 RETRIES = 3
 """How many times a task whose worker died (killed, out of memory, node lost) is run again."""
 

@@ -224,15 +224,19 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                                for s in sources(run))
                 handles[run.stem] = engine.submit(_execute, run, *inputs, cpus=run.config.threads)
             named = {handle: run for run, handle in zip(todo, handles.values())}
+            handles.clear()  # each result is released once written (a dependent task holds what it needs)
             for handle, result in engine.completed():
-                run = named[handle]
+                run = named.pop(handle)
                 if isinstance(result, TaskError):
-                    broken = [s.stem for s in sources(run) if s.stem in failed]
-                    failed[run.stem] = f"it starts from {', '.join(broken)}, which failed" if broken else str(result)
+                    failed[run.stem] = str(result)
                     continue
                 _store(folder, run, result)
                 bar.update(1)
     bar.close()
+    for run in runs:  # a run whose prerequisite failed failed with its error: say which it was
+        broken = [s.stem for s in sources(run) if s.stem in failed] if run.stem in failed else []
+        if broken:
+            failed[run.stem] = f"it starts from {', '.join(broken)}, which failed"
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(runs)} runs failed (the others are done; a rerun retries "
                            "these): " + "; ".join(f"run {stem} failed: {error}" for stem, error in failed.items()))
