@@ -115,9 +115,9 @@ class Engine:
             [handle], self._pending = ray.wait(self._pending, num_returns=1)
             try:
                 result = ray.get(handle)
-            except ray.exceptions.RayTaskError as error:
-                cause = error.as_instanceof_cause()
-                result = TaskError(str(getattr(error, "cause", None) or cause), getattr(error, "cause", None))
+            except ray.exceptions.RayTaskError as error:  # the task raised: its own exception, as it said it
+                cause = error.cause if isinstance(error.cause, BaseException) else None
+                result = TaskError(str(cause) if cause is not None else str(error), cause)
             except ray.exceptions.RayError as error:  # the worker died RETRIES + 1 times, or the node
                 result = TaskError(f"{type(error).__name__}: {error}", error)
             yield handle, result
