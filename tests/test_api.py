@@ -391,6 +391,26 @@ def test_missing_checkpoints_give_503_and_a_degraded_health(tmp_path: Path) -> N
         assert not info["available"] and info["performance"] is None
 
 
+@pytest.mark.parametrize("change", [{"hidden": 200_000}, {"layers": 100_000}, {"kind": "gat", "gat_heads": 3}],
+                         ids=["160 GB", "100,000 layers", "weights of another network"])
+def test_a_crafted_checkpoint_leaves_the_server_up_and_its_model_unavailable(tmp_path: Path, change: dict) -> None:
+    """A JSON whose config would build a network too large (or one its weights do not fit) is
+    reported like truncated weights: the server starts, that model answers 503, the rest serve."""
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(MODELS / f"hybrid-best-seed0{suffix}", tmp_path)
+        shutil.copy(MODELS / f"ppo-gnn-seed0{suffix}", tmp_path)
+    description = tmp_path / "hybrid-best-seed0.json"
+    document = json.loads(description.read_text())
+    document["config"]["encoder"].update(change)
+    description.write_text(json.dumps(document))
+    with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
+        unavailable = client.get("/health").json()["models_unavailable"]
+        assert str(description) in unavailable["hybrid"]
+        response = client.post("/predict", json=card_request())
+        assert response.status_code == 503 and str(description) in response.json()["message"]
+        assert client.post("/predict", json=card_request(0, "ppo")).status_code == 200
+
+
 def test_the_server_runs_torch_on_one_thread_and_restores_the_count() -> None:
     import torch
 

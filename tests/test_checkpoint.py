@@ -157,7 +157,7 @@ def test_a_config_that_is_incomplete_or_of_the_wrong_type_is_refused(saved: dict
     refused(lambda d: d["config"].update(seed=True), "incompatible config: seed must be an integer, got True")
     refused(lambda d: d["config"]["encoder"].update(hidden=True), "hidden must be an integer, got True")
     refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads versions 1 to 2")
-    description.write_text('{"format": ' * 100_000 + "1" + "}" * 100_000)
+    description.write_text('{"format": ' * 50_000 + "1" + "}" * 50_000)  # under the size bound, past the parser's depth
     with pytest.raises(CheckpointError, match="nested too deeply"):
         load(stem)
 
@@ -225,3 +225,121 @@ def test_a_version_1_checkpoint_is_read_as_the_plain_stack_and_nothing_else(save
     with pytest.raises(CheckpointError, match=r"EncoderConfig lacks field\(s\) \['root_path'\]"):
         load(stem)
 
+
+
+# ---------------------------------------------------------------------- crafted files
+
+COMMITTED = Path(__file__).resolve().parents[1] / "results" / "models" / "hybrid-best-seed0"
+
+
+def _crafted(tmp_path: Path, change, stem: Path = COMMITTED) -> Path:
+    """A copy of a checkpoint whose JSON ``change`` edits (the weights and their checksum kept)."""
+    target = _copy(stem, tmp_path)
+    description = Path(str(target) + ".json")
+    document = json.loads(description.read_text())
+    change(document)
+    description.write_text(json.dumps(document))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Each of these built (or tried to build) a network or an environment from the JSON before
+        # anything was checked: a 160 GB allocation, 2.8 GB and 33 s, a numpy MemoryError after 16 s.
+        (lambda d: d["config"]["encoder"].update(hidden=200_000), "hidden must be at most 4,096"),
+        (lambda d: d["config"]["encoder"].update(layers=100_000), "layers must be at most 32"),
+        (lambda d: d["config"]["env"].update(n_sensors=10**7), "n_sensors must be at most 1,024"),
+        # Within every field's bound, but a network of billions of values: counted, not built.
+        (lambda d: d["config"]["encoder"].update(kind="gat", hidden=4096, embed=4096, layers=32, gat_heads=16),
+         "describes a network of [0-9,]+ values; edge_rl loads at most 268,435,456"),
+        # Small enough to build, but larger than the weights file: refused before it is built.
+        (lambda d: d["config"]["encoder"].update(hidden=512), "but hybrid-best-seed0.safetensors holds 54,723: the weights do not fit"),
+    ],
+    ids=["hidden", "layers", "n_sensors", "billions", "larger than the weights"],
+)
+def test_a_crafted_config_is_refused_before_anything_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               change, message: str) -> None:
+    from edge_rl.agents.hybrid import HybridAgent
+
+    build = HybridAgent.build_network
+
+    def only_counted(config):  # noqa: ANN001, ANN202 - built on the meta device (no memory) only
+        if not torch.empty(0).is_meta:
+            raise AssertionError("the network was built")
+        return build(config)
+
+    monkeypatch.setattr(HybridAgent, "build_network", staticmethod(only_counted))
+    stem = _crafted(tmp_path, change)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load(stem)
+    assert str(stem) in str(error.value)
+
+
+def test_the_checksum_is_checked_before_the_network_is_built(saved: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_rl.agents.baselines import BaselineAgent
+
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    weights = Path(str(stem) + ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:-10])
+    built = []
+    monkeypatch.setattr(BaselineAgent, "build_network", staticmethod(lambda config: built.append(config)))
+    with pytest.raises(CheckpointError, match="modified or truncated"):
+        load(stem)
+    assert not built
+
+
+def test_any_failure_while_building_or_loading_the_network_names_the_file(saved: dict[str, Path], tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_rl.agents.baselines import BaselineAgent, build_policy
+
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    calls = []
+
+    def fails_when_real(config):  # noqa: ANN001, ANN202 - counting builds on the meta device; then a real failure
+        calls.append(config)
+        if len(calls) > 1:
+            raise RuntimeError("DefaultCPUAllocator: not enough memory")
+        return build_policy(config)
+
+    monkeypatch.setattr(BaselineAgent, "build_network", staticmethod(fails_when_real))
+    with pytest.raises(CheckpointError, match=r"dqn-gnn-gcn.json: the network its config describes could not be "
+                                              r"built and loaded \(RuntimeError: DefaultCPUAllocator"):
+        load(stem)
+
+
+def test_a_description_without_a_checksum_says_so(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _crafted(tmp_path, lambda d: d["weights"].pop("sha256"), saved["dqn-gnn-gcn"])
+    with pytest.raises(CheckpointError, match=r"records no checksum of its weights \('weights.sha256' is missing\)"):
+        load(stem)
+    stem = _crafted(tmp_path, lambda d: d["weights"].update(sha256=7), saved["dqn-gnn-gcn"])
+    with pytest.raises(CheckpointError, match="is 7, not a SHA-256 hex digest"):
+        load(stem)
+
+
+def test_an_oversized_description_is_refused_unread(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    Path(str(stem) + ".json").write_text(" " * (2**20 + 1))
+    with pytest.raises(CheckpointError, match="1,048,577 bytes, more than the 1,048,576"):
+        load(stem)
+
+
+@pytest.mark.parametrize("algo, policy", [("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn"), ("hybrid", "gnn")])
+def test_the_size_counted_without_memory_is_the_built_networks(algo: str, policy: str) -> None:
+    """``network_size`` builds on the meta device; it must count what the real build holds."""
+    from edge_rl.agents.base import algorithm
+    from edge_rl.agents.checkpoint import network_size
+    from edge_rl.agents.checkpoint import _unshared
+    from edge_rl.config import ROOT_PATHS, EncoderConfig
+    from edge_rl.registry import encoder_kinds
+
+    variants = [EncoderConfig()] if policy == "mlp" else [
+        EncoderConfig(kind=kind, root_path=root, gat_heads=2, hidden=8, embed=16)
+        for kind in encoder_kinds() for root in ROOT_PATHS]
+    for encoder in variants:
+        config = tiny(algo, policy).__class__(**{**vars(tiny(algo, policy)), "encoder": encoder})
+        cls = algorithm(config)
+        real = sum(t.numel() for t in _unshared(cls.build_network(config).state_dict()).values())
+        assert network_size(lambda: cls.build_network(config)) == real, encoder
+        assert torch.zeros(2).to("cpu").device.type == "cpu"  # the counting leaves torch as it was

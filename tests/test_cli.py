@@ -122,3 +122,18 @@ def test_thread_counts_below_one_are_refused_by_the_parser(capsys: pytest.Captur
     with pytest.raises(SystemExit) as exit_:
         main(["evaluate", "--heuristic", "nearest", "--threads", "0"])
     assert exit_.value.code == 2 and "--threads: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_evaluating_a_crafted_checkpoint_exits_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A copy of a committed checkpoint whose JSON asks for a 160 GB network: one line, no traceback."""
+    models = Path(__file__).resolve().parents[1] / "results" / "models"
+    for suffix in (".json", ".safetensors"):
+        (tmp_path / f"hybrid-best-seed0{suffix}").write_bytes((models / f"hybrid-best-seed0{suffix}").read_bytes())
+    description = tmp_path / "hybrid-best-seed0.json"
+    document = json.loads(description.read_text())
+    document["config"]["encoder"]["hidden"] = 200_000
+    description.write_text(json.dumps(document))
+    assert main(["evaluate", "--checkpoint", str(description), "--seeds", "1"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {description}: incompatible config: hidden must be at most 4,096")
+    assert error.count("\n") == 1
