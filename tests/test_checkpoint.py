@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +345,70 @@ def test_the_size_counted_without_memory_is_the_built_networks(algo: str, policy
         real = sum(t.numel() for t in _unshared(cls.build_network(config).state_dict()).values())
         assert network_size(lambda: cls.build_network(config)) == real, encoder
         assert torch.zeros(2).to("cpu").device.type == "cpu"  # the counting leaves torch as it was
+
+
+# ---------------------------------------------------------------------- interrupted saves
+
+SAVE = (
+    "import os, signal, sys, torch\n"
+    "from edge_rl.agents.baselines import BaselineAgent\n"
+    "from edge_rl.config import EncoderConfig, TrainConfig\n"
+    "stem, seed, kill_before = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+    "replace = os.replace\n"
+    "def killing_replace(src, dst):\n"
+    "    if kill_before and str(dst).endswith(kill_before):\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    replace(src, dst)\n"
+    "os.replace = killing_replace\n"
+    "torch.manual_seed(seed)\n"
+    "config = TrainConfig(encoder=EncoderConfig(hidden=8, embed=8, head_hidden=(8,)))\n"
+    "BaselineAgent(config, BaselineAgent.build_network(config), {'timesteps': seed}).save(stem)\n"
+)
+
+
+def _save(stem: Path, seed: int, kill_before: str = "") -> int:
+    """Save an untrained agent (weights drawn with ``seed``), here, or with ``kill_before`` in a
+    process SIGKILLed when it is about to rename a file onto a name ending so; the exit status."""
+    if kill_before:
+        return subprocess.run([sys.executable, "-c", SAVE, str(stem), str(seed), kill_before]).returncode
+    from edge_rl.agents.baselines import BaselineAgent
+    from edge_rl.config import EncoderConfig, TrainConfig
+
+    torch.manual_seed(seed)
+    config = TrainConfig(encoder=EncoderConfig(hidden=8, embed=8, head_hidden=(8,)))
+    BaselineAgent(config, BaselineAgent.build_network(config), {"timesteps": seed}).save(stem)
+    return 0
+
+
+def test_a_save_killed_between_the_weights_and_the_json_is_reported_as_such(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 0) == 0
+    assert _save(stem, 1, kill_before=".json") == -9
+    with pytest.raises(CheckpointError, match=r"agent.safetensors: the weights do not match the checksum in "
+                                              r"agent.json: a save of this checkpoint was interrupted after it "
+                                              r"wrote agent.safetensors and before it wrote agent.json") as error:
+        load(stem)
+    assert "modified or truncated" not in str(error.value)
+    pending = tmp_path / ".agent.json.pending.tmp"
+    assert str(pending) in str(error.value)
+    pending.rename(tmp_path / "agent.json")  # as the message says: the new pair, complete
+    assert load(stem).trained == {"timesteps": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.json", "agent.safetensors"]
+
+
+def test_a_save_killed_before_the_weights_leaves_the_old_pair_and_the_next_save_cleans_up(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 0) == 0
+    assert _save(stem, 1, kill_before=".safetensors") == -9
+    assert load(stem).trained == {"timesteps": 0}  # the old pair, whole
+    assert _save(stem, 2) == 0
+    assert load(stem).trained == {"timesteps": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.json", "agent.safetensors"]
+
+
+def test_a_first_save_killed_before_its_json_says_so(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 1, kill_before=".json") == -9
+    with pytest.raises(CheckpointError, match="no such checkpoint description .*: a save of this checkpoint was "
+                                              "interrupted after it wrote agent.safetensors"):
+        load(stem)

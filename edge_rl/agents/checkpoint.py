@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_file
+from safetensors.torch import load_model
+from safetensors.torch import save as serialize
 from torch.overrides import TorchFunctionMode
 
 from edge_rl.files import atomic_write
@@ -82,10 +83,22 @@ def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return kept
 
 
+def _pending(description: Path) -> Path:
+    """Where :func:`save` puts the new description until the new weights are in place."""
+    return description.with_name(f".{description.name}.pending.tmp")
+
+
 def save(
     path: str | os.PathLike, module: torch.nn.Module, config: dict[str, Any], trained: dict[str, Any]
 ) -> Path:
     """Save ``module``'s weights and its JSON description; return the JSON path.
+
+    The two files are replaced as a pair, as far as two renames can be: the new description is
+    written first, beside the old one (``.<stem>.json.pending.tmp``), then the weights replace
+    the old weights, then the description replaces the old description. Killed before the
+    weights are replaced, the old pair is intact; killed between the two renames, the new
+    weights sit beside the old description, and a reader says so (naming the pending file, which
+    completes the pair), rather than calling the weights corrupted.
 
     Args:
         path: the checkpoint's stem (``results/models/dqn-gnn-gcn-s0``).
@@ -94,25 +107,55 @@ def save(
         trained: what the run did: steps, wall time, threads, ...
     """
     weights, description = paths(path)
-    atomic_write(weights, lambda tmp: save_file(_unshared(module.state_dict()), tmp))
+    data = serialize(_unshared(module.state_dict()))  # the bytes save_file writes
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": config,
         "trained": trained,
         "versions": package_versions(),
-        "weights": {"file": weights.name, "sha256": _sha256(weights)},
+        "weights": {"file": weights.name, "sha256": hashlib.sha256(data).hexdigest()},
     }
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    atomic_write(description, lambda tmp: Path(tmp).write_text(text))
+    pending = _pending(description)
+    atomic_write(pending, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(weights, lambda tmp: Path(tmp).write_bytes(data))
+    try:
+        os.replace(pending, description)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write {description}: {error.strerror}") from error
     return description
+
+
+def _interrupted_save(weights: Path, description: Path, sha256: str | None) -> str | None:
+    """What happened, if the weights (of checksum ``sha256``; None: no weights) come from a save
+    interrupted before it replaced the description: :func:`save`'s pending description is
+    there, and records these weights."""
+    pending = _pending(description)
+    try:
+        if pending.stat().st_size > MAX_DESCRIPTION_BYTES:
+            return None
+        recorded = json.loads(pending.read_text())["weights"]["sha256"]
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        return None
+    if sha256 is None:
+        return f"a save of this checkpoint was interrupted before it wrote {weights.name} ({pending} is left from it); save again"
+    if recorded != sha256:
+        return None
+    return (
+        f"a save of this checkpoint was interrupted after it wrote {weights.name} and before it wrote "
+        f"{description.name}; the new description is in {pending}. Rename that file to {description} to "
+        "keep the new weights, or save again"
+    )
 
 
 def read_description(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's JSON, checked to be ours and of a version we read."""
-    _, description = paths(path)
+    weights, description = paths(path)
     if not description.is_file():
-        raise CheckpointError(f"{description}: no such checkpoint description (expected <stem>.json)")
+        interrupted = _interrupted_save(weights, description, _sha256(weights) if weights.is_file() else None)
+        raise CheckpointError(f"{description}: no such checkpoint description (expected <stem>.json)"
+                              + (f": {interrupted}" if interrupted else ""))
     size = description.stat().st_size
     if size > MAX_DESCRIPTION_BYTES:
         raise CheckpointError(f"{description}: {size:,} bytes, more than the {MAX_DESCRIPTION_BYTES:,} a checkpoint "
@@ -162,7 +205,12 @@ def check_weights(path: str | os.PathLike, document: dict[str, Any]) -> Path:
         )
     if not weights.is_file():
         raise CheckpointError(f"{weights}: the weights file is missing")
-    if _sha256(weights) != expected:
+    actual = _sha256(weights)
+    if actual != expected:
+        interrupted = _interrupted_save(weights, description, actual)
+        if interrupted:
+            raise CheckpointError(f"{weights}: the weights do not match the checksum in {description.name}: "
+                                  f"{interrupted}")
         raise CheckpointError(
             f"{weights}: the weights do not match the checksum in the description: the file "
             "was modified or truncated after it was saved"
