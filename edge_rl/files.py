@@ -65,10 +65,12 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object], suffix: str = ".tmp") -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object], suffix: str = ".tmp",
+                 reported_as: str | os.PathLike | None = None) -> None:
     """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it to ``path``:
     an interrupted write leaves the old file (or none), never half a new one. ``suffix`` is
-    the temporary file's (for writers that insist on an extension).
+    the temporary file's (for writers that insist on an extension); ``reported_as`` the file
+    errors name, if not ``path`` (a step of writing another file the user did ask for).
 
     Raises:
         OSError: naming ``path`` (not the temporary file, which the caller never chose) when the
@@ -85,7 +87,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object], suffix
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
         os.replace(tmp, path)
     except OSError as error:
-        raise _naming(error, path) from error
+        raise _naming(error, Path(reported_as) if reported_as is not None else path) from error
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

@@ -412,3 +412,11 @@ def test_a_first_save_killed_before_its_json_says_so(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint description .*: a save of this checkpoint was "
                                               "interrupted after it wrote agent.safetensors"):
         load(stem)
+
+
+def test_a_save_that_cannot_write_names_the_checkpoint_not_a_temporary_file() -> None:
+    from edge_rl.agents.checkpoint import save
+
+    with pytest.raises(FileNotFoundError, match=r"cannot write /proc/edge-rl-model.json: No such file") as error:
+        save("/proc/edge-rl-model", torch.nn.Linear(2, 2), {}, {})
+    assert ".tmp" not in str(error.value)

@@ -118,10 +118,10 @@ def save(
     }
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     pending = _pending(description)
-    atomic_write(pending, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(pending, lambda tmp: Path(tmp).write_text(text), reported_as=description)
     atomic_write(weights, lambda tmp: Path(tmp).write_bytes(data))
     try:
-        os.replace(pending, description)
+        os.replace(pending, description)  # the rename that completes the pair
     except OSError as error:
         raise OSError(error.errno, f"cannot write {description}: {error.strerror}") from error
     return description
