@@ -211,10 +211,17 @@ def test_a_rule_without_a_node_to_choose_gets_422(client: TestClient) -> None:
     assert "cloud" in response.json()["message"]
 
 
-def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def _limit_bodies(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    import dataclasses
+
     import edge_rl.serve.http
 
-    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
+    for model, limit in edge_rl.serve.http.BODY_LIMITS.items():
+        monkeypatch.setitem(edge_rl.serve.http.BODY_LIMITS, model, dataclasses.replace(limit, bytes=size))
+
+
+def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    _limit_bodies(monkeypatch, 1000)
     response = client.post("/predict", json=card_request())
     assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
 
@@ -222,9 +229,7 @@ def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: 
 @pytest.mark.parametrize("path", ["/predict", "/batch-predict"])
 def test_a_chunked_body_past_the_limit_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     """A chunked upload declares no length: it is cut off once the chunks read pass the limit."""
-    import edge_rl.serve.http
-
-    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
+    _limit_bodies(monkeypatch, 1000)
     chunks = (b" " * 400 for _ in range(10))  # a generator: sent chunked, without Content-Length
     response = client.post(path, content=chunks, headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
