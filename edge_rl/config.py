@@ -20,6 +20,7 @@ from typing import Any
 from edge_rl.checks import (
     check,
     check_at_least,
+    check_at_most,
     check_fractions,
     check_non_negative,
     check_positive,
@@ -44,6 +45,32 @@ NODE_FEATURES: tuple[str, ...] = (
 
 TASK_FEATURES: tuple[str, ...] = ("demand", "input_size", "memory", "deadline")
 """Entries of the ``task`` observation."""
+
+# Bounds on every size a config gives, far past anything a run needs (the card's network has 17
+# nodes, its encoder 64-64-128), checked before anything is built: a config read from a
+# checkpoint file or typed on a command line cannot ask for more memory or time than a machine
+# has. Each error names the field and its bound.
+MAX_ENV_NODES = 1_024
+"""Most nodes of a topology (``n_sensors + n_fog + n_cloud``, and ``max_nodes``): the simulator
+and the observation are dense, O(nodes^2); building a 1,024-node topology takes seconds."""
+MAX_BACKGROUND_RATE = 10_000.0
+"""Most background arrivals per step (each one is drawn and placed every step)."""
+MAX_WARMUP_STEPS = 10_000
+"""Most warm-up steps run at every reset."""
+MAX_WIDTH = 4_096
+"""Widest encoder or head layer (``hidden``, ``embed``, each of ``head_hidden``)."""
+MAX_LAYERS = 32
+"""Most graph layers (``layers``), and most hidden layers of the node-scoring heads."""
+MAX_GAT_HEADS = 16
+"""Most attention heads per GAT layer."""
+MAX_ENVS = 256
+"""Most environments trained side by side (``n_envs``)."""
+MAX_BUFFER = 10_000_000
+"""Most transitions a replay buffer (``buffer_size``) or a rollout (``n_steps x n_envs``) holds."""
+MAX_BATCH_SIZE = 65_536
+"""Largest minibatch (``batch_size``)."""
+MAX_THREADS = 1_024
+"""Most torch threads (``threads``)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +187,9 @@ class EnvConfig:
                 f"an integer >= {low}",
                 value,
             )
+        check_at_most(self, MAX_ENV_NODES, "n_sensors", "n_fog", "n_cloud")
+        check(self.n_nodes <= MAX_ENV_NODES, "n_sensors + n_fog + n_cloud",
+              f"at most {MAX_ENV_NODES:,} (edge_rl's bound on it)", self.n_nodes)
         if self.topology_seed is not None:
             check(
                 isinstance(self.topology_seed, int) and self.topology_seed >= 0,
@@ -174,14 +204,17 @@ class EnvConfig:
                 f"None or an integer >= n_sensors + n_fog + n_cloud = {self.n_nodes}",
                 self.max_nodes,
             )
+            check_at_most(self, MAX_ENV_NODES, "max_nodes")
         check(self.step_ms > 0, "step_ms", "> 0", self.step_ms)
         check(self.background_rate >= 0, "background_rate", ">= 0", self.background_rate)
+        check_at_most(self, MAX_BACKGROUND_RATE, "background_rate")
         check(
             isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
             "warmup_steps",
             "an integer >= 0",
             self.warmup_steps,
         )
+        check_at_most(self, MAX_WARMUP_STEPS, "warmup_steps")
         check(self.tx_energy_j_per_mb >= 0, "tx_energy_j_per_mb", ">= 0", self.tx_energy_j_per_mb)
         for name in ("demand_mi", "input_kb", "memory_mb", "deadline_ms"):
             low, high = getattr(self, name)
@@ -267,8 +300,13 @@ class EncoderConfig:
         for name in ("hidden", "layers", "embed", "gat_heads"):
             value = getattr(self, name)
             check(isinstance(value, int) and value >= 1, name, "an integer >= 1", value)
+        check_at_most(self, MAX_WIDTH, "hidden", "embed")
+        check_at_most(self, MAX_LAYERS, "layers")
+        check_at_most(self, MAX_GAT_HEADS, "gat_heads")
         check(all(isinstance(w, int) and w >= 1 for w in self.head_hidden), "head_hidden",
                "a tuple of integers >= 1", self.head_hidden)
+        check(len(self.head_hidden) <= MAX_LAYERS and all(w <= MAX_WIDTH for w in self.head_hidden), "head_hidden",
+              f"at most {MAX_LAYERS} widths of at most {MAX_WIDTH:,} each (edge_rl's bound on it)", self.head_hidden)
 
 
 @dataclass(frozen=True)
@@ -295,6 +333,8 @@ class DQNConfig:
     def __post_init__(self) -> None:
         check_types(self)
         check_at_least(self, 1, "buffer_size", "batch_size", "train_freq", "target_update_interval")
+        check_at_most(self, MAX_BUFFER, "buffer_size")
+        check_at_most(self, MAX_BATCH_SIZE, "batch_size")
         check_at_least(self, 0, "learning_starts")
         check(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps",
                "an integer >= 1, or -1 (as many as environment steps since the last update)", self.gradient_steps)
@@ -329,9 +369,19 @@ class PPOConfig:
         check_at_least(self, 1, "n_steps", "n_envs", "n_epochs")
         # SB3's PPO normalises advantages per minibatch: a minibatch of one has no spread.
         check_at_least(self, 2, "batch_size")
+        _check_rollout(self)
         check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
         check_non_negative(self, "ent_coef", "vf_coef")
         check_fractions(self, "gamma", "gae_lambda")
+
+
+def _check_rollout(config: PPOConfig | HybridConfig) -> None:
+    """The bounds on a rollout's sizes (PPO's and the hybrid's)."""
+    check_at_most(config, MAX_ENVS, "n_envs")
+    check_at_most(config, MAX_BUFFER, "n_steps")
+    check(config.n_steps * config.n_envs <= MAX_BUFFER, "n_steps x n_envs",
+          f"at most {MAX_BUFFER:,} (edge_rl's bound on a rollout)", config.n_steps * config.n_envs)
+    check_at_most(config, MAX_BATCH_SIZE, "batch_size")
 
 
 @dataclass(frozen=True)
@@ -388,6 +438,8 @@ class HybridConfig:
         check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
         check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
                         "target_update_interval")
+        _check_rollout(self)
+        check_at_most(self, MAX_BUFFER, "buffer_size")
         # Seeds 20000 + [0, val_episodes): below the model-selection seeds, which start at 20100.
         check(1 <= self.val_episodes <= 100, "val_episodes", "an integer in [1, 100]", self.val_episodes)
         check_at_least(self, 0, "learning_starts")
@@ -433,6 +485,7 @@ class TrainConfig:
                "total_timesteps", "an integer >= 1", self.total_timesteps)
         check(isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1",
                self.threads)
+        check_at_most(self, MAX_THREADS, "threads")
         check(isinstance(self.pretrain_steps, int) and self.pretrain_steps >= 0, "pretrain_steps",
                "an integer >= 0", self.pretrain_steps)
         if self.algo != "hybrid":
