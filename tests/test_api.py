@@ -432,3 +432,10 @@ def test_bad_bodies_never_change_later_answers(client: TestClient) -> None:
     broken["network_state"]["nodes"][0]["cpu_util"] = float("nan")
     _post(client, broken)
     assert client.post("/predict", json=request).json()["selected_node"] == first
+
+
+def test_a_request_that_names_no_model_is_refused_not_answered_by_a_default(client: TestClient) -> None:
+    request = card_request()
+    del request["model_type"]
+    response = client.post("/predict", json=request)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "model_type"]

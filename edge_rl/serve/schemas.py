@@ -286,7 +286,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": _eligibility_rules()})
 
     network_state: NetworkState
-    model_type: str = Field(default="hybrid", max_length=64, description=MODEL_TYPE_DESCRIPTION,
+    # Required: a request that names no model is refused (422), never answered by a default model.
+    model_type: str = Field(max_length=64, description=MODEL_TYPE_DESCRIPTION,
                             json_schema_extra={"enum": list(MODEL_TYPES)})
     task: TaskSpec = Field(
         default_factory=TaskSpec,
