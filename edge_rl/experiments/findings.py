@@ -164,11 +164,12 @@ def key_findings(card: CardInputs) -> list[str]:
                         f"{effect['change'].max():+.2f} IQM points; the largest gain is {effect['change'].idxmax()} "
                         f"({effect.loc[effect['change'].idxmax(), 'plain: IQM']:.2f} → "
                         f"{effect.loc[effect['change'].idxmax(), f'+ {DESIGN}: IQM']:.2f}).")
-        floor = rules.loc["least_loaded", "Mean Reward"]
-        rooted = [name for name in iqm.index if name.endswith(f"+ {DESIGN}")]
-        below = [name for name in rooted if iqm[name] < floor]
-        findings.append(f"With it, {len(rooted) - len(below)} of {len(rooted)} graph models score above the "
-                        f"`least_loaded` rule ({floor:.2f})" + (f"; below it: {', '.join(below)}." if below else "."))
+        if "least_loaded" in rules.index:
+            floor = rules.loc["least_loaded", "Mean Reward"]
+            rooted = [name for name in iqm.index if name.endswith(f"+ {DESIGN}")]
+            below = [name for name in rooted if iqm[name] < floor]
+            findings.append(f"With it, {len(rooted) - len(below)} of {len(rooted)} graph models score above the "
+                            f"`least_loaded` rule ({floor:.2f})" + (f"; below it: {', '.join(below)}." if below else "."))
     random_score = rules.loc["random", "Mean Reward"]
     below_random = list(iqm[iqm < random_score].index)
     findings.append(f"Random placement scores {random_score:.2f}; "
