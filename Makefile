@@ -29,7 +29,8 @@ EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
 # What the notebooks run: every module but serving (edge_rl/serve/), compare and sweep, which they
 # never import; editing those does not rerun them.
 PACKAGE   := $(filter-out edge_rl/experiments/compare.py edge_rl/experiments/sweep.py,\
-               $(wildcard edge_rl/*.py edge_rl/envs/*.py edge_rl/nn/*.py edge_rl/agents/*.py edge_rl/agents/*/*.py \
+               $(wildcard edge_rl/*.py edge_rl/config/*.py edge_rl/envs/*.py edge_rl/nn/*.py edge_rl/agents/*.py \
+                          edge_rl/agents/*/*.py \
                           edge_rl/experiments/*.py))
 
 # `make serve` (the API) and `make dashboard` listen on 127.0.0.1 only; other ports with

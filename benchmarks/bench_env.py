@@ -1,9 +1,10 @@
 """Environment speed: steps per second of edge_rl/IoTEdge-v0 beside Gymnasium's CartPole-v1.
 
-Run with ``make bench``. Every figure is measured in this run, on this machine; the ratio to
-CartPole (a few microseconds of pure Python per step) makes runs on different machines
-comparable. Target: one step of ``gymnasium.make("edge_rl/IoTEdge-v0")`` <= 50 us, so the
-environment stays under 10 % of training time.
+Run with ``make bench``. Every figure is measured in this run, on this machine, and the target
+is a ratio to a reference measured beside it: CartPole (a few microseconds of pure Python per
+step) through the same wrappers, so that a faster or busier machine moves both alike. Target:
+one step of ``gymnasium.make("edge_rl/IoTEdge-v0")`` takes at most 5x a CartPole-v1 step (so the
+environment stays a small part of training time). The microseconds are printed as context.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import edge_rl
 
-TARGET_US_PER_STEP = 50.0
+TARGET_RATIO = 5.0
+"""Most IoTEdge steps per CartPole step, one environment through gymnasium.make."""
 
 
 def _single(env_id: str, steps: int) -> Callable[[], float]:
@@ -71,14 +73,19 @@ def main() -> None:
         "8 envs, SB3 DummyVecEnv": lambda env_id: _vector(env_id, steps, 8, "sb3"),
     }
     print(f"{'case':34s} {'IoTEdge us/step':>16s} {'steps/s':>10s} {'CartPole us/step':>17s} {'ratio':>7s}")
-    single_us = None
+    single_ratio = None
     for label, make in cases.items():
-        ours = best_us_per_step(make(edge_rl.ENV_ID), steps, repeats)
-        cartpole = best_us_per_step(make("CartPole-v1"), steps, repeats)
-        single_us = ours if single_us is None else single_us
-        print(f"{label:34s} {ours:16.1f} {1e6 / ours:10.0f} {cartpole:17.1f} {ours / cartpole:6.1f}x")
-    verdict = "PASS" if single_us <= TARGET_US_PER_STEP else "FAIL"
-    print(f"\ntarget: one step <= {TARGET_US_PER_STEP:.0f} us -> {single_us:.1f} us: {verdict}")
+        # Interleaved, best of `repeats` each: a slow spell of the machine hits both alike.
+        ours, cartpole = [], []
+        for _ in range(repeats):
+            ours.append(best_us_per_step(make(edge_rl.ENV_ID), steps, 1))
+            cartpole.append(best_us_per_step(make("CartPole-v1"), steps, 1))
+        ratio = min(ours) / min(cartpole)
+        single_ratio = ratio if single_ratio is None else single_ratio
+        print(f"{label:34s} {min(ours):16.1f} {1e6 / min(ours):10.0f} {min(cartpole):17.1f} {ratio:6.1f}x")
+    verdict = "PASS" if single_ratio <= TARGET_RATIO else "MISS"
+    print(f"\ntarget: one IoTEdge step <= {TARGET_RATIO:g}x a CartPole step (single env, measured together): "
+          f"{single_ratio:.1f}x: {verdict} (the microseconds are context: they depend on the CPU and its load)")
 
 
 if __name__ == "__main__":

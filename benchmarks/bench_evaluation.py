@@ -22,7 +22,6 @@ import pandas as pd
 import torch
 
 import edge_rl
-
 from edge_rl.agents import algorithm
 from edge_rl.config import EncoderConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic

@@ -86,6 +86,14 @@ def check_at_least(config: Any, low: int, *names: str) -> None:
         check(getattr(config, name) >= low, name, f"an integer >= {low}", getattr(config, name))
 
 
+def check_at_most(config: Any, high: int | float, *names: str) -> None:
+    """Refuse a size past edge_rl's bound on it (a bound no run needs: it stops a config, from a
+    command line or a checkpoint file, from allocating more than the machine has)."""
+    for name in names:
+        value = getattr(config, name)
+        check(value <= high, name, f"at most {high:,} (edge_rl's bound on it)", value)
+
+
 def check_positive(config: Any, *names: str) -> None:
     for name in names:
         check(getattr(config, name) > 0, name, "a finite number > 0", getattr(config, name))

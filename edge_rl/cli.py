@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from edge_rl.checks import positive_int
 from edge_rl.config import POLICIES, ROOT_PATHS, EncoderConfig, EnvConfig, HybridConfig, TrainConfig, from_dict
 from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+from edge_rl.files import temporary_name_prefix
 from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
 
 
@@ -120,6 +122,44 @@ def _writable(path: Path, option: str) -> None:
         raise UsageError(f"{option}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{option}: no permission to write into {folder}")
+    try:  # what the write will do there; os.access says yes to root everywhere, /proc included
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=temporary_name_prefix(path))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"{option}: cannot create files in {folder} ({error.strerror or error})") from None
+
+
+def _train_and_save(config: TrainConfig, out: str, progress: bool) -> Any:
+    """Train ``config`` (its prerequisites first, each saved as ``<out>-pretrain-<algo>``, as
+    training with a path saves them) and save it to ``out``; a save that fails keeps the
+    training (:func:`_save_or_keep`)."""
+    from edge_rl.agents.base import algorithm
+
+    cls = algorithm(config)
+    prerequisites = [_train_and_save(before, f"{out}-pretrain-{before.algo}", progress)
+                     for before in cls.prerequisites(config)]
+    agent = cls.train(config, None, progress, prerequisites=prerequisites)
+    _save_or_keep(agent, out)
+    return agent
+
+
+def _save_or_keep(agent: Any, out: str) -> None:
+    """Save ``agent`` to ``out``; if that fails (a full disk, a folder gone since the check),
+    save it in a new folder of the temporary directory instead and say where: hours of
+    training are not lost to a write error."""
+    from edge_rl.agents.checkpoint import paths
+
+    try:
+        agent.save(out)
+    except OSError as error:
+        kept = Path(tempfile.mkdtemp(prefix="edge-rl-unsaved-")) / paths(out)[0].stem
+        try:
+            agent.save(kept)
+        except OSError as again:
+            raise OSError(f"{error}; keeping the trained model in {kept.parent} failed too ({again}): it is lost") from None
+        raise OSError(f"{error}. The trained model is not lost: it is saved as {kept}.safetensors and "
+                      f"{kept}.json; move them where you want them") from None
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +171,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from edge_rl.agents import algorithm, train  # imports torch: only when training
+    from edge_rl.agents import algorithm  # imports torch: only when training
     from edge_rl.agents.checkpoint import paths
 
     hybrid = args.algo == "hybrid"
@@ -176,7 +216,7 @@ def _train(args: argparse.Namespace) -> None:
     if planned["train"] != config.total_timesteps:
         print(f"{config.name} collects whole rollouts: {config.total_timesteps:,} steps asked, {planned['train']:,} "
               "run", file=sys.stderr)
-    agent = train(config, out, progress=not args.no_progress)
+    agent = _train_and_save(config, out, progress=not args.no_progress)
     print(f"saved {', '.join(str(p) for stem in written for p in paths(stem))} "
           f"({agent.trained['timesteps']:,} steps, {agent.trained['wall_time_s']:.1f} s)")
 

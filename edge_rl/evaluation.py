@@ -78,7 +78,8 @@ def evaluate(
     Args:
         policy: anything with ``predict(obs, state, episode_start, deterministic)`` on a batch.
             If it has ``reset(seeds)`` (the heuristics do), it is called with the episodes'
-            seeds first.
+            seeds first. A bound (``privileged``, :mod:`edge_rl.envs.oracles`) acts on the
+            environment itself, ``act(envs)``, not on observations.
         seeds: the episodes' ``reset`` seeds; distinct non-negative integers. Keep them apart
             from training seeds.
         config: the environment; the card's network by default.
@@ -103,8 +104,11 @@ def evaluate(
     running = np.ones(len(seeds), dtype=bool)
     steps: list[tuple[np.ndarray, ...]] = []  # per step: who was running, and what it measured
     while running.any():
-        observation = np.concatenate([obs[k].reshape(len(seeds), -1) for k in keys], axis=1) if flat else obs
-        actions, state = policy.predict(observation, state=state, episode_start=start, deterministic=True)
+        if getattr(policy, "privileged", False):  # a bound (edge_rl.envs.oracles): it reads the simulator
+            actions = policy.act(envs)
+        else:
+            observation = np.concatenate([obs[k].reshape(len(seeds), -1) for k in keys], axis=1) if flat else obs
+            actions, state = policy.predict(observation, state=state, episode_start=start, deterministic=True)
         start = np.zeros(len(seeds), dtype=bool)
         obs, rewards, terminated, truncated, info = envs.step(np.asarray(actions).reshape(-1))
         steps.append((running.copy(), rewards, info["latency_ms"], info["energy_j"], info["deadline_met"],

@@ -211,10 +211,17 @@ def test_a_rule_without_a_node_to_choose_gets_422(client: TestClient) -> None:
     assert "cloud" in response.json()["message"]
 
 
-def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def _limit_bodies(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    import dataclasses
+
     import edge_rl.serve.http
 
-    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
+    for model, limit in edge_rl.serve.http.BODY_LIMITS.items():
+        monkeypatch.setitem(edge_rl.serve.http.BODY_LIMITS, model, dataclasses.replace(limit, bytes=size))
+
+
+def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    _limit_bodies(monkeypatch, 1000)
     response = client.post("/predict", json=card_request())
     assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
 
@@ -222,9 +229,7 @@ def test_a_body_past_the_limit_gets_413_unread(client: TestClient, monkeypatch: 
 @pytest.mark.parametrize("path", ["/predict", "/batch-predict"])
 def test_a_chunked_body_past_the_limit_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     """A chunked upload declares no length: it is cut off once the chunks read pass the limit."""
-    import edge_rl.serve.http
-
-    monkeypatch.setattr(edge_rl.serve.http, "MAX_BODY_BYTES", 1000)
+    _limit_bodies(monkeypatch, 1000)
     chunks = (b" " * 400 for _ in range(10))  # a generator: sent chunked, without Content-Length
     response = client.post(path, content=chunks, headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
@@ -391,6 +396,26 @@ def test_missing_checkpoints_give_503_and_a_degraded_health(tmp_path: Path) -> N
         assert not info["available"] and info["performance"] is None
 
 
+@pytest.mark.parametrize("change", [{"hidden": 200_000}, {"layers": 100_000}, {"kind": "gat", "gat_heads": 3}],
+                         ids=["160 GB", "100,000 layers", "weights of another network"])
+def test_a_crafted_checkpoint_leaves_the_server_up_and_its_model_unavailable(tmp_path: Path, change: dict) -> None:
+    """A JSON whose config would build a network too large (or one its weights do not fit) is
+    reported like truncated weights: the server starts, that model answers 503, the rest serve."""
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(MODELS / f"hybrid-best-seed0{suffix}", tmp_path)
+        shutil.copy(MODELS / f"ppo-gnn-seed0{suffix}", tmp_path)
+    description = tmp_path / "hybrid-best-seed0.json"
+    document = json.loads(description.read_text())
+    document["config"]["encoder"].update(change)
+    description.write_text(json.dumps(document))
+    with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
+        unavailable = client.get("/health").json()["models_unavailable"]
+        assert str(description) in unavailable["hybrid"]
+        response = client.post("/predict", json=card_request())
+        assert response.status_code == 503 and str(description) in response.json()["message"]
+        assert client.post("/predict", json=card_request(0, "ppo")).status_code == 200
+
+
 def test_the_server_runs_torch_on_one_thread_and_restores_the_count() -> None:
     import torch
 
@@ -407,3 +432,10 @@ def test_bad_bodies_never_change_later_answers(client: TestClient) -> None:
     broken["network_state"]["nodes"][0]["cpu_util"] = float("nan")
     _post(client, broken)
     assert client.post("/predict", json=request).json()["selected_node"] == first
+
+
+def test_a_request_that_names_no_model_is_refused_not_answered_by_a_default(client: TestClient) -> None:
+    request = card_request()
+    del request["model_type"]
+    response = client.post("/predict", json=request)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "model_type"]

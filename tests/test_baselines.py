@@ -148,7 +148,7 @@ def test_ppo_gnn_learns_measurably_better_than_random(random_return: float) -> N
 
 def test_agents_name_themselves_after_their_config() -> None:
     assert isinstance(train(tiny("dqn", policy="mlp")), Agent)
-    assert tiny("ppo", kind="gat").name == "ppo-gnn-gat" and tiny("dqn", policy="mlp").name == "dqn-mlp"
+    assert tiny("ppo", kind="gat").name == "ppo-gnn-gat-root" and tiny("dqn", policy="mlp").name == "dqn-mlp"
 
 
 def test_agent_outputs_equal_sb3s_own_forward_passes() -> None:

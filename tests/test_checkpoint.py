@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +18,20 @@ from edge_rl.agents.checkpoint import CheckpointError
 from tests.test_baselines import tiny
 
 
+def _configs() -> dict:
+    """The checkpoints the tests read: two MLP and two graph policies (the graph ones with the
+    default encoder design)."""
+    return {"dqn-mlp": tiny("dqn", policy="mlp"), "dqn-gnn-gcn": tiny("dqn"), "ppo-mlp": tiny("ppo", policy="mlp"),
+            "ppo-gnn-hybrid": tiny("ppo", kind="hybrid")}
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("checkpoints")
     stems = {}
-    for config in (tiny("dqn", policy="mlp"), tiny("dqn"), tiny("ppo", policy="mlp"), tiny("ppo", kind="hybrid")):
-        stems[config.name] = folder / config.name
-        train(config, stems[config.name])
+    for key, config in _configs().items():
+        stems[key] = folder / config.name
+        train(config, stems[key])
     return stems
 
 
@@ -37,10 +46,10 @@ def _observations(n: int = 8) -> list[dict]:
 
 
 def test_save_then_load_gives_identical_predictions(saved: dict[str, Path]) -> None:
-    for name, stem in saved.items():
-        trained = train(tiny(*name.split("-")[:2], **({"kind": name.split("-")[2]} if name.count("-") == 2 else {})))
+    for key, stem in saved.items():
+        trained = train(_configs()[key])
         loaded = load(stem)
-        assert loaded.name == name and loaded.config == trained.config
+        assert loaded.name == trained.name and loaded.config == trained.config
         for obs in _observations():
             a, b = trained.node_scores(obs), loaded.node_scores(obs)
             assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
@@ -157,7 +166,7 @@ def test_a_config_that_is_incomplete_or_of_the_wrong_type_is_refused(saved: dict
     refused(lambda d: d["config"].update(seed=True), "incompatible config: seed must be an integer, got True")
     refused(lambda d: d["config"]["encoder"].update(hidden=True), "hidden must be an integer, got True")
     refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads versions 1 to 2")
-    description.write_text('{"format": ' * 100_000 + "1" + "}" * 100_000)
+    description.write_text('{"format": ' * 50_000 + "1" + "}" * 50_000)  # under the size bound, past the parser's depth
     with pytest.raises(CheckpointError, match="nested too deeply"):
         load(stem)
 
@@ -211,7 +220,11 @@ def test_a_version_1_checkpoint_is_read_as_the_plain_stack_and_nothing_else(save
                                                                                tmp_path: Path) -> None:
     """Checkpoints written before root paths (format 1, no ``encoder.root_path``) load as the
     plain stack they were; a version 2 file that lacks the field is refused, not defaulted."""
-    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    from dataclasses import replace
+
+    config = tiny("dqn")
+    stem = tmp_path / "plain"
+    train(replace(config, encoder=replace(config.encoder, root_path="none")), stem)
     description = Path(str(stem) + ".json")
     original = json.loads(description.read_text())
     assert original["format_version"] == 2 and original["config"]["encoder"]["root_path"] == "none"
@@ -225,3 +238,195 @@ def test_a_version_1_checkpoint_is_read_as_the_plain_stack_and_nothing_else(save
     with pytest.raises(CheckpointError, match=r"EncoderConfig lacks field\(s\) \['root_path'\]"):
         load(stem)
 
+
+
+# ---------------------------------------------------------------------- crafted files
+
+COMMITTED = Path(__file__).resolve().parents[1] / "results" / "models" / "hybrid-best-seed0"
+
+
+def _crafted(tmp_path: Path, change, stem: Path = COMMITTED) -> Path:
+    """A copy of a checkpoint whose JSON ``change`` edits (the weights and their checksum kept)."""
+    target = _copy(stem, tmp_path)
+    description = Path(str(target) + ".json")
+    document = json.loads(description.read_text())
+    change(document)
+    description.write_text(json.dumps(document))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Each of these built (or tried to build) a network or an environment from the JSON before
+        # anything was checked: a 160 GB allocation, 2.8 GB and 33 s, a numpy MemoryError after 16 s.
+        (lambda d: d["config"]["encoder"].update(hidden=200_000), "hidden must be at most 4,096"),
+        (lambda d: d["config"]["encoder"].update(layers=100_000), "layers must be at most 32"),
+        (lambda d: d["config"]["env"].update(n_sensors=10**7), "n_sensors must be at most 1,024"),
+        # Within every field's bound, but a network of billions of values: counted, not built.
+        (lambda d: d["config"]["encoder"].update(kind="gat", hidden=4096, embed=4096, layers=32, gat_heads=16),
+         "describes a network of [0-9,]+ values; edge_rl loads at most 268,435,456"),
+        # Small enough to build, but larger than the weights file: refused before it is built.
+        (lambda d: d["config"]["encoder"].update(hidden=512), "but hybrid-best-seed0.safetensors holds 54,723: the weights do not fit"),
+    ],
+    ids=["hidden", "layers", "n_sensors", "billions", "larger than the weights"],
+)
+def test_a_crafted_config_is_refused_before_anything_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               change, message: str) -> None:
+    from edge_rl.agents.hybrid import HybridAgent
+
+    build = HybridAgent.build_network
+
+    def only_counted(config):  # noqa: ANN001, ANN202 - built on the meta device (no memory) only
+        if not torch.empty(0).is_meta:
+            raise AssertionError("the network was built")
+        return build(config)
+
+    monkeypatch.setattr(HybridAgent, "build_network", staticmethod(only_counted))
+    stem = _crafted(tmp_path, change)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load(stem)
+    assert str(stem) in str(error.value)
+
+
+def test_the_checksum_is_checked_before_the_network_is_built(saved: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_rl.agents.baselines import BaselineAgent
+
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    weights = Path(str(stem) + ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:-10])
+    built = []
+    monkeypatch.setattr(BaselineAgent, "build_network", staticmethod(lambda config: built.append(config)))
+    with pytest.raises(CheckpointError, match="modified or truncated"):
+        load(stem)
+    assert not built
+
+
+def test_any_failure_while_building_or_loading_the_network_names_the_file(saved: dict[str, Path], tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_rl.agents.baselines import BaselineAgent, build_policy
+
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    calls = []
+
+    def fails_when_real(config):  # noqa: ANN001, ANN202 - counting builds on the meta device; then a real failure
+        calls.append(config)
+        if len(calls) > 1:
+            raise RuntimeError("DefaultCPUAllocator: not enough memory")
+        return build_policy(config)
+
+    monkeypatch.setattr(BaselineAgent, "build_network", staticmethod(fails_when_real))
+    with pytest.raises(CheckpointError, match=r"dqn-gnn-gcn-root.json: the network its config describes could not be "
+                                              r"built and loaded \(RuntimeError: DefaultCPUAllocator"):
+        load(stem)
+
+
+def test_a_description_without_a_checksum_says_so(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _crafted(tmp_path, lambda d: d["weights"].pop("sha256"), saved["dqn-gnn-gcn"])
+    with pytest.raises(CheckpointError, match=r"records no checksum of its weights \('weights.sha256' is missing\)"):
+        load(stem)
+    stem = _crafted(tmp_path, lambda d: d["weights"].update(sha256=7), saved["dqn-gnn-gcn"])
+    with pytest.raises(CheckpointError, match="is 7, not a SHA-256 hex digest"):
+        load(stem)
+
+
+def test_an_oversized_description_is_refused_unread(saved: dict[str, Path], tmp_path: Path) -> None:
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    Path(str(stem) + ".json").write_text(" " * (2**20 + 1))
+    with pytest.raises(CheckpointError, match="1,048,577 bytes, more than the 1,048,576"):
+        load(stem)
+
+
+@pytest.mark.parametrize("algo, policy", [("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn"), ("hybrid", "gnn")])
+def test_the_size_counted_without_memory_is_the_built_networks(algo: str, policy: str) -> None:
+    """``network_size`` builds on the meta device; it must count what the real build holds."""
+    from edge_rl.agents.base import algorithm
+    from edge_rl.agents.checkpoint import _unshared, network_size
+    from edge_rl.config import ROOT_PATHS, EncoderConfig
+    from edge_rl.registry import encoder_kinds
+
+    variants = [EncoderConfig()] if policy == "mlp" else [
+        EncoderConfig(kind=kind, root_path=root, gat_heads=2, hidden=8, embed=16)
+        for kind in encoder_kinds() for root in ROOT_PATHS]
+    for encoder in variants:
+        config = tiny(algo, policy).__class__(**{**vars(tiny(algo, policy)), "encoder": encoder})
+        cls = algorithm(config)
+        real = sum(t.numel() for t in _unshared(cls.build_network(config).state_dict()).values())
+        assert network_size(lambda: cls.build_network(config)) == real, encoder
+        assert torch.zeros(2).to("cpu").device.type == "cpu"  # the counting leaves torch as it was
+
+
+# ---------------------------------------------------------------------- interrupted saves
+
+SAVE = (
+    "import os, signal, sys, torch\n"
+    "from edge_rl.agents.baselines import BaselineAgent\n"
+    "from edge_rl.config import EncoderConfig, TrainConfig\n"
+    "stem, seed, kill_before = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+    "replace = os.replace\n"
+    "def killing_replace(src, dst):\n"
+    "    if kill_before and str(dst).endswith(kill_before):\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    replace(src, dst)\n"
+    "os.replace = killing_replace\n"
+    "torch.manual_seed(seed)\n"
+    "config = TrainConfig(encoder=EncoderConfig(hidden=8, embed=8, head_hidden=(8,)))\n"
+    "BaselineAgent(config, BaselineAgent.build_network(config), {'timesteps': seed}).save(stem)\n"
+)
+
+
+def _save(stem: Path, seed: int, kill_before: str = "") -> int:
+    """Save an untrained agent (weights drawn with ``seed``), here, or with ``kill_before`` in a
+    process SIGKILLed when it is about to rename a file onto a name ending so; the exit status."""
+    if kill_before:
+        return subprocess.run([sys.executable, "-c", SAVE, str(stem), str(seed), kill_before]).returncode
+    from edge_rl.agents.baselines import BaselineAgent
+    from edge_rl.config import EncoderConfig, TrainConfig
+
+    torch.manual_seed(seed)
+    config = TrainConfig(encoder=EncoderConfig(hidden=8, embed=8, head_hidden=(8,)))
+    BaselineAgent(config, BaselineAgent.build_network(config), {"timesteps": seed}).save(stem)
+    return 0
+
+
+def test_a_save_killed_between_the_weights_and_the_json_is_reported_as_such(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 0) == 0
+    assert _save(stem, 1, kill_before=".json") == -9
+    with pytest.raises(CheckpointError, match=r"agent.safetensors: the weights do not match the checksum in "
+                                              r"agent.json: a save of this checkpoint was interrupted after it "
+                                              r"wrote agent.safetensors and before it wrote agent.json") as error:
+        load(stem)
+    assert "modified or truncated" not in str(error.value)
+    pending = tmp_path / ".agent.json.pending.tmp"
+    assert str(pending) in str(error.value)
+    pending.rename(tmp_path / "agent.json")  # as the message says: the new pair, complete
+    assert load(stem).trained == {"timesteps": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.json", "agent.safetensors"]
+
+
+def test_a_save_killed_before_the_weights_leaves_the_old_pair_and_the_next_save_cleans_up(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 0) == 0
+    assert _save(stem, 1, kill_before=".safetensors") == -9
+    assert load(stem).trained == {"timesteps": 0}  # the old pair, whole
+    assert _save(stem, 2) == 0
+    assert load(stem).trained == {"timesteps": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.json", "agent.safetensors"]
+
+
+def test_a_first_save_killed_before_its_json_says_so(tmp_path: Path) -> None:
+    stem = tmp_path / "agent"
+    assert _save(stem, 1, kill_before=".json") == -9
+    with pytest.raises(CheckpointError, match="no such checkpoint description .*: a save of this checkpoint was "
+                                              "interrupted after it wrote agent.safetensors"):
+        load(stem)
+
+
+def test_a_save_that_cannot_write_names_the_checkpoint_not_a_temporary_file() -> None:
+    from edge_rl.agents.checkpoint import save
+
+    with pytest.raises(FileNotFoundError, match=r"cannot write /proc/edge-rl-model.json: No such file") as error:
+        save("/proc/edge-rl-model", torch.nn.Linear(2, 2), {}, {})
+    assert ".tmp" not in str(error.value)

@@ -28,8 +28,8 @@ def test_train_then_evaluate_a_checkpoint(tmp_path: Path, capsys: pytest.Capture
     rows = tmp_path / "rows.csv"
     assert main(["evaluate", "--checkpoint", str(stem), "--seeds", "10000-10002", "--out", str(rows)]) == 0
     table = pd.read_csv(rows)
-    assert table["seed"].tolist() == [10000, 10001, 10002] and (table["policy"] == "dqn-gnn-sage").all()
-    assert "dqn-gnn-sage" in capsys.readouterr().out
+    assert table["seed"].tolist() == [10000, 10001, 10002] and (table["policy"] == "dqn-gnn-sage-root").all()
+    assert "dqn-gnn-sage-root" in capsys.readouterr().out
 
 
 def test_evaluate_a_heuristic_on_another_topology(capsys: pytest.CaptureFixture) -> None:
@@ -146,3 +146,71 @@ def test_the_default_checkpoint_is_unique_per_config_under_runs_and_never_overwr
     assert written.read_bytes() == before
     assert main([*argv, "--overwrite"]) == 0
 
+
+def test_evaluating_a_crafted_checkpoint_exits_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A copy of a committed checkpoint whose JSON asks for a 160 GB network: one line, no traceback."""
+    models = Path(__file__).resolve().parents[1] / "results" / "models"
+    for suffix in (".json", ".safetensors"):
+        (tmp_path / f"hybrid-best-seed0{suffix}").write_bytes((models / f"hybrid-best-seed0{suffix}").read_bytes())
+    description = tmp_path / "hybrid-best-seed0.json"
+    document = json.loads(description.read_text())
+    document["config"]["encoder"]["hidden"] = 200_000
+    description.write_text(json.dumps(document))
+    assert main(["evaluate", "--checkpoint", str(description), "--seeds", "1"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {description}: incompatible config: hidden must be at most 4,096")
+    assert error.count("\n") == 1
+
+
+@pytest.mark.parametrize("out", ["/proc/edge-rl-model", "/proc/edge-rl-folder/model"])
+def test_an_output_path_no_file_can_be_created_in_is_refused_before_training(
+        out: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc exists, is a folder, and os.access says root may write there: only creating a file
+    tells. Refused before training, naming the user's folder, not a temporary file."""
+    import edge_rl.cli
+
+    monkeypatch.setattr(edge_rl.cli, "_train_and_save", lambda *a, **k: pytest.fail("training started"), raising=False)
+    assert main(["train", "--steps", "8", "--out", out, "--no-progress", *TINY]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --out: cannot create files in /proc (") and ".tmp" not in error
+
+
+def test_a_save_that_fails_after_training_keeps_the_trained_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import edge_rl.agents.checkpoint
+    from edge_rl.agents import load
+
+    save = edge_rl.agents.checkpoint.save
+
+    def disk_full_in_tmp_path(path, *args):  # noqa: ANN001, ANN002, ANN202
+        if Path(path).parent == tmp_path:
+            raise OSError(28, f"cannot write {path}.safetensors: No space left on device")
+        return save(path, *args)
+
+    monkeypatch.setattr(edge_rl.agents.checkpoint, "save", disk_full_in_tmp_path)
+    assert main(["train", "--steps", "8", "--out", str(tmp_path / "model"), "--no-progress", *TINY]) == 2
+    error = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'model'}.safetensors: No space left on device" in error
+    kept = error.split("it is saved as ", 1)[1].split(".safetensors and ", 1)[0]
+    assert load(kept).config.total_timesteps == 8 and error.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_cli_trains_the_hybrid_bit_for_bit_as_train_does(tmp_path: Path) -> None:
+    """The CLI trains the prerequisites first (to keep each if its save fails); the same runs."""
+    import hashlib
+
+    from edge_rl.agents import train
+    from edge_rl.cli import apply_overrides
+    from edge_rl.config import TrainConfig
+
+    sets = ["--set", "encoder.hidden=8", "--set", "encoder.embed=8", "--set", "dqn.learning_starts=32",
+            "--set", "ppo.n_steps=32", "--set", "ppo.n_envs=2", "--set", "hybrid.n_steps=32", "--set", "hybrid.n_envs=2",
+            "--set", "hybrid.learning_starts=32", "--set", "hybrid.eval_every=64", "--set", "hybrid.val_episodes=1"]
+    assert main(["train", "--algo", "hybrid", "--steps", "64", "--pretrain-steps", "64", "--out", str(tmp_path / "cli"),
+                 "--no-progress", *sets]) == 0
+    config = apply_overrides(TrainConfig(algo="hybrid", total_timesteps=64, pretrain_steps=64), sets[1::2], "--set")
+    train(config, tmp_path / "lib")
+    for suffix in (".safetensors", "-pretrain-dqn.safetensors", "-pretrain-ppo.safetensors"):
+        digests = {hashlib.sha256((tmp_path / f"{name}{suffix}").read_bytes()).digest() for name in ("cli", "lib")}
+        assert len(digests) == 1, suffix

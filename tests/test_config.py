@@ -61,6 +61,43 @@ def test_bad_values_are_refused_naming_the_field(build, message: str) -> None:
         build()
 
 
+SIZES_PAST_THEIR_BOUND = [
+    # Sizes that would allocate more than a machine has (or take minutes to build) are refused
+    # when the config is made, before anything is built; the error names the field and its bound.
+    (lambda: EnvConfig(n_sensors=10**7), r"n_sensors must be at most 1,024 \(edge_rl's bound on it\), got 10000000"),
+    (lambda: EnvConfig(n_sensors=600, n_fog=600), "n_sensors \\+ n_fog \\+ n_cloud must be at most 1,024"),
+    (lambda: EnvConfig(max_nodes=5000), "max_nodes must be at most 1,024"),
+    (lambda: EnvConfig(background_rate=1e12), "background_rate must be at most 10,000"),
+    (lambda: EnvConfig(warmup_steps=10**9), "warmup_steps must be at most 10,000"),
+    (lambda: EncoderConfig(hidden=200_000), "hidden must be at most 4,096 \\(edge_rl's bound on it\\), got 200000"),
+    (lambda: EncoderConfig(embed=10**6), "embed must be at most 4,096"),
+    (lambda: EncoderConfig(layers=100_000), "layers must be at most 32"),
+    (lambda: EncoderConfig(gat_heads=1000), "gat_heads must be at most 16"),
+    (lambda: EncoderConfig(head_hidden=(64, 10**6)), "head_hidden must be at most 32 widths of at most 4,096 each"),
+    (lambda: EncoderConfig(head_hidden=(8,) * 100), "head_hidden must be at most 32 widths"),
+    (lambda: DQNConfig(buffer_size=10**10), "buffer_size must be at most 10,000,000"),
+    (lambda: DQNConfig(batch_size=10**8), "batch_size must be at most 65,536"),
+    (lambda: PPOConfig(n_envs=10_000), "n_envs must be at most 256"),
+    (lambda: PPOConfig(n_steps=10**6, n_envs=100), "n_steps x n_envs must be at most 10,000,000"),
+    (lambda: HybridConfig(buffer_size=10**10), "buffer_size must be at most 10,000,000"),
+    (lambda: HybridConfig(n_steps=10**9), "n_steps must be at most 10,000,000"),
+    (lambda: TrainConfig(threads=10**6), "threads must be at most 1,024"),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), SIZES_PAST_THEIR_BOUND)
+def test_every_size_is_bounded_naming_the_field_and_the_bound(build, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_the_bounds_admit_every_size_a_run_uses() -> None:
+    EnvConfig(n_sensors=1_000, n_fog=23, n_cloud=1, max_nodes=1_024)
+    EncoderConfig(kind="gat", hidden=4_096, embed=4_096, layers=32, gat_heads=16, head_hidden=(4_096,) * 32)
+    PPOConfig(n_steps=10_000_000 // 256, n_envs=256, batch_size=65_536)
+    HybridConfig(buffer_size=10_000_000, n_envs=256)
+
+
 def test_every_default_and_the_sb3_special_values_are_accepted() -> None:
     for config in (TrainConfig(), DQNConfig(gradient_steps=-1), HybridConfig(q_weight=0, learning_starts=0),
                    EnvConfig(topology_seed=None, max_nodes=20), PPOConfig(learning_rate=1)):

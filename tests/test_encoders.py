@@ -48,7 +48,7 @@ def _sparse_copy(dense: torch.nn.Module, kind: str, heads: int) -> torch.nn.Modu
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
 def test_dense_encoder_equals_pyg_sparse_layers_with_copied_weights(kind: str) -> None:
     torch.manual_seed(0)
-    config = EncoderConfig(kind=kind)
+    config = EncoderConfig(kind=kind, root_path="none")  # the plain stack: PyG's layers alone
     encoder = GraphEncoder(config)
     # Two graphs of different sizes, padded to 20 slots.
     obs = _batch([{}, {"n_sensors": 2, "n_fog": 2, "n_cloud": 0}], max_nodes=20)
@@ -76,7 +76,7 @@ def test_stack_equals_pyg_dense_layers_chained(kind: str, heads: int, option: tu
     what PyG's own dense layers compute (bit for bit for GCN and GraphSAGE, whose arithmetic
     is unchanged), in the forward pass and in the gradients."""
     torch.manual_seed(2)
-    encoder = GraphEncoder(EncoderConfig(kind=kind, gat_heads=heads))
+    encoder = GraphEncoder(EncoderConfig(kind=kind, gat_heads=heads, root_path="none"))
     stack = encoder.stacks[0]
     if option is not None:
         for conv in stack.convs:

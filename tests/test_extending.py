@@ -157,7 +157,7 @@ def test_a_registered_algorithm_trains_loads_and_evaluates_through_the_registry(
     config = TrainConfig(algo="imitation", encoder=SMALL, total_timesteps=60)
     agent = train(config, tmp_path / "imitation")  # edge_rl.agents.train dispatches through ALGORITHMS
     again = load(tmp_path / "imitation")
-    assert isinstance(again, ImitationAgent) and again.name == "imitation-gnn-gcn"
+    assert isinstance(again, ImitationAgent) and again.name == f"imitation-gnn-gcn-{SMALL.root_path}"
     seeds = [10_000, 10_001, 10_002]
     learned = evaluate(again, seeds)["return"].mean()
     untrained = evaluate(ImitationAgent.train(TrainConfig(algo="imitation", encoder=SMALL, total_timesteps=1)),

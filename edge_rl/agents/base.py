@@ -159,19 +159,36 @@ def algorithm(config: TrainConfig) -> type[Agent]:
 def load(path: str | os.PathLike) -> Agent:
     """Rebuild a saved agent from its JSON config and safetensors weights; no pickle is read.
 
+    The file is checked in the order that spends least on a bad one: the JSON (bounded in size
+    and depth), its config (every size bounded), the weights' checksum, then the size of the
+    network the config describes (counted without allocating it) against the weights file;
+    only then is the network built and the weights copied in.
+
     Raises:
-        CheckpointError: a missing, foreign, tampered, truncated or incompatible checkpoint.
+        CheckpointError: a missing, foreign, corrupted, truncated or incompatible checkpoint, or
+            any failure while building or loading its network; the message names the file.
     """
     document = checkpoint.read_description(path)
+    _, description = checkpoint.paths(path)
     try:
         # Every field must be there: a field the file lacks is not filled in with a default.
         config = from_dict(TrainConfig, document["config"], complete=True)
     except (TypeError, ValueError) as error:
-        raise checkpoint.CheckpointError(f"{path}: incompatible config: {error}") from None
+        raise checkpoint.CheckpointError(f"{description}: incompatible config: {error}") from None
     cls = algorithm(config)
-    network = cls.build_network(config)
-    checkpoint.load_weights(path, network, document)
-    return cls(config, network, document["trained"])
+    checkpoint.check_weights(path, document)
+    try:
+        checkpoint.check_size(path, lambda: cls.build_network(config))
+        network = cls.build_network(config)
+        checkpoint.load_weights(path, network, document)
+        return cls(config, network, document["trained"])
+    except checkpoint.CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever a file's network does when built is the file's fault
+        raise checkpoint.CheckpointError(
+            f"{description}: the network its config describes could not be built and loaded "
+            f"({type(error).__name__}: {error})"
+        ) from error
 
 
 def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,

@@ -22,6 +22,7 @@ episode ends resets it, continuing its generator, and ignores its action.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,41 @@ class IoTEdgeVectorEnv(VectorEnv):
             "node_mask": np.broadcast_to(env._node_mask, (batch, self.max_nodes)).copy(),
             "task": np.minimum(raw_task / env._task_high, 1.0),
         }
+
+    # ------------------------------------------------------------------ what-if, for the bounds
+
+    def fork(self, index: np.ndarray, rngs: list[np.random.Generator]) -> IoTEdgeVectorEnv:
+        """A new vector environment whose episodes are copies of episodes ``index`` (a row may
+        repeat), each drawing its future from the matching generator of ``rngs``: copies of this
+        one's generators for the true future, others for a sampled one. Nothing here changes."""
+        index = np.asarray(index, dtype=np.intp)
+        if len(rngs) != len(index):
+            raise ValueError(f"fork needs one generator per copied episode ({len(index)}), got {len(rngs)}")
+        twin = copy.copy(self)  # the constants are shared, the state is copied below
+        twin.num_envs, twin._rows, twin._rngs = len(index), np.arange(len(index)), list(rngs)
+        for name in ("_steps", "_done", "_backlog_mi", "_mem_used_mb", "_ingress_mbit", "_busy", "_source", "_task"):
+            setattr(twin, name, getattr(self, name)[index].copy())
+        twin._costs = self._costs[:, index].copy()
+        twin.observation_space = batch_space(self.single_observation_space, len(index))
+        twin.action_space = batch_space(self.single_action_space, len(index))
+        return twin
+
+    def immediate_rewards(self) -> np.ndarray:
+        """``(num_envs, n_nodes)``: the reward placing each episode's current task on each node
+        would give now (placing draws no random number: it is exact). Nothing here changes."""
+        nodes = np.tile(np.arange(self.n_nodes), self.num_envs)
+        copies = self.fork(np.repeat(self._rows, self.n_nodes), [None] * (self.num_envs * self.n_nodes))
+        rewards, _ = copies._place(copies._rows, nodes)
+        return rewards.reshape(self.num_envs, self.n_nodes)
+
+    @property
+    def generators(self) -> list[np.random.Generator]:
+        """Each episode's generator (its future's arrivals and tasks): what only a bound may read."""
+        if self._rngs is None:
+            raise RuntimeError("call reset() first")
+        return self._rngs
+
+    @property
+    def episode_steps(self) -> np.ndarray:
+        """How many steps each episode has taken."""
+        return self._steps.copy()

@@ -66,17 +66,32 @@ def _ordered(labels: Sequence[str]) -> list[str]:
     return known + sorted(set(labels) - set(known))
 
 
-def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
+def _kind(label: str) -> str:
+    """The *Type* column: the catalogue's type of a trained variant, ``rule`` or ``bound``."""
+    return BY_LABEL[label].type if label in BY_LABEL else "bound" if label in BOUNDS_DOCS else "rule"
+
+
+BOUNDS_DOCS = {"oracle_one_step": "bound: reads the simulator; the node with the best exact immediate reward",
+               "oracle_rollout": "bound: reads the simulator and the future; rollout on greedy earliest-finish, "
+                                 "10 steps ahead, every node tried",
+               "rollout_sampled": "lookahead on a copy of the simulator with sampled futures (4, the same for "
+                                  "every node); reads the state, not the future"}
+"""How the tables describe the reference policies of :mod:`edge_rl.envs.oracles`."""
+
+
+def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame, bound_rows: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """The card's *Model Variants* table (Model, Type, Mean Reward, Std Dev, Description): its
-    five rows first, then every other trained variant and the fixed rules, with the
+    five rows first, then every other trained variant, the fixed rules and the bounds, with the
     interquartile mean over training seeds and its interval."""
     _missing(rows, CARD_VARIANT_ROWS)
     trained = _ordered(list(rows["policy"].unique()))
-    rules = list(rule_rows.groupby("policy")["return"].mean().sort_values(ascending=False).index)
-    table = results_table(pd.concat([rows, rule_rows], ignore_index=True)).reindex(trained + rules)
+    references = pd.concat([rule_rows, bound_rows], ignore_index=True) if bound_rows is not None else rule_rows
+    rules = list(references.groupby("policy")["return"].mean().sort_values(ascending=False).index)
+    table = results_table(pd.concat([rows, references], ignore_index=True)).reindex(trained + rules)
     table = table[["Mean Reward", "Std Dev", "IQM over seeds", "IQM 95% CI", "Seeds"]]
-    table.insert(0, "Type", [BY_LABEL[p].type if p in BY_LABEL else "rule" for p in table.index])
-    table["Description"] = [BY_LABEL[p].description if p in BY_LABEL else f"fixed rule: {_rule_doc(p)}"
+    table.insert(0, "Type", [_kind(p) for p in table.index])
+    table["Description"] = [BY_LABEL[p].description if p in BY_LABEL else BOUNDS_DOCS.get(p, f"fixed rule: {_rule_doc(p)}")
                             for p in table.index]
     table.index = pd.Index(_card_names(table.index), name="Model")
     return table
@@ -87,24 +102,35 @@ def _rule_doc(name: str) -> str:
     return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".") if cls else name
 
 
-def evaluation_results(rows: pd.DataFrame, rule_rows: pd.DataFrame) -> pd.DataFrame:
+BOUND = "oracle_one_step"
+"""The bound the tables measure every policy's gap to (*Gap to bound*)."""
+
+
+def evaluation_results(rows: pd.DataFrame, rule_rows: pd.DataFrame, bound_rows: pd.DataFrame | None = None
+                       ) -> pd.DataFrame:
     """The card's *Evaluation Results* table (Mean Reward, Std Dev, Min, Max, Training Steps)
     for every trained variant in ``rows``, with every environment step each used, the
-    statistics over seeds, and the fixed rules (random among them) as rows. Sorted by mean
-    reward: a rule that wins is on top."""
+    statistics over seeds, and the fixed rules (random among them) and the bounds as rows. With
+    bounds, *Gap to bound*: how far each row's mean reward is below :data:`BOUND`'s. Sorted by
+    mean reward: a rule that wins is on top."""
     _missing(rows, CARD_EVALUATION_ROWS)
-    table = results_table(pd.concat([rows, rule_rows], ignore_index=True))
+    references = pd.concat([rule_rows, bound_rows], ignore_index=True) if bound_rows is not None else rule_rows
+    table = results_table(pd.concat([rows, references], ignore_index=True))
     table = table[["Mean Reward", "Std Dev", "Min", "Max", "Training Steps", "Env steps (total)",
                    "IQM over seeds", "IQM 95% CI", "Seeds", "Episodes", "Deadline success",
                    "Latency p95 (ms)", "Energy / task (J)"]]
-    table.insert(0, "Type", [BY_LABEL[p].type if p in BY_LABEL else "rule" for p in table.index])
+    if bound_rows is not None and BOUND in table.index:
+        table.insert(3, "Gap to bound", table.loc[BOUND, "Mean Reward"] - table["Mean Reward"])
+    table.insert(0, "Type", [_kind(p) for p in table.index])
     table.index = pd.Index(_card_names(table.index), name="Model")
     return table
 
 
 def headline(evaluation: pd.DataFrame) -> pd.DataFrame:
     """The README's table: :func:`evaluation_results` cut to what a newcomer needs."""
-    return evaluation[["Type", "Mean Reward", "Std Dev", "IQM over seeds", "IQM 95% CI", "Seeds", "Env steps (total)"]]
+    columns = ["Type", "Mean Reward", "Std Dev", "Gap to bound", "IQM over seeds", "IQM 95% CI", "Seeds",
+               "Env steps (total)"]
+    return evaluation[[c for c in columns if c in evaluation.columns]]
 
 
 def best_rule(rule_rows: pd.DataFrame) -> str:

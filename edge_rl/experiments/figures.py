@@ -51,9 +51,11 @@ def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
 
 
 def _references(ax: plt.Axes, references: Mapping[str, float], vertical: bool = False) -> None:
-    """Labelled reference lines (fixed rules, bounds) across the plot."""
+    """Labelled reference lines across the plot: fixed rules (grey), bounds (named so, red)."""
     for i, (name, value) in enumerate(references.items()):
-        style = dict(color="0.35", linestyle=(0, (4, 2 + 2 * i)), linewidth=1.1, label=f"{name} (rule)")
+        bound = "bound" in name
+        style = dict(color="#b2182b" if bound else "0.35", linestyle=(0, (4, 2 + 2 * i)), linewidth=1.1,
+                     label=name if bound else f"{name} (rule)")
         (ax.axvline if vertical else ax.axhline)(value, **style)
 
 

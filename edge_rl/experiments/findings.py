@@ -81,11 +81,15 @@ class CardInputs:
 
     @property
     def trained(self) -> pd.DataFrame:
-        return self.evaluation[self.evaluation["Type"] != "rule"]
+        return self.evaluation[~self.evaluation["Type"].isin(("rule", "bound"))]
 
     @property
     def rules(self) -> pd.DataFrame:
         return self.evaluation[self.evaluation["Type"] == "rule"]
+
+    @property
+    def bounds(self) -> pd.DataFrame:
+        return self.evaluation[self.evaluation["Type"] == "bound"]
 
     @property
     def episodes(self) -> int:
@@ -121,15 +125,25 @@ def key_findings(card: CardInputs) -> list[str]:
     evaluation, rules, ablation, iqm = card.evaluation, card.rules, card.ablation, card.iqm()
     # The best trained model of the Evaluation Results table, the one above these findings.
     trained = card.trained["IQM over seeds"].sort_values(ascending=False)
-    top_row, best_trained, best_iqm = evaluation.index[0], trained.index[0], trained.iloc[0]
+    top_row, best_trained, best_iqm = rules.index[0], trained.index[0], trained.iloc[0]
     findings = []
-    if top_row in rules.index and rules.loc[top_row, "Mean Reward"] > iqm.iloc[0]:  # the ablation's models too
+    if rules.loc[top_row, "Mean Reward"] > iqm.iloc[0]:  # above the ablation's models too
         findings.append(f"**A fixed rule wins.** `{top_row}` scores {evaluation.loc[top_row, 'Mean Reward']:.2f} ± "
                         f"{evaluation.loc[top_row, 'Std Dev']:.2f}, above every trained model; the best trained model "
                         f"is {best_trained} (IQM {best_iqm:.2f} over seeds).")
     else:
         findings.append(f"The best trained model is {best_trained} (IQM {best_iqm:.2f} over seeds); the best "
                         f"fixed rule, `{rules.index[0]}`, scores {rules.iloc[0]['Mean Reward']:.2f}.")
+    bounds = card.bounds
+    if len(bounds):
+        bound = bounds["Mean Reward"].idxmax()
+        best_row = evaluation.loc[best_trained]
+        findings.append(
+            "**How far from the best possible placement.** The bounds, which read the simulator (no deployed system "
+            "could), score " + ", ".join(f"`{name}` {row['Mean Reward']:.2f}" for name, row in bounds.iterrows())
+            + f": `{top_row}` leaves {bounds.loc[bound, 'Mean Reward'] - rules.loc[top_row, 'Mean Reward']:.2f} points "
+            f"to `{bound}`, {best_trained} {bounds.loc[bound, 'Mean Reward'] - best_row['Mean Reward']:.2f} (mean "
+            "rewards over the test episodes).")
     findings += [_finding(card.wins, comparison) for comparison in card.wins.index]
     hybrid_cells = ablation[ablation["fusion"].isin(FUSIONS.names())]
     cell_best, cell_worst = hybrid_cells["IQM over seeds"].idxmax(), hybrid_cells["IQM over seeds"].idxmin()
@@ -150,11 +164,12 @@ def key_findings(card: CardInputs) -> list[str]:
                         f"{effect['change'].max():+.2f} IQM points; the largest gain is {effect['change'].idxmax()} "
                         f"({effect.loc[effect['change'].idxmax(), 'plain: IQM']:.2f} → "
                         f"{effect.loc[effect['change'].idxmax(), f'+ {DESIGN}: IQM']:.2f}).")
-        floor = rules.loc["least_loaded", "Mean Reward"]
-        rooted = [name for name in iqm.index if name.endswith(f"+ {DESIGN}")]
-        below = [name for name in rooted if iqm[name] < floor]
-        findings.append(f"With it, {len(rooted) - len(below)} of {len(rooted)} graph models score above the "
-                        f"`least_loaded` rule ({floor:.2f})" + (f"; below it: {', '.join(below)}." if below else "."))
+        if "least_loaded" in rules.index:
+            floor = rules.loc["least_loaded", "Mean Reward"]
+            rooted = [name for name in iqm.index if name.endswith(f"+ {DESIGN}")]
+            below = [name for name in rooted if iqm[name] < floor]
+            findings.append(f"With it, {len(rooted) - len(below)} of {len(rooted)} graph models score above the "
+                            f"`least_loaded` rule ({floor:.2f})" + (f"; below it: {', '.join(below)}." if below else "."))
     random_score = rules.loc["random", "Mean Reward"]
     below_random = list(iqm[iqm < random_score].index)
     findings.append(f"Random placement scores {random_score:.2f}; "

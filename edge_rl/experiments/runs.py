@@ -274,22 +274,33 @@ def read_rows(runs: Sequence[Run], folder: str | os.PathLike, split: str = "test
     return pd.concat(frames, ignore_index=True)
 
 
-def rule_rows(folder: str | os.PathLike) -> pd.DataFrame:
-    """The fixed rules' test episodes that notebook 00 wrote, shaped like a training run's rows:
-    one "seed" (0) and no training steps.
-
-    Raises:
-        FileNotFoundError: notebook 00 has not run into ``folder``.
-    """
-    path = Path(folder) / "tables" / "heuristics_episodes.csv"
+def _reference_rows(folder: str | os.PathLike, table: str, kind: str) -> pd.DataFrame:
+    """Notebook 00's episodes of the rules or the bounds, shaped like a training run's rows:
+    one "seed" (0) and no training steps."""
+    path = Path(folder) / "tables" / f"{table}.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run notebooks/00_environment.ipynb first (make reproduce)")
     rows = pd.read_csv(path)
     rows.insert(1, "train_seed", 0)
     rows["env_steps"] = 0
     rows["train_steps"] = 0
-    rows["algo"] = "rule"
+    rows["algo"] = kind
     return rows
+
+
+def rule_rows(folder: str | os.PathLike) -> pd.DataFrame:
+    """The fixed rules' test episodes that notebook 00 wrote, shaped like a training run's rows.
+
+    Raises:
+        FileNotFoundError: notebook 00 has not run into ``folder``.
+    """
+    return _reference_rows(folder, "heuristics_episodes", "rule")
+
+
+def bound_rows(folder: str | os.PathLike) -> pd.DataFrame:
+    """The bounds' test episodes that notebook 00 wrote (:mod:`edge_rl.envs.oracles`: policies
+    that read the simulator, labelled as bounds), shaped like the rules' rows."""
+    return _reference_rows(folder, "bounds_episodes", "bound")
 
 
 def validation_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.DataFrame:

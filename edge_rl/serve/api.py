@@ -11,10 +11,13 @@ Endpoints (OpenAPI documentation with working examples at ``/docs``):
 - ``GET /health``: which models loaded.
 
 Errors: a malformed body or a value out of range -> 422, an unknown ``model_type`` -> 404, a
-model whose checkpoint is missing -> 503; each with ``detail`` (FastAPI's list of ``{loc, msg,
+body past its endpoint's limit (:data:`~edge_rl.serve.http.BODY_LIMITS`) -> 413, a model whose
+checkpoint is missing or unusable -> 503; each with ``detail`` (FastAPI's list of ``{loc, msg,
 type}``: ``loc`` names the field) and a one-line ``message`` (:mod:`edge_rl.serve.http`).
 
-Speed: every handler is ``async`` and runs the forward pass on the event loop; ``/predict``
+Speed: every handler is ``async`` and runs the forward pass on the event loop (a
+``/batch-predict`` one of a learned model in a worker thread; large bodies are parsed in one,
+:func:`~edge_rl.serve.http.parse`); ``/predict``
 requests that arrive together are answered by one batched forward pass
 (:class:`~edge_rl.serve.http.MicroBatcher`, no added wait: a batch is whatever queued up while
 the loop was busy), and reach their handler ahead of FastAPI's routing
@@ -42,6 +45,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
+from starlette.concurrency import run_in_threadpool
 
 import edge_rl
 from edge_rl.agents import Observation
@@ -54,6 +58,7 @@ from edge_rl.serve.http import (
     PredictFastPath,
     api_error,
     documented_body,
+    errors,
     json_response,
     parse,
     validation_error,
@@ -191,7 +196,7 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
     batch_example = {"two": {"summary": "Two requests, two models",
                              "value": {"requests": [example_request(0), example_request(1, "ppo")]}}}
 
-    @app.post("/predict", response_model=PredictResponse, responses=ERRORS, tags=["predict"],
+    @app.post("/predict", response_model=PredictResponse, responses=errors(PredictRequest), tags=["predict"],
               openapi_extra=documented_body(PredictRequest, examples))
     async def predict(raw: Request) -> Response:
         """Choose the node for one task. Concurrent requests share one forward pass."""
@@ -202,7 +207,8 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
         decision = await srv.batchers[request.model_type].submit(observation)
         return json_response(srv.answer(request.model_type, decision, start))
 
-    @app.post("/batch-predict", response_model=BatchPredictResponse, responses=ERRORS, tags=["predict"],
+    @app.post("/batch-predict", response_model=BatchPredictResponse, responses=errors(BatchPredictRequest),
+              tags=["predict"],
               openapi_extra=documented_body(BatchPredictRequest, batch_example))
     async def batch_predict(raw: Request) -> Response:
         """Several requests at once: one forward pass per model named in the batch."""
@@ -215,7 +221,15 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
             groups.setdefault(r.model_type, []).append(i)
         decisions: list[Decision | None] = [None] * len(observations)
         for model_type, indices in groups.items():
-            for i, decision in zip(indices, srv.predictor.predict(model_type, [observations[i] for i in indices])):
+            group = [observations[i] for i in indices]
+            if isinstance(srv.predictor.policies[model_type], LearnedPolicy):
+                # A forward pass of up to MAX_BATCH_NODES node slots (~0.1 s): in a worker thread,
+                # where torch lets the event loop run meanwhile. (The rules are cheap, and keep
+                # state from request to request: they stay on the loop.)
+                answered = await run_in_threadpool(srv.predictor.predict, model_type, group)
+            else:
+                answered = srv.predictor.predict(model_type, group)
+            for i, decision in zip(indices, answered):
                 decisions[i] = decision
         answers = [srv.answer(r.model_type, d, start) for r, d in zip(batch.requests, decisions)]  # type: ignore[arg-type]
         elapsed = (time.perf_counter() - start) * 1e3

@@ -3,8 +3,12 @@
 - Errors: :class:`ApiError` and the handlers that answer every client error as
   ``{"detail": [{loc, msg, type, input}], "message": ...}``, inputs echoed only when small and
   never as a NaN (not valid JSON).
-- Bodies: :func:`parse` validates a body with pydantic straight from its bytes, refusing
-  oversized ones (413) before reading them whole.
+- Bodies: :func:`parse` validates a body with pydantic straight from its bytes. Each endpoint
+  reads at most :data:`BODY_LIMITS` (a few times its largest valid request, as ``json.dumps``
+  writes it): a longer body gets 413 before it is read, one holding more JSON values than that
+  request gets 413 before it is parsed, so what is parsed costs at most about a maximal valid
+  request. Bodies past :data:`INLINE_BYTES` are parsed in a worker thread, one at a time, so
+  that a large valid request does not hold up the small ones around it.
 - Speed: :class:`MicroBatcher` answers the requests that arrive together with one forward pass;
   :class:`PredictFastPath` answers ``POST /predict`` ahead of FastAPI's routing;
   :func:`json_response` writes answers with pydantic-core's encoder.
@@ -13,10 +17,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -25,10 +32,83 @@ from pydantic_core import to_json
 
 from edge_rl.agents import Observation
 from edge_rl.serve.models import Decision
-from edge_rl.serve.schemas import MAX_BATCH
+from edge_rl.serve.schemas import (
+    MAX_BATCH,
+    MAX_BATCH_EDGES,
+    MAX_BATCH_NODES,
+    MAX_EDGES,
+    MAX_NODES,
+    MODEL_TYPES,
+    BatchPredictRequest,
+    PredictRequest,
+)
 
-MAX_BODY_BYTES = 64 * 2**20
-"""Larger bodies get 413 before they are read (the largest valid /predict body is about 1 MB)."""
+HEADROOM = 4
+"""A body may have this many times the bytes of the largest valid request written compactly:
+enough for it pretty-printed (``indent=2`` makes a maximal /predict 3.5x longer)."""
+
+
+def _values(body: bytes) -> int:
+    """An upper bound on the JSON values in ``body`` beyond the first: every further value of
+    an array or object follows a comma, or opens one. Counted at memchr speed, before parsing."""
+    return body.count(b",") + body.count(b"[") + body.count(b"{")
+
+
+def _body(nodes: int, edges: int, requests: int = 1) -> bytes:
+    """A request body as long as a valid one can be: ``requests`` requests with ``nodes`` nodes
+    and ``edges`` edges in all, every number at its longest, written by json.dumps."""
+    longest = 2.2250738585072014e-308  # 23 characters: as long as a valid float gets
+    node = {"cpu_util": longest, "mem_util": longest, "energy": longest, "latency": longest,
+            "bandwidth": longest, "queue_len": longest, "node_type": "sensor"}
+    task = {"demand_mi": 123.45678901234567, "input_kb": 123.45678901234567, "memory_mb": 123.45678901234567,
+            "deadline_ms": 123.45678901234567}
+    per_request = [nodes // requests + (i < nodes % requests) for i in range(requests)]
+    links = [edges // requests + (i < edges % requests) for i in range(requests)]
+    items = [{"network_state": {"nodes": [node] * n, "edges": [[MAX_NODES - 1, MAX_NODES - 2]] * e},
+              "model_type": max(MODEL_TYPES, key=len), "task": task} for n, e in zip(per_request, links)]
+    return json.dumps(items[0] if requests == 1 else {"requests": items}).encode()
+
+
+def _largest(nodes: int, edges: int, requests: int = 1) -> tuple[int, int]:
+    """Bytes and JSON values of :func:`_body` ``(nodes, edges, requests)``, from three small
+    bodies (each node and each edge adds the same to both, so the sizes are linear in them)."""
+    base, node, edge = (_body(requests + n, requests + e, requests) for n, e in ((0, 0), (1, 0), (0, 1)))
+
+    def size(measure: Callable[[bytes], int]) -> int:
+        return (measure(base) + (nodes - requests) * (measure(node) - measure(base))
+                + (edges - requests) * (measure(edge) - measure(base)))
+
+    return size(len), size(_values)
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """What an endpoint reads: at most ``bytes`` bytes (413 before reading past them) and
+    ``values`` JSON values (413 before parsing), from ``largest``, its largest valid request."""
+
+    largest: int
+    bytes: int
+    values: int
+
+    @classmethod
+    def of(cls, largest: tuple[int, int]) -> BodyLimit:
+        size, values = largest
+        return cls(size, HEADROOM * size, values + 64)  # + 64: a few keys repeated, say
+
+
+BODY_LIMITS: dict[type[BaseModel], BodyLimit] = {
+    PredictRequest: BodyLimit.of(_largest(MAX_NODES, MAX_EDGES)),
+    BatchPredictRequest: BodyLimit.of(_largest(MAX_BATCH_NODES, MAX_BATCH_EDGES, MAX_BATCH)),
+}
+"""Per request model (so per endpoint): /predict about 3.4 MB, /batch-predict about 10 MB."""
+
+INLINE_BYTES = 64 * 2**10
+"""Bodies up to this size (a 256-node network without edges; the card's is 3 KB) are parsed on
+the event loop: a thread would cost more than the parse. Larger ones go to :data:`_PARSER`."""
+
+_PARSER = anyio.CapacityLimiter(1)
+"""One worker thread parses the large bodies, one at a time: pydantic holds the interpreter
+while it parses, so more threads would only take more turns from the event loop."""
 
 
 class ApiError(Exception):
@@ -122,36 +202,57 @@ _ERROR_SCHEMA = {
 }
 ERRORS = {
     404: {"description": "Unknown model_type", **_ERROR_SCHEMA},
-    413: {"description": f"Body larger than {MAX_BODY_BYTES // 2**20} MiB", **_ERROR_SCHEMA},
     422: {"description": "Malformed body or a value out of range; detail[].loc names the field", **_ERROR_SCHEMA},
     503: {"description": "The model's checkpoint could not be loaded (see GET /health)", **_ERROR_SCHEMA},
 }
 
 
+def errors(model: type[BaseModel]) -> dict[int, dict[str, Any]]:
+    """The documented error answers of a route that parses ``model``, its body limits named."""
+    limit = BODY_LIMITS[model]
+    too_large = (f"Body of more than {limit.bytes:,} bytes or {limit.values:,} JSON values ({HEADROOM}x the bytes, "
+                 f"and the values, of the largest valid request: {limit.largest:,} bytes as json.dumps writes it)")
+    return {**ERRORS, 413: {"description": too_large, **_ERROR_SCHEMA}}
+
+
+def _validate(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        errors_ = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(errors_) from None
+
+
 async def parse(request: Request, model: type[BaseModel]) -> Any:
     """The body validated by pydantic straight from its bytes (any content type): faster than
-    FastAPI's decode-then-validate, and a body that is not even UTF-8 gets the same 422."""
-    try:
-        return model.model_validate_json(await _read_body(request))
-    except ValidationError as error:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 past :data:`MAX_BODY_BYTES`: at once when ``Content-Length``
-    says so, else (a chunked upload declares no length) as soon as the chunks read exceed it."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    FastAPI's decode-then-validate, and a body that is not even UTF-8 gets the same 422.
+    Refused with 413 past the endpoint's :data:`BODY_LIMITS`, before it is read or parsed;
+    parsed in the worker thread past :data:`INLINE_BYTES`."""
+    limit = BODY_LIMITS[model]
+    body = await _read_body(request, limit.bytes)
+    values = _values(body)
+    if values > limit.values:
         raise ApiError(413, ["body"], "body_too_large",
-                       f"the body has {int(length):,} bytes; at most {MAX_BODY_BYTES:,} are read", int(length))
+                       f"the body holds more than {values:,} JSON values; at most {limit.values:,} are parsed (a valid "
+                       f"request holds fewer: {MAX_NODES} nodes, {MAX_EDGES:,} edges)", values)
+    if len(body) <= INLINE_BYTES:
+        return _validate(model, body)
+    return await anyio.to_thread.run_sync(_validate, model, body, limiter=_PARSER)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes: at once when ``Content-Length`` says
+    so, else (a chunked upload declares no length) as soon as the chunks read exceed it."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ApiError(413, ["body"], "body_too_large",
+                       f"the body has {int(length):,} bytes; at most {limit:,} are read", int(length))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise ApiError(413, ["body"], "body_too_large",
-                           f"the body has more than {MAX_BODY_BYTES:,} bytes; at most {MAX_BODY_BYTES:,} are read",
-                           size)
+                           f"the body has more than {limit:,} bytes; at most {limit:,} are read", size)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -225,8 +225,9 @@ class RulePolicy:
 class Predictor:
     """Every policy of :data:`MODEL_SPECS`, each loaded once.
 
-    A checkpoint that is missing or unreadable does not stop the others: its model is listed
-    in :attr:`errors` with the reason, and asking for it raises :class:`ModelUnavailableError`.
+    A checkpoint that is missing, unreadable or crafted (a config too large to build, weights
+    that do not fit it) does not stop the others: its model is listed in :attr:`errors` with the
+    reason, and asking for it raises :class:`ModelUnavailableError`.
 
     Args:
         models: the folder of checkpoints (default :func:`models_dir`).
@@ -279,7 +280,11 @@ class Predictor:
         if agent.config.policy != "gnn":
             self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
             return
-        self.policies[spec.model_type] = LearnedPolicy(agent)
+        try:
+            self.policies[spec.model_type] = LearnedPolicy(agent)
+        except Exception as error:  # noqa: BLE001 - a model that cannot answer is unavailable, not fatal
+            self.errors[spec.model_type] = (f"{path}: the model loaded but failed on a two-node probe network "
+                                            f"({type(error).__name__}: {error})")
 
     def _resolve(self, spec: ModelSpec) -> None:
         """An alias answers with the variant that scores best on validation and loads (the first

@@ -9,6 +9,13 @@ request into exactly the observation ``edge_rl/IoTEdge-v0`` would give a policy.
 Anything outside a range is refused with a message naming the field; every limit is a
 constant here (:data:`MAX_NODES`, :data:`MAX_BATCH`, the task bounds of
 :class:`~edge_rl.config.EnvConfig`), and the descriptions are built from the same constants.
+
+The JSON schema (the OpenAPI documentation) says every rule JSON Schema can say, so that what
+it allows is accepted: a link joins two different nodes (``uniqueItems``), a rule that places
+only on fog or cloud nodes needs one in the network (``if``/``then`` with ``contains``), node
+indices and types may be written ``1.0`` (JSON Schema's integers include it). What it cannot
+say (that an edge names a node of the list beside it; a batch's totals) its descriptions say,
+and the server answers 422 naming the field.
 """
 
 from __future__ import annotations
@@ -16,18 +23,22 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
+from pydantic_core import core_schema
 
-from edge_rl.config import NODE_TYPES, EnvConfig
-from edge_rl.envs.heuristics import HEURISTICS
+from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
+from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.envs.iot_edge import (
     BANDWIDTH_SCALE_MBPS,
     ENERGY_CAP,
@@ -49,6 +60,14 @@ MAX_EDGES = MAX_NODES * (MAX_NODES - 1)
 MAX_BATCH = 256
 """Most requests in one ``/batch-predict`` call (they run as one forward pass per model)."""
 
+MAX_BATCH_NODES = 32 * MAX_NODES
+"""Most node slots of one ``/batch-predict`` call: its networks run as one forward pass, padded
+to the largest, so ``len(requests) x`` the largest network's nodes is what it costs (256
+requests of the card's 17 nodes, or 32 of 256 nodes: about 0.1 s of one core)."""
+
+MAX_BATCH_EDGES = MAX_EDGES
+"""Most edges of one ``/batch-predict`` call, all requests together (a maximal /predict's)."""
+
 _ENV = EnvConfig()  # the task distribution the models were trained on
 
 LEARNED_MODEL_TYPES: tuple[str, ...] = model_types()
@@ -63,32 +82,54 @@ MODEL_TYPE_DESCRIPTION = (
 )
 
 
+def _any_case(names: tuple[str, ...]) -> str:
+    """A JSON Schema pattern (ECMA 262, no flags) matching exactly these names, in any case."""
+    return "^(" + "|".join("".join(f"[{c.upper()}{c.lower()}]" for c in name) for name in names) + ")$"
+
+
 def _node_type(value: Any) -> Any:
-    """Accept the type's name as well as its index; refuse booleans (JSON true is not 1)."""
+    """Accept the type's name (in any case) as well as its index; refuse booleans (JSON true is not 1)."""
     if isinstance(value, bool):
         # ValueError, not TypeError: pydantic reports only ValueErrors as validation errors.
         raise ValueError(f"node_type must be 0 (sensor), 1 (fog) or 2 (cloud), or the name; got {value}")  # noqa: TRY004
-    if isinstance(value, str) and value.strip().lower() in NODE_TYPES:
-        return NODE_TYPES.index(value.strip().lower())
+    if isinstance(value, str) and value.lower() in NODE_TYPES:
+        return NODE_TYPES.index(value.lower())
     if isinstance(value, float) and value.is_integer():  # 1.0, as an observation row holds it
         return int(value)
     return value
+
+
+def _node_type_schema(types: tuple[int, ...]) -> dict[str, Any]:
+    """The JSON schema of a node type among ``types``: the index or the name, in any case."""
+    return {"anyOf": [{"type": "integer", "enum": list(types)},
+                      {"type": "string", "pattern": _any_case(tuple(NODE_TYPES[t] for t in types))}]}
 
 
 NodeType = Annotated[
     int,
     BeforeValidator(_node_type),
     Field(ge=0, le=len(NODE_TYPES) - 1, strict=True),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "enum": list(range(len(NODE_TYPES)))},
-                {"type": "string", "enum": list(NODE_TYPES)},
-            ],
-            "description": "0 sensor, 1 fog, 2 cloud (or the name)",
-        }
-    ),
+    WithJsonSchema({**_node_type_schema(tuple(range(len(NODE_TYPES)))),
+                    "description": "0 sensor, 1 fog, 2 cloud (or the name, in any case)"}),
 ]
+
+
+_WHOLE_NUMBER = core_schema.union_schema(
+    [core_schema.int_schema(strict=True), core_schema.float_schema(strict=True, allow_inf_nan=False)],
+    custom_error_type="int_type",  # "Input should be a valid integer", for a string, a boolean, null
+)
+
+
+def _index(high: int) -> Any:
+    """An integer in [0, high], also written as a whole float (``1.0``, which JSON Schema's
+    ``integer`` includes), never a string or a boolean. In pydantic-core, not a Python
+    validator: a request may hold 130,000 of them."""
+    return Annotated[
+        int,
+        GetPydanticSchema(lambda _type, _handler: core_schema.chain_schema(
+            [_WHOLE_NUMBER, core_schema.int_schema(ge=0, le=high)])),
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": high}),
+    ]
 
 
 def _finite(low: float, **bounds: float) -> Any:
@@ -135,9 +176,12 @@ class NodeState(BaseModel):
     node_type: NodeType
 
 
-Edge = tuple[
-    Annotated[int, Field(ge=0, le=MAX_NODES - 1, strict=True)],
-    Annotated[int, Field(ge=0, le=MAX_NODES - 1, strict=True)],
+_NODE_INDEX = _index(MAX_NODES - 1)
+Edge = Annotated[
+    tuple[_NODE_INDEX, _NODE_INDEX],
+    WithJsonSchema({"type": "array", "prefixItems": [{"type": "integer", "minimum": 0, "maximum": MAX_NODES - 1}] * 2,
+                    "minItems": 2, "maxItems": 2, "uniqueItems": True,
+                    "description": "[source, target]: two different nodes' indices"}),
 ]
 
 
@@ -153,8 +197,9 @@ class NetworkState(BaseModel):
     edges: list[Edge] = Field(
         default_factory=list, max_length=MAX_EDGES,
         description="Undirected links as [source, target] node indices; duplicates and both "
-        "directions are accepted, a node may not link to itself. No links is allowed (every "
-        "node then sees only itself).",
+        "directions are accepted, a node may not link to itself. Each index must name a node of "
+        "`nodes` (below its length: JSON Schema cannot say so, the server refuses it with 422). "
+        "No links is allowed (every node then sees only itself).",
     )
 
     @field_validator("edges")
@@ -204,13 +249,45 @@ class TaskSpec(BaseModel):
     )
 
 
-class PredictRequest(BaseModel):
-    """The card's request: a network state, a model, and optionally the task."""
+def eligible_node_types(rule: str) -> tuple[int, ...]:
+    """The node types the fixed ``rule`` may place a task on, asked of the rule itself (on a
+    one-node network of each type)."""
+    policy = make_heuristic(rule)
+    types = []
+    for node_type in range(len(NODE_TYPES)):
+        nodes = np.zeros((1, 1, len(NODE_FEATURES)), dtype=np.float32)
+        nodes[..., NODE_FEATURES.index("node_type")] = node_type
+        if policy.allowed({"nodes": nodes, "node_mask": np.ones((1, 1), dtype=np.float32)}).any():
+            types.append(node_type)
+    return tuple(types)
 
-    model_config = ConfigDict(extra="forbid")
+
+def _eligibility_rules() -> list[dict[str, Any]]:
+    """JSON Schema's ``if``/``then`` for every rule that places on some node types only: a
+    network for it must contain one (the server refuses the others with 422, no_eligible_node)."""
+    by_types: dict[tuple[int, ...], list[str]] = {}
+    for rule in HEURISTICS:
+        types = eligible_node_types(rule)
+        if len(types) < len(NODE_TYPES):
+            by_types.setdefault(types, []).append(rule)
+    return [
+        {"if": {"properties": {"model_type": {"enum": rules}}, "required": ["model_type"]},
+         "then": {"properties": {"network_state": {"properties": {"nodes": {
+             "contains": {"properties": {"node_type": _node_type_schema(types)}, "required": ["node_type"]}}}}}}}
+        for types, rules in by_types.items()
+    ]
+
+
+class PredictRequest(BaseModel):
+    """The card's request: a network state, a model, and optionally the task. A fixed rule that
+    places only on fog or cloud nodes (round_robin, least_loaded, nearest) or on clouds
+    (all_cloud) needs such a node in the network."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": _eligibility_rules()})
 
     network_state: NetworkState
-    model_type: str = Field(default="hybrid", max_length=64, description=MODEL_TYPE_DESCRIPTION,
+    # Required: a request that names no model is refused (422), never answered by a default model.
+    model_type: str = Field(max_length=64, description=MODEL_TYPE_DESCRIPTION,
                             json_schema_extra={"enum": list(MODEL_TYPES)})
     task: TaskSpec = Field(
         default_factory=TaskSpec,
@@ -251,7 +328,29 @@ class BatchPredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requests: list[PredictRequest] = Field(min_length=1, max_length=MAX_BATCH)
+    requests: list[PredictRequest] = Field(
+        min_length=1, max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} requests. They run as one forward pass per model, padded to the largest "
+        f"network: len(requests) x the largest network's nodes may be at most {MAX_BATCH_NODES:,} (e.g. "
+        f"{MAX_BATCH} of {MAX_BATCH_NODES // MAX_BATCH} nodes, or {MAX_BATCH_NODES // MAX_NODES} of "
+        f"{MAX_NODES}), and the edges of all requests together at most {MAX_BATCH_EDGES:,} (JSON Schema "
+        "cannot say totals: the server refuses a larger batch with 422).",
+    )
+
+    @model_validator(mode="after")
+    def _within_the_batch_budget(self) -> BatchPredictRequest:
+        largest = max(len(r.network_state.nodes) for r in self.requests)
+        slots = len(self.requests) * largest
+        if slots > MAX_BATCH_NODES:
+            raise ValueError(
+                f"{len(self.requests)} requests x {largest} nodes (the largest network) = {slots:,} node slots; "
+                f"a batch may have at most {MAX_BATCH_NODES:,}: split it, or send the large networks apart"
+            )
+        edges = sum(len(r.network_state.edges) for r in self.requests)
+        if edges > MAX_BATCH_EDGES:
+            raise ValueError(f"the requests have {edges:,} edges together; a batch may have at most "
+                             f"{MAX_BATCH_EDGES:,}: split it")
+        return self
 
 
 class BatchPredictResponse(BaseModel):
