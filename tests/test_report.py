@@ -79,45 +79,53 @@ def test_budgets_and_the_baseline_plan() -> None:
     with pytest.raises(ValueError, match=r"unknown budget 'fast'; accepted: \['full', 'quick'\]"):
         budget("fast")
     runs = baseline_runs(BUDGETS["full"])
-    assert len(runs) == 40 and {r.label for r in runs} == {"DQN Baseline", "PPO Baseline", "DQN-GNN", "PPO-GNN"}
-    assert len({r.stem for r in runs}) == 40
+    # 10 seeds x (DQN and PPO on the flat observation + DQN-GNN and PPO-GNN in both encoder designs)
+    assert len(runs) == 60 and {r.label for r in runs} == {"DQN Baseline", "PPO Baseline", "DQN-GNN", "PPO-GNN",
+                                                           "DQN-GNN + root", "PPO-GNN + root"}
+    assert len({r.stem for r in runs}) == 60
     assert all(len(r.eval_seeds) == 100 and r.config.total_timesteps == 10_000 for r in runs)
 
 
 def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
     from edge_rl.agents import rollout_steps
-    from edge_rl.experiments.suites import hybrid_runs
+    from edge_rl.experiments.suites import ablation_runs, hybrid_runs
 
     full = BUDGETS["full"]
     runs = hybrid_runs(full)
     baselines = {run.stem: run.config for run in baseline_runs(full)}
     shared = [run for run in runs if run.stem in baselines]
-    assert len(shared) == 20 and all(baselines[run.stem] == run.config for run in shared)  # notebook 01's runs
+    # notebook 01's graph runs, both designs
+    assert len(shared) == 40 and all(baselines[run.stem] == run.config for run in shared)
     best = next(run.config for run in runs if run.label == "Hybrid (Best)")
     assert (best.pretrain_steps, best.total_timesteps, best.hybrid.fusion, best.encoder.kind) == (10_000, 5_000, "weighted_sum", "gcn")
     scratch = next(run.config for run in runs if run.label == "Hybrid (scratch)")
     assert scratch.pretrain_steps == 0 and scratch.total_timesteps == 10_000 + 16_384 + 5_120
     assert rollout_steps(10_000, 8 * 1024) == 16_384
     labels = [run.label for run in runs]
-    assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == 5
+    assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == 3
+    assert labels.count("Hybrid (Best) + root") == 10 and labels.count("Hybrid (Final) + root") == 3
+    assert len(ablation_runs(full)) == full.ablation_seeds * 2 * (4 * 2 + 4 * 3) < len(runs)
 
 
 def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_02() -> None:
-    from edge_rl.experiments.suites import ablation_runs, hybrid_runs
+    from edge_rl.experiments.suites import ablation_runs, designs, hybrid_runs
     from edge_rl.registry import FUSIONS, encoder_kinds
 
     quick = BUDGETS["quick"]
     runs = ablation_runs(quick)
-    cells = {(r.config.encoder.kind, r.config.hybrid.fusion): r.label for r in runs if r.config.algo == "hybrid"}
-    assert set(cells) == {(e, f) for e in encoder_kinds() for f in FUSIONS}
+    cells = {(r.config.encoder.kind, r.config.hybrid.fusion, r.config.encoder.root_path): r.label
+             for r in runs if r.config.algo == "hybrid"}
+    assert set(cells) == {(e, f, d) for e in encoder_kinds() for f in FUSIONS for d in designs()}
     assert len({r.stem for r in runs}) == len(runs)
     earlier = {run.stem: run.config for run in hybrid_runs(quick)}
     shared = [run for run in runs if run.stem in earlier]
-    # The five cells notebook 02 trains, and the GCN/GAT/SAGE pre-training: same stems, same configs.
-    assert len(shared) == quick.train_seeds * (5 + 6) and all(earlier[r.stem] == r.config for r in shared)
-    assert cells[("hybrid", "gating")] == "Hybrid GCN+GAT+SAGE gating"
+    # The five cells notebook 02 trains, and the GCN/GAT/SAGE pre-training, in both designs: same stems, same configs.
+    assert len(shared) == quick.ablation_seeds * (5 + 6) * 2 and all(earlier[r.stem] == r.config for r in shared)
+    assert cells[("hybrid", "gating", "none")] == "Hybrid GCN+GAT+SAGE gating"
+    assert cells[("hybrid", "gating", "root")] == "Hybrid GCN+GAT+SAGE gating + root"
     assert {r.label for r in runs if r.config.encoder.kind == "hybrid" and r.config.algo != "hybrid"} == {
-        "DQN-GNN (GCN+GAT+SAGE)", "PPO-GNN (GCN+GAT+SAGE)"}
+        "DQN-GNN (GCN+GAT+SAGE)", "PPO-GNN (GCN+GAT+SAGE)", "DQN-GNN (GCN+GAT+SAGE) + root",
+        "PPO-GNN (GCN+GAT+SAGE) + root"}
 
 
 def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() -> None:

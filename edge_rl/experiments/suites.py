@@ -32,6 +32,7 @@ class Budget:
     long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
     step_scale: float  # fraction of the card's training steps
     ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
+    ablation_seeds: int = 3  # training seeds per cell of the encoder x fusion x design ablation
     design_seeds: int = 3  # training seeds per cell of the encoder-design comparison
     selection_episodes: int = 50  # validation episodes that choose between trained models
 
@@ -53,9 +54,11 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=5, step_scale=1.0),
+    # A full run is about 3 hours on 2 cores: the long hybrids and the ablation grid get fewer
+    # seeds than the card's rows (each seed of Final or scratch costs 3-5 card-procedure runs).
+    "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=3, step_scale=1.0, ablation_seeds=3),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128,
-                    design_seeds=1, selection_episodes=10),
+                    ablation_seeds=2, design_seeds=1, selection_episodes=10),
 }
 
 
@@ -146,10 +149,11 @@ def hybrid_runs(budget: Budget) -> list[Run]:
 def ablation_runs(budget: Budget) -> list[Run]:
     """Every encoder (GCN, GAT, GraphSAGE, hybrid) x every fusion (weighted sum, attention,
     gating) x the two encoder designs (plain, chosen root path), by the card's procedure,
-    ``budget.train_seeds`` seeds each, with their pre-training runs. Cells that notebook 02
-    trained keep its labels and are not retrained."""
+    ``budget.ablation_seeds`` seeds each (the first of notebook 02's: 24 cells at 10 seeds would
+    double a full reproduction's time), with their pre-training runs. Cells that notebook 02 trained
+    keep its labels and are not retrained."""
     runs = []
-    for seed in range(budget.train_seeds):
+    for seed in range(budget.ablation_seeds):
         card = _card_hybrid(budget, seed)
         for root_path in designs():
             for encoder in encoder_kinds():
