@@ -22,9 +22,14 @@ NOTEBOOK_SUITES = {"01_baselines.ipynb": ("baseline_runs",), "02_hybrid.ipynb": 
 """Which suites each notebook trains (a run belongs to the first notebook that trains it)."""
 
 
-def _timings(results: Path) -> pd.DataFrame:
+def _timings(results: Path, required: bool = True) -> pd.DataFrame:
+    """The notebooks' timing record; without one (notebooks run by hand or by nbval, not by
+    ``make reproduce``) and not ``required``: the training notebooks, wall time unknown."""
     path = results / "tables" / "timings.csv"
     if not path.is_file():
+        if not required:
+            return pd.DataFrame({"wall time (s)": float("nan"), "cores": float("nan")},
+                                index=pd.Index(list(NOTEBOOK_SUITES), name="notebook"))
         raise FileNotFoundError(f"{path} is missing: make reproduce records it")
     return pd.read_csv(path, index_col="notebook")
 
@@ -32,14 +37,16 @@ def _timings(results: Path) -> pd.DataFrame:
 def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame:
     """Per notebook: its wall time, the runs it trained, and its CPU time (wall time x cores)
     split into training, validation while training, evaluation and the remainder; in minutes.
+    Without a timing record (``tables/timings.csv``, written by ``make reproduce``), the wall
+    time, CPU time and remainder are unknown (NaN) and the runs' own times are still counted.
 
     Raises:
-        FileNotFoundError: a run's timing or the timing record is missing.
+        FileNotFoundError: a run's timing is missing.
     """
     from edge_rl.experiments import suites  # torch: only for the table, not for the estimate
 
     results = Path(results)
-    timings = _timings(results)
+    timings = _timings(results, required=False)
     plan, seen, records = suites.budget(budget), set(), []
     for notebook, row in timings.iterrows():
         runs = [run for name in NOTEBOOK_SUITES.get(notebook, ()) for run in getattr(suites, name)(plan)]
@@ -52,13 +59,13 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
                 raise FileNotFoundError(f"{timing} is missing: the run's cost was not recorded")
             for key, value in json.loads(timing.read_text()).items():
                 parts[key] += value
-        cpu = float(row["wall time (s)"]) * int(row["cores"])
+        cpu = float(row["wall time (s)"]) * float(row["cores"])
         records.append({"notebook": notebook, "wall (min)": float(row["wall time (s)"]) / 60, "runs": len(runs),
                         "CPU (min)": cpu / 60, "training (min)": parts["train_s"] / 60,
                         "validation (min)": parts["validation_s"] / 60, "evaluation (min)": parts["evaluation_s"] / 60,
                         "remainder (min)": (cpu - sum(parts.values())) / 60})
     table = pd.DataFrame(records).set_index("notebook")
-    table.loc["total"] = table.sum()
+    table.loc["total"] = table.sum(min_count=1)  # an unknown wall time stays unknown
     return table
 
 

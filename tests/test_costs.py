@@ -1,0 +1,63 @@
+"""The cost table (notebook 05): where a reproduction's CPU time went, with and without the
+timing record that only ``make reproduce`` writes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from edge_rl.experiments import suites
+from edge_rl.experiments.costs import NOTEBOOK_SUITES, cost_table
+
+
+def _results(tmp_path: Path) -> Path:
+    """A quick-budget results folder in which every run of the training notebooks took 1 s to
+    train, 2 s of validation and 3 s of evaluation."""
+    plan = suites.budget("quick")
+    for names in NOTEBOOK_SUITES.values():
+        for run in (run for name in names for run in getattr(suites, name)(plan)):
+            logs = tmp_path / "logs" / run.stem
+            logs.mkdir(parents=True, exist_ok=True)
+            (logs / "timing.json").write_text(json.dumps({"train_s": 1.0, "validation_s": 2.0, "evaluation_s": 3.0}))
+    return tmp_path
+
+
+def test_each_notebook_is_charged_its_own_runs_and_the_remainder_of_its_cpu_time(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    (results / "tables").mkdir()
+    pd.DataFrame({"notebook": ["01_baselines.ipynb", "02_hybrid.ipynb"], "wall time (s)": [600.0, 1200.0],
+                  "cores": [2, 2]}).to_csv(results / "tables" / "timings.csv", index=False)
+    table = cost_table(results, "quick")
+    plan = suites.budget("quick")
+    baselines = len(suites.baseline_runs(plan))
+    # 02's pre-training includes 01's graph runs: those are charged to 01 only.
+    hybrids = len({r.stem for r in suites.hybrid_runs(plan)} - {r.stem for r in suites.baseline_runs(plan)})
+    assert table.loc["01_baselines.ipynb", "runs"] == baselines
+    assert table.loc["02_hybrid.ipynb", "runs"] == hybrids
+    assert table.loc["01_baselines.ipynb", "CPU (min)"] == pytest.approx(20.0)
+    assert table.loc["01_baselines.ipynb", "training (min)"] == pytest.approx(baselines / 60)
+    assert table.loc["02_hybrid.ipynb", "remainder (min)"] == pytest.approx(40.0 - hybrids * 6 / 60)
+    assert table.loc["total", "runs"] == baselines + hybrids
+
+
+def test_without_a_timing_record_the_runs_are_counted_and_the_wall_time_is_unknown(tmp_path: Path) -> None:
+    """What nbval and a reader who runs the notebooks by hand get: no tables/timings.csv."""
+    table = cost_table(_results(tmp_path), "quick")
+    assert list(table.index) == [*NOTEBOOK_SUITES, "total"]
+    assert all(math.isnan(v) for v in table["wall (min)"]) and math.isnan(table.loc["total", "CPU (min)"])
+    plan = suites.budget("quick")
+    every = {r.stem for names in NOTEBOOK_SUITES.values() for name in names for r in getattr(suites, name)(plan)}
+    assert table.loc["total", "runs"] == len(every)
+    assert table.loc["total", "evaluation (min)"] == pytest.approx(len(every) * 3 / 60)
+
+
+def test_a_run_without_its_timing_is_named(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    missing = results / "logs" / suites.baseline_runs(suites.budget("quick"))[0].stem / "timing.json"
+    missing.unlink()
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        cost_table(results, "quick")
