@@ -95,7 +95,6 @@ class Engine:
         if self.kind == "in-process":
             handle = _Call(function, args)
         else:
-
             handle = _remote(function).options(num_cpus=cpus).remote(*args)
         self._pending.append(handle)
         return handle

@@ -126,19 +126,25 @@ def hybrid_runs(budget: Budget) -> list[Run]:
     """The card's hybrid procedure and variants, with the baseline runs they start from, each
     with the card's plain encoder stack and with the chosen root path.
 
-    Per seed: DQN-GNN and PPO-GNN for each encoder (pre-training, 10,000 steps each), then the
-    catalogue's hybrids by the card's procedure, each fine-tuned for 5,000 steps: "Hybrid
-    (Best)" (GCN, weighted sum, best on validation seeds), "Hybrid GAT", "Hybrid Attention",
-    plus "Hybrid Gating" and "Hybrid SAGE" for a complete ablation. On ``long_seeds`` seeds:
-    "Hybrid (Final)", 20,000 fine-tuning steps, last weights; and "Hybrid (scratch)", no
-    pre-training, as many environment steps as the card's whole procedure.
+    Per seed: DQN-GNN and PPO-GNN for GCN and GAT (pre-training, 10,000 steps each), then the
+    card's hybrids by its procedure, each fine-tuned for 5,000 steps: "Hybrid (Best)" (GCN,
+    weighted sum, best on validation seeds), "Hybrid GAT", "Hybrid Attention". On the
+    ablation's seeds (``ablation_seeds``), also "Hybrid Gating" and "Hybrid SAGE" with its
+    GraphSAGE pre-training, the other two rows of the grid that notebook 04 completes. On
+    ``long_seeds`` seeds: "Hybrid (Final)", 20,000 fine-tuning steps, last weights; and "Hybrid
+    (scratch)", no pre-training, as many environment steps as the card's whole procedure.
     """
+    def in_grid_only(variant: Variant) -> bool:  # ours, not the card's: trained on the ablation's seeds
+        return variant.encoder == "sage" or variant.fusion == "gating"
+
     runs = []
     for seed in range(budget.train_seeds):
         card = _card_hybrid(budget, seed)
+        grid = seed < budget.ablation_seeds
         for root_path in designs():
-            hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path]
-            for encoder in ("gcn", "gat", "sage"):
+            hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path
+                       and (grid or not in_grid_only(v))]
+            for encoder in ("gcn", "gat", "sage") if grid else ("gcn", "gat"):
                 runs += _pretraining(budget, card, encoder, root_path)
             runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure == "card"]
             if seed < budget.long_seeds:
