@@ -29,13 +29,14 @@ def _results(tmp_path: Path) -> Path:
 def test_each_notebook_is_charged_its_own_runs_and_the_remainder_of_its_cpu_time(tmp_path: Path) -> None:
     results = _results(tmp_path)
     (results / "tables").mkdir()
-    pd.DataFrame({"notebook": ["01_baselines.ipynb", "02_hybrid.ipynb"], "wall time (s)": [600.0, 1200.0],
-                  "cores": [2, 2]}).to_csv(results / "tables" / "timings.csv", index=False)
-    table = cost_table(results, "quick")
     plan = suites.budget("quick")
     baselines = len(suites.baseline_runs(plan))
     # 02's pre-training includes 01's graph runs: those are charged to 01 only.
     hybrids = len({r.stem for r in suites.hybrid_runs(plan)} - {r.stem for r in suites.baseline_runs(plan)})
+    pd.DataFrame({"notebook": ["01_baselines.ipynb", "02_hybrid.ipynb"], "wall time (s)": [600.0, 1200.0],
+                  "cores": [2, 2], "checkpoints written": [baselines, hybrids]}
+                 ).to_csv(results / "tables" / "timings.csv", index=False)
+    table = cost_table(results, "quick")
     assert table.loc["01_baselines.ipynb", "runs"] == baselines
     assert table.loc["02_hybrid.ipynb", "runs"] == hybrids
     assert table.loc["01_baselines.ipynb", "CPU (min)"] == pytest.approx(20.0)
@@ -61,3 +62,15 @@ def test_a_run_without_its_timing_is_named(tmp_path: Path) -> None:
     missing.unlink()
     with pytest.raises(FileNotFoundError, match=str(missing)):
         cost_table(results, "quick")
+
+
+def test_a_notebook_timed_on_a_rerun_of_some_of_its_runs_has_no_remainder(tmp_path: Path) -> None:
+    """Its wall time paid for the runs that rerun only: CPU minus every run's time means nothing."""
+    results = _results(tmp_path)
+    (results / "tables").mkdir()
+    pd.DataFrame({"notebook": ["01_baselines.ipynb"], "wall time (s)": [60.0], "cores": [2],
+                  "checkpoints written": [3]}).to_csv(results / "tables" / "timings.csv", index=False)
+    table = cost_table(results, "quick")
+    assert table.loc["01_baselines.ipynb", "runs timed"] == 3
+    assert math.isnan(table.loc["01_baselines.ipynb", "remainder (min)"])
+    assert math.isnan(table.loc["total", "remainder (min)"]) and table.loc["total", "CPU (min)"] == pytest.approx(2.0)

@@ -39,6 +39,8 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
     split into training, validation while training, evaluation and the remainder; in minutes.
     Without a timing record (``tables/timings.csv``, written by ``make reproduce``), the wall
     time, CPU time and remainder are unknown (NaN) and the runs' own times are still counted.
+    *runs timed*: the runs the recorded execution trained (a rerun after an interruption trains
+    only what was not done); where it is not all of them, the remainder is unknown (NaN).
 
     Raises:
         FileNotFoundError: a run's timing is missing.
@@ -60,12 +62,18 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
             for key, value in json.loads(timing.read_text()).items():
                 parts[key] += value
         cpu = float(row["wall time (s)"]) * float(row["cores"])
+        # A notebook rerun after an interruption trains only the runs not yet done: its wall
+        # time is that execution's, so the remainder is unknown unless it trained every run.
+        timed = float(row.get("checkpoints written", float("nan")))
+        remainder = (cpu - sum(parts.values())) / 60 if not runs or timed == len(runs) else float("nan")
         records.append({"notebook": notebook, "wall (min)": float(row["wall time (s)"]) / 60, "runs": len(runs),
-                        "CPU (min)": cpu / 60, "training (min)": parts["train_s"] / 60,
+                        "runs timed": timed, "CPU (min)": cpu / 60, "training (min)": parts["train_s"] / 60,
                         "validation (min)": parts["validation_s"] / 60, "evaluation (min)": parts["evaluation_s"] / 60,
-                        "remainder (min)": (cpu - sum(parts.values())) / 60})
+                        "remainder (min)": remainder})
     table = pd.DataFrame(records).set_index("notebook")
-    table.loc["total"] = table.sum(min_count=1)  # an unknown wall time stays unknown
+    table.loc["total"] = table.sum(min_count=1)
+    if table["remainder (min)"].iloc[:-1].isna().any():  # a part unknown: the whole is
+        table.loc["total", "remainder (min)"] = float("nan")
     return table
 
 
