@@ -151,7 +151,9 @@ def _impact(card: CardInputs) -> list[str]:
     if costs.is_file():
         sections += ["Where the reproduction's time went: each notebook's CPU time (wall time × cores) in training, "
                      "in the validation recorded while training, in evaluation (test and model-selection episodes, run "
-                     "side by side) and the rest (start-up, reading results, tables, figures); in minutes.",
+                     "side by side) and the rest (start-up, reading results, tables, figures); in minutes. *runs "
+                     "timed*: the runs the recorded execution trained; where a rerun after an interruption trained "
+                     "only some, its wall time paid for those alone and the rest is unknown.",
                      markdown(pd.read_csv(costs, index_col=0), 1)]
     if timings is not None:
         sections += ["Wall time of each notebook of `make reproduce`: its last run that trained its models (a "
