@@ -51,7 +51,7 @@ help:
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
-	@echo "make bench      run the speed benchmarks (environment, agents, evaluation, the API, the engine: 18-26 minutes)"
+	@echo "make bench      run the speed benchmarks (environment, agents, evaluation, the API, the engine: 20-30 minutes)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
 	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"
