@@ -57,6 +57,11 @@ def card_request(seed: int = 0, model_type: str = "hybrid") -> dict:
     return {"network_state": {"nodes": nodes, "edges": [list(e) for e in state.edges]}, "model_type": model_type}
 
 
+def served(client: TestClient, model_type: str) -> str:
+    """The checkpoint that answers for ``model_type`` (chosen by validation score: GET /models says which)."""
+    return client.get(f"/models/{model_type}").json()["checkpoint"]
+
+
 def _post(client: TestClient, body: dict | str | bytes, path: str = "/predict"):
     if isinstance(body, dict):
         body = json.dumps(body)  # json.dumps writes NaN and Infinity, which a client may send
@@ -79,13 +84,13 @@ def test_the_cards_example_request_with_17_nodes(client: TestClient) -> None:
     assert len(answer["q_values"]) == len(answer["node_scores"]) == 17
     assert answer["node_scores"][answer["selected_node"]] == answer["confidence"] == max(answer["node_scores"])
     assert answer["processing_time_ms"] > 0
-    assert answer["model"] == "hybrid-best-seed0" and answer["score_kind"] == "probability"
+    assert answer["model"] == served(client, "hybrid") and answer["score_kind"] == "probability"
 
 
 @pytest.mark.parametrize("model_type", LEARNED)
 def test_predict_answers_the_node_the_loaded_model_chooses(client: TestClient, model_type: str) -> None:
     """The environment's own observation into the checkpoint, beside the card's request to the API."""
-    agent = load(MODELS / f"{MODEL_SPECS[model_type].checkpoint}-seed0")
+    agent = load(MODELS / served(client, model_type))
     env = make_env()
     rng = np.random.default_rng(1)
     for seed in range(2):
@@ -106,8 +111,9 @@ def test_every_model_type_answers(client: TestClient, model_type: str) -> None:
     answer = client.post("/predict", json=card_request(1, model_type)).json()
     assert answer["model_type"] == model_type and answer["selected_node"] in range(17)
     spec = MODEL_SPECS[model_type]
-    assert (answer["q_values"] is not None) == (model_type != "ppo" and spec.checkpoint is not None)
-    assert (answer["confidence"] is None) == (model_type == "dqn" or (spec.rule is not None and model_type != "random"))
+    learned = spec.checkpoint is not None or bool(spec.alias_of)
+    assert (answer["q_values"] is not None) == (learned and spec.algo != "ppo")
+    assert (answer["confidence"] is None) == (spec.algo == "dqn" or (spec.rule is not None and model_type != "random"))
     assert answer["node_scores"][answer["selected_node"]] == max(s for s in answer["node_scores"] if s is not None)
 
 
@@ -343,16 +349,22 @@ def test_models_lists_every_model_type_with_its_measured_performance(client: Tes
         spec = MODEL_SPECS[model_type]
         table = pd.read_csv(ROOT / "results" / "tables" / "evaluation_results.csv").set_index("Model")
         assert info["available"] and info["error"] is None
-        assert info["performance"]["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
-        assert info["kind"] == ("learned" if spec.checkpoint else "rule")
-        if spec.checkpoint:
+        row = spec.row or info["performance"]["row"]  # the best hybrid: the row of the variant that answers
+        assert info["performance"]["metrics"]["Mean Reward"] == table.loc[row, "Mean Reward"]
+        assert info["kind"] == ("learned" if spec.checkpoint or spec.alias_of else "rule")
+        if spec.checkpoint or spec.alias_of:
             runs = pd.read_csv(ROOT / "results" / "runs" / f"{info['checkpoint']}.csv")
             assert info["checkpoint_performance"]["metrics"]["return"] == pytest.approx(runs["return"].mean())
 
 
 def test_one_model_and_an_unknown_one(client: TestClient) -> None:
+    from edge_rl.serve.selection import best_variant
+
     info = client.get("/models/hybrid").json()
-    assert info["checkpoint"] == "hybrid-best-seed0" and info["config_name"] == "hybrid-gcn-weighted_sum"
+    best, _ = best_variant(ROOT / "results", {t: MODEL_SPECS[t].checkpoint for t in MODEL_SPECS["hybrid"].alias_of})
+    assert best in info["selection"] and info["checkpoint"] == served(client, best)
+    assert info["config_name"] == client.get(f"/models/{best}").json()["config_name"]
+    assert client.get("/models/hybrid_card").json()["config_name"] == "hybrid-gcn-weighted_sum"
     assert "fused distribution" in info["confidence"]
     assert "no distribution" in client.get("/models/dqn").json()["confidence"]
     response = client.get("/models/hybrid_xl")
@@ -387,12 +399,12 @@ def test_missing_checkpoints_give_503_and_a_degraded_health(tmp_path: Path) -> N
         shutil.copy(MODELS / f"ppo-gnn-seed0{suffix}", tmp_path)
     with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
         health = client.get("/health").json()
-        assert health["status"] == "degraded" and "hybrid" in health["models_unavailable"]
-        response = client.post("/predict", json=card_request())
+        assert health["status"] == "degraded" and "hybrid_card" in health["models_unavailable"]
+        response = client.post("/predict", json=card_request(0, "hybrid_card"))
         assert response.status_code == 503
         assert "hybrid-best-seed0" in response.json()["message"] and "make reproduce" in response.json()["message"]
-        assert client.post("/predict", json=card_request(0, "ppo")).status_code == 200
-        info = client.get("/models/hybrid").json()
+        assert client.post("/predict", json=card_request(0, "ppo_plain")).status_code == 200
+        info = client.get("/models/hybrid_card").json()
         assert not info["available"] and info["performance"] is None
 
 
@@ -410,10 +422,10 @@ def test_a_crafted_checkpoint_leaves_the_server_up_and_its_model_unavailable(tmp
     description.write_text(json.dumps(document))
     with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
         unavailable = client.get("/health").json()["models_unavailable"]
-        assert str(description) in unavailable["hybrid"]
-        response = client.post("/predict", json=card_request())
+        assert str(description) in unavailable["hybrid_card"]
+        response = client.post("/predict", json=card_request(0, "hybrid_card"))
         assert response.status_code == 503 and str(description) in response.json()["message"]
-        assert client.post("/predict", json=card_request(0, "ppo")).status_code == 200
+        assert client.post("/predict", json=card_request(0, "ppo_plain")).status_code == 200
 
 
 def test_the_server_runs_torch_on_one_thread_and_restores_the_count() -> None:

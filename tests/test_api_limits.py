@@ -102,13 +102,13 @@ def test_a_body_of_more_json_values_than_a_valid_request_holds_is_refused_unpars
 def test_a_batch_past_its_node_slots_or_edges_is_refused_naming_the_field(client: TestClient) -> None:
     network = {"nodes": [_node()] * MAX_NODES, "edges": []}
     count = MAX_BATCH_NODES // MAX_NODES + 1
-    response = client.post("/batch-predict", json={"requests": [{"network_state": network}] * count})
+    response = client.post("/batch-predict", json={"requests": [{"network_state": network, "model_type": "hybrid"}] * count})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body"]
     assert f"{count} requests x 256 nodes (the largest network) = {count * 256:,} node slots" in response.json()["message"]
     edges = {"nodes": [_node()] * 2, "edges": [[0, 1]] * (MAX_EDGES // 2 + 1)}
-    response = client.post("/batch-predict", json={"requests": [{"network_state": edges}] * 2})
+    response = client.post("/batch-predict", json={"requests": [{"network_state": edges, "model_type": "hybrid"}] * 2})
     assert response.status_code == 422 and "edges together; a batch may have at most 65,280" in response.json()["message"]
-    assert client.post("/batch-predict", json={"requests": [{"network_state": network}] * (count - 1)}).status_code == 200
+    assert client.post("/batch-predict", json={"requests": [{"network_state": network, "model_type": "hybrid"}] * (count - 1)}).status_code == 200
 
 
 # ---------------------------------------------------------------------- the schema says what is accepted

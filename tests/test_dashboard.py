@@ -27,11 +27,13 @@ def _run(page: str) -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def expected() -> tuple[int, float]:
-    """The hybrid's answer for the page's default network (the card's, seed 0), straight from edge_rl."""
+def expected() -> tuple[int, float, str]:
+    """The hybrid's answer for the page's default network (the card's, seed 0), straight from
+    edge_rl, and the checkpoint that gave it."""
     state, task = common.generate(EnvConfig(), 0)
-    decision = Predictor(MODELS).predict("hybrid", [to_observation(state, task)])[0]
-    return decision.selected_node, decision.confidence
+    predictor = Predictor(MODELS)
+    decision = predictor.predict("hybrid", [to_observation(state, task)])[0]
+    return decision.selected_node, decision.confidence, predictor.checkpoint("hybrid")
 
 
 def test_the_results_page_shows_every_table_and_figure() -> None:
@@ -50,14 +52,14 @@ def test_the_results_page_says_what_to_do_without_results(tmp_path: Path, monkey
     assert "make reproduce" in app.warning[0].value
 
 
-def test_the_predict_page_answers_as_the_model(expected: tuple[int, float]) -> None:
+def test_the_predict_page_answers_as_the_model(expected: tuple[int, float, str]) -> None:
     app = _run("predict_page.py")
     assert not app.metric  # nothing before the button
     app.button[0].click().run()
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Selected node"] == str(expected[0])
     assert metrics["Confidence"] == f"{expected[1]:.3f}"
-    assert metrics["Model"] == "hybrid-best-seed0"
+    assert metrics["Model"] == expected[2]
     app.selectbox[0].select("dqn").run()
     app.button[0].click().run()
     assert {m.label: m.value for m in app.metric}["Confidence"] == "n/a"
