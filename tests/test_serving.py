@@ -233,13 +233,14 @@ def test_a_zero_bandwidth_after_scaling_costs_infinity_without_warnings(predicto
 
 
 def test_a_missing_checkpoint_leaves_the_other_models_serving(tmp_path: Path) -> None:
+    served = Predictor(MODELS, lazy=True).checkpoint("dqn")  # the seed chosen on validation episodes
     for suffix in (".json", ".safetensors"):
-        shutil.copy(MODELS / f"dqn-gnn-seed0{suffix}", tmp_path)
+        shutil.copy(MODELS / f"{served}{suffix}", tmp_path)
     predictor = Predictor(tmp_path)
     assert "dqn" in predictor.policies and "greedy_earliest_finish" in predictor.policies
-    assert set(predictor.errors) == set(LEARNED) - {"dqn"}
-    with pytest.raises(ModelUnavailableError, match="hybrid-best-seed0.*EDGE_RL_MODELS_DIR"):
-        predictor.policy("hybrid")
+    assert set(predictor.errors) - {"hybrid"} == set(LEARNED) - {"dqn"}
+    with pytest.raises(ModelUnavailableError, match=r"hybrid-best-seed\d+.*EDGE_RL_MODELS_DIR"):
+        predictor.policy("hybrid_card")
     with pytest.raises(UnknownModelError, match="accepted: .*'hybrid'"):
         predictor.policy("hybrid_xl")
 
@@ -247,14 +248,15 @@ def test_a_missing_checkpoint_leaves_the_other_models_serving(tmp_path: Path) ->
 def test_the_models_folder_follows_the_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_RL_MODELS_DIR", str(tmp_path))
     predictor = Predictor()
-    assert predictor.models_dir == tmp_path and set(predictor.errors) == set(LEARNED)
+    assert predictor.models_dir == tmp_path and set(predictor.errors) - {"hybrid"} == set(LEARNED)
 
 
 # ---------------------------------------------------------------------- measured performance
 
 
-@pytest.mark.parametrize("model_type", list(MODEL_SPECS))
+@pytest.mark.parametrize("model_type", [m for m, spec in MODEL_SPECS.items() if not spec.alias_of])
 def test_performance_is_the_row_of_the_results_table(model_type: str) -> None:
+    """(The best hybrid answers with its variant's row: tests/test_api.py.)"""
     spec = MODEL_SPECS[model_type]
     variant, own = model_performance(spec, RESULTS)
     table = pd.read_csv(RESULTS / "tables" / "evaluation_results.csv").set_index("Model")
