@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_rl.config import EncoderConfig, HybridConfig, TrainConfig
+from edge_rl.config.overrides import UsageError, apply_overrides, parse_seeds
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
@@ -48,7 +49,6 @@ class SpecError(ValueError):
 
 
 def _seeds(value: Any, where: str) -> tuple[int, ...]:
-    from edge_rl.cli import UsageError, parse_seeds
 
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,)
@@ -90,7 +90,6 @@ def load_spec(path: str | Path) -> list[Run]:
 
 def runs_of(spec: dict[str, Any], where: str = "spec") -> list[Run]:
     """The runs of a parsed spec (see the module's docstring)."""
-    from edge_rl.cli import UsageError, apply_overrides
 
     unknown = sorted(set(spec) - set(KEYS))
     if unknown:
