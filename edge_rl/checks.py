@@ -114,7 +114,8 @@ def from_dict(cls: type, data: dict[str, Any], complete: bool = False) -> Any:
 
     A missing key takes the field's default, unless ``complete``: then every field of every
     section must be there (a checkpoint's config is read so, so that a field it lacks is
-    never silently replaced by today's default).
+    never silently replaced by today's default), but for the fields a class lists in its
+    ``ADDED_FIELDS``: added later, their defaults keep the behaviour from before they existed.
     """
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__} must be given as a dict, got {type(data).__name__}")
@@ -123,7 +124,7 @@ def from_dict(cls: type, data: dict[str, Any], complete: bool = False) -> Any:
     unknown = sorted(set(data) - known)
     if unknown:
         raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; accepted: {sorted(known)}")
-    missing = sorted(known - set(data))
+    missing = sorted(known - set(data) - set(getattr(cls, "ADDED_FIELDS", ())))
     if complete and missing:
         raise TypeError(f"{cls.__name__} lacks field(s) {missing}")
     kwargs = {}

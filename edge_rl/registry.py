@@ -108,3 +108,11 @@ and the experiment runner dispatch through this table."""
 ALGORITHMS.register("dqn", "edge_rl.agents.baselines:BaselineAgent")
 ALGORITHMS.register("ppo", "edge_rl.agents.baselines:BaselineAgent")
 ALGORITHMS.register("hybrid", "edge_rl.agents.hybrid:HybridAgent")
+
+LOAD_TRACES = Registry("load_trace")
+"""Background-load patterns from real utilisation traces (:mod:`edge_rl.envs.traces`), for
+``EnvConfig.load_trace``: each a function returning the per-step multipliers of the background
+arrival rate (mean 1)."""
+LOAD_TRACES.register("alibaba2018", "edge_rl.envs.traces:alibaba2018")
+LOAD_TRACES.register("google2019", "edge_rl.envs.traces:google2019")
+LOAD_TRACES.register("azure_v2", "edge_rl.envs.traces:azure_v2")

@@ -15,6 +15,7 @@ import torch
 import edge_rl
 from edge_rl.agents import load, train
 from edge_rl.agents.checkpoint import CheckpointError
+from edge_rl.config import EnvConfig
 from tests.test_baselines import tiny
 
 
@@ -168,6 +169,23 @@ def test_a_config_that_is_incomplete_or_of_the_wrong_type_is_refused(saved: dict
     refused(lambda d: d.update(format_version=True), "format version True; this edge_rl reads versions 1 to 2")
     description.write_text('{"format": ' * 50_000 + "1" + "}" * 50_000)  # under the size bound, past the parser's depth
     with pytest.raises(CheckpointError, match="nested too deeply"):
+        load(stem)
+
+
+def test_a_checkpoint_from_before_the_load_fields_reads_them_as_the_card_load(saved: dict[str, Path],
+                                                                              tmp_path: Path) -> None:
+    """Fields added later (EnvConfig.ADDED_FIELDS) may be absent, meaning their defaults; any other
+    missing field is still refused."""
+    stem = _copy(saved["dqn-gnn-gcn"], tmp_path)
+    description = Path(str(stem) + ".json")
+    document = json.loads(description.read_text())
+    for name in EnvConfig.ADDED_FIELDS:
+        del document["config"]["env"][name]
+    description.write_text(json.dumps(document))
+    assert load(stem).config == load(saved["dqn-gnn-gcn"]).config
+    del document["config"]["env"]["background_rate"]
+    description.write_text(json.dumps(document))
+    with pytest.raises(CheckpointError, match=r"EnvConfig lacks field\(s\) \['background_rate'\]"):
         load(stem)
 
 

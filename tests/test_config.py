@@ -54,6 +54,11 @@ from edge_rl.config import (
         (lambda: HybridConfig(q_weight=-3.0), "q_weight must be a finite number >= 0, got -3.0"),
         (lambda: HybridConfig(gae_lambda=2.0), r"gae_lambda must be in \[0, 1\]"),
         (lambda: HybridConfig(learning_starts=-1), "learning_starts must be an integer >= 0"),
+        # The load beyond the card's.
+        (lambda: EnvConfig(load_scale=-1.0), "load_scale must be >= 0, got -1.0"),
+        (lambda: EnvConfig(load_scale=5_000.0), r"background_rate x load_scale must be at most 10,000"),
+        (lambda: EnvConfig(load_trace="borg"), r"load_trace must be None or one of \['alibaba2018', 'google2019', "),
+        (lambda: EnvConfig(load_trace=3), "load_trace must be None or a string, got 3"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(build, message: str) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import edge_rl
 from edge_rl.config import NODE_FEATURES, EnvConfig
+from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
+from edge_rl.evaluation import evaluate
+from edge_rl.registry import LOAD_TRACES
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 STEP_INFO_KEYS = {"latency_ms", "energy_j", "deadline_met", "node", "node_type"}
 
@@ -180,6 +187,53 @@ def test_background_work_is_poisson_with_the_configured_rate() -> None:
         arrivals.append(int(np.count_nonzero(env._backlog_mi > drained + 1e-12)))
     # Jobs landing on the same node in one step count once, so the mean is a little below 5.
     assert 4.0 < np.mean(arrivals) <= 5.0
+
+
+def _background_jobs(config: EnvConfig, steps: int = 3000) -> np.ndarray:
+    """The background jobs of each step (counted as the draws the simulator makes)."""
+    env = IoTEdgeEnv(config.replace(warmup_steps=0))
+    env.reset(seed=0)
+    counts: list[int] = []
+
+    class Recording:  # the episode's generator, recording each step's Poisson draw
+        def __init__(self, rng: np.random.Generator) -> None:
+            self.rng = rng
+
+        def __getattr__(self, name: str):
+            return getattr(self.rng, name)
+
+        def poisson(self, rate: float) -> int:
+            counts.append(int(self.rng.poisson(rate)))
+            return counts[-1]
+
+    env._np_random = Recording(env.np_random)
+    for _ in range(steps):
+        env._advance()
+    return np.asarray(counts)
+
+
+def test_load_scale_multiplies_the_background_arrivals_and_a_trace_follows_its_series() -> None:
+    card, double = _background_jobs(EnvConfig()), _background_jobs(EnvConfig(load_scale=2.0))
+    assert 4.8 < card.mean() < 5.2 and 9.6 < double.mean() < 10.4
+    traced = _background_jobs(EnvConfig(load_trace="alibaba2018"), steps=2243)
+    series = LOAD_TRACES.get("alibaba2018")()
+    assert series.mean() == pytest.approx(1.0) and series.std() > 0.2  # the trace's swings, the card's mean
+    # Over the whole series (one sample per step), the arrivals follow it: busy samples, more jobs.
+    env = IoTEdgeEnv(EnvConfig(load_trace="alibaba2018", warmup_steps=0))
+    env.reset(seed=0)
+    start = (env._trace_at) % len(series)
+    aligned = np.roll(series, -start)[: len(traced)]
+    assert np.corrcoef(aligned, traced)[0, 1] > 0.1
+    assert traced[aligned > 1.3].mean() > 1.3 * traced[aligned < 0.8].mean()
+
+
+def test_the_card_load_gives_the_committed_episodes_digit_for_digit() -> None:
+    """load_scale 1 and no trace draw nothing more than before these fields existed: the rule's
+    committed test episodes (results/tables, notebook 00) come out to the last digit."""
+    committed = pd.read_csv(RESULTS / "tables" / "heuristics_episodes.csv")
+    committed = committed[(committed["policy"] == "greedy_earliest_finish") & (committed["seed"] < 10_003)]
+    rows = evaluate(make_heuristic("greedy_earliest_finish"), committed["seed"].tolist())
+    assert rows["return"].tolist() == committed["return"].tolist()
 
 
 # --------------------------------------------------------------- padding and bad input

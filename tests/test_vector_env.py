@@ -17,6 +17,8 @@ CONFIGS = {
     "no cloud, random links": EnvConfig(n_sensors=3, n_fog=1, n_cloud=0, topology_seed=3),
     "63 nodes": EnvConfig(n_sensors=40, n_fog=20, n_cloud=3),
     "no background": EnvConfig(background_rate=0.0, warmup_steps=0),
+    "load x2": EnvConfig(load_scale=2.0),
+    "Alibaba trace, random links": EnvConfig(load_trace="alibaba2018", topology_seed=1),
 }
 
 

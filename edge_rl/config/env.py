@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from edge_rl.checks import check, check_at_most, check_types, from_dict
+from edge_rl.registry import LOAD_TRACES
 
 NODE_TYPES: tuple[str, ...] = ("sensor", "fog", "cloud")
 """Node type names; a node's ``node_type`` feature is its index in this tuple."""
@@ -121,6 +122,10 @@ class EnvConfig:
     ``max_nodes`` pads observations so one policy can run on topologies of several sizes.
     """
 
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("load_scale", "load_trace")
+    """Fields added after checkpoints were first written: a checkpoint's config without them was
+    trained before they existed, with the behaviour their defaults keep (a constant card load)."""
+
     n_sensors: int = 10
     n_fog: int = 6
     n_cloud: int = 1
@@ -136,6 +141,11 @@ class EnvConfig:
 
     step_ms: float = 100.0
     background_rate: float = 5.0
+    # Background load beyond the card: a constant factor on the arrival rate (2.0: twice as
+    # many background jobs of the same sizes), and a real trace's pattern over time
+    # (edge_rl.envs.traces; None: a constant rate).
+    load_scale: float = 1.0
+    load_trace: str | None = None
     warmup_steps: int = 20
     tx_energy_j_per_mb: float = 0.5
 
@@ -183,6 +193,12 @@ class EnvConfig:
         check(self.step_ms > 0, "step_ms", "> 0", self.step_ms)
         check(self.background_rate >= 0, "background_rate", ">= 0", self.background_rate)
         check_at_most(self, MAX_BACKGROUND_RATE, "background_rate")
+        check(self.load_scale >= 0, "load_scale", ">= 0", self.load_scale)
+        check(self.background_rate * self.load_scale <= MAX_BACKGROUND_RATE, "background_rate x load_scale",
+              f"at most {MAX_BACKGROUND_RATE:,} (edge_rl's bound on it)", self.background_rate * self.load_scale)
+        if self.load_trace is not None:
+            check(self.load_trace in LOAD_TRACES, "load_trace", f"None or one of {list(LOAD_TRACES.names())}",
+                  self.load_trace)
         check(
             isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
             "warmup_steps",

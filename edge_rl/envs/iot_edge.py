@@ -10,6 +10,7 @@ from gymnasium import spaces
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
 from edge_rl.envs.topology import Topology, make_topology
+from edge_rl.registry import LOAD_TRACES
 
 # Observation scales: raw value / scale, clipped to [0, cap]. Raw values are in ``info``.
 ENERGY_SCALE_J = 10.0
@@ -36,7 +37,9 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
     task arrives at a sensor (drawn uniformly) and the agent chooses the node that runs it.
     Every node runs a FIFO queue of work (in MI) that drains at its capacity, and has an access
     link whose queue (in Mbit) drains at ``ingress_mbps``. Background work from other users
-    arrives as a Poisson process, so queues, memory and links change over time.
+    arrives as a Poisson process, so queues, memory and links change over time; its rate can be
+    scaled (``load_scale``) or follow a real data-centre trace (``load_trace``,
+    :mod:`edge_rl.envs.traces`).
 
     A task has a compute demand ``D`` (MI, log-uniform in ``demand_mi``), an input size ``S``
     (KB, log-uniform in ``input_kb``), a memory need ``M`` (MB, uniform in ``memory_mb``) and a
@@ -162,6 +165,9 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
             where=bg_cpu > 0,
         )
         self._bg_mem = self._bg_mi * mem_per_mi
+        # The arrival rate's pattern over time (EnvConfig.load_trace): per-step multipliers.
+        self._trace = LOAD_TRACES.get(cfg.load_trace)() if cfg.load_trace is not None else None
+        self._trace_at = 0
 
         # Per-source path tables (row = task source), precomputed once.
         self._path_latency = topo.path_latency_ms
@@ -207,6 +213,8 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"IoTEdgeEnv.reset accepts no options, got {sorted(options)}")
+        if self._trace is not None:  # where in the trace this episode starts
+            self._trace_at = int(self.np_random.integers(len(self._trace)))
         n = self.n_nodes
         self._backlog_mi = np.zeros(n)
         self._mem_used_mb = np.zeros(n)
@@ -306,7 +314,11 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
         self._mem_used_mb *= remaining / np.maximum(backlog, 1e-12)
         self._backlog_mi = remaining
         self._ingress_mbit = np.maximum(self._ingress_mbit - self._ingress_step_mbit, 0.0)
-        jobs = rng.poisson(self.config.background_rate)
+        rate = self.config.background_rate * self.config.load_scale
+        if self._trace is not None:
+            rate *= self._trace[self._trace_at % len(self._trace)]
+            self._trace_at += 1
+        jobs = rng.poisson(rate)
         if jobs:
             # One draw for where the jobs land and one for their Exp(1) sizes.
             where = (rng.random(jobs) * self.n_nodes).astype(np.intp)

@@ -66,6 +66,7 @@ class IoTEdgeVectorEnv(VectorEnv):
         self._rows = np.arange(num_envs)
         self._rngs: list[np.random.Generator] | None = None
         self._steps = np.zeros(num_envs, dtype=np.int64)
+        self._trace_at = np.zeros(num_envs, dtype=np.int64)  # each episode's place in the load trace
         self._done = np.zeros(num_envs, dtype=bool)
         n = self.n_nodes
         self._backlog_mi, self._mem_used_mb = np.zeros((num_envs, n)), np.zeros((num_envs, n))
@@ -131,6 +132,9 @@ class IoTEdgeVectorEnv(VectorEnv):
         """Episodes ``rows`` from empty queues, through the warm-up, to their first task."""
         for array in (self._backlog_mi, self._mem_used_mb, self._ingress_mbit, self._busy):
             array[rows] = 0.0
+        trace = self.single._trace
+        if trace is not None:  # drawn first, as the lone environment's reset draws it
+            self._trace_at[rows] = [self._rngs[row].integers(len(trace)) for row in rows]
         for _ in range(self.config.warmup_steps):
             self._advance(rows)
         if not hasattr(self, "_source"):  # the task arrays, made on the first start
@@ -183,8 +187,13 @@ class IoTEdgeVectorEnv(VectorEnv):
         self._ingress_mbit[rows] = np.maximum(self._ingress_mbit[rows] - env._ingress_step_mbit, 0.0)
         # Each episode's own stream, drawn as the lone environment draws: how many jobs, then
         # where they land, then their Exp(1) sizes.
-        n, rate, rngs = self.n_nodes, self.config.background_rate, [self._rngs[row] for row in rows]
-        jobs = [rng.poisson(rate) for rng in rngs]
+        n, rngs = self.n_nodes, [self._rngs[row] for row in rows]
+        rates = np.full(len(rows), self.config.background_rate * self.config.load_scale)
+        trace = env._trace
+        if trace is not None:
+            rates = rates * trace[self._trace_at[rows] % len(trace)]
+            self._trace_at[rows] += 1
+        jobs = [rng.poisson(rate) for rng, rate in zip(rngs, rates)]
         where = [(rng.random(k) * n).astype(np.intp) + i * n for i, (rng, k) in enumerate(zip(rngs, jobs))]
         sizes = [rng.standard_exponential(k) for rng, k in zip(rngs, jobs)]
         # One bincount for all episodes (each bin sums its jobs in the same order as a lone one).
@@ -241,7 +250,8 @@ class IoTEdgeVectorEnv(VectorEnv):
             raise ValueError(f"fork needs one generator per copied episode ({len(index)}), got {len(rngs)}")
         twin = copy.copy(self)  # the constants are shared, the state is copied below
         twin.num_envs, twin._rows, twin._rngs = len(index), np.arange(len(index)), list(rngs)
-        for name in ("_steps", "_done", "_backlog_mi", "_mem_used_mb", "_ingress_mbit", "_busy", "_source", "_task"):
+        for name in ("_steps", "_done", "_trace_at", "_backlog_mi", "_mem_used_mb", "_ingress_mbit", "_busy", "_source",
+                     "_task"):
             setattr(twin, name, getattr(self, name)[index].copy())
         twin._costs = self._costs[:, index].copy()
         twin.observation_space = batch_space(self.single_observation_space, len(index))

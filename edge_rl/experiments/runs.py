@@ -94,11 +94,11 @@ def _finished(folder: Path, run: Run) -> bool:
     description = model.with_name(model.name + ".json")
     if not description.exists():
         return False
-    try:
-        saved = read_description(description)["config"]
-    except CheckpointError:
+    try:  # compared as configs: a field added since (ADDED_FIELDS) reads as its default
+        saved = TrainConfig.from_dict(read_description(description)["config"])
+    except (CheckpointError, TypeError, ValueError):
         return False
-    if saved != json.loads(json.dumps(run.config.to_dict())):
+    if saved != run.config:
         return False
     for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
         rows = _paths(folder, run, split)[1]
