@@ -24,8 +24,12 @@ RESULTS   := $(or $(OUT),$(if $(filter quick,$(BUDGET)),results/quick,results))
 ifneq ($(filter /% ../% ~%,$(OUT)),)
 $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun); got OUT=$(OUT))
 endif
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# The card's reproduction is notebooks 00-05; the studies beyond the card (`make study`: the budget
+# study, 06, and the generalisation study, 07) run apart, after notebook 00 (its rules and bounds).
+STUDIES   := notebooks/06_budget.ipynb notebooks/07_generalisation.ipynb
+NOTEBOOKS := $(filter-out $(STUDIES),$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
+STUDIED   := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(STUDIES))
 # What the notebooks run: every module but serving (edge_rl/serve/), compare and sweep, which they
 # never import; editing those does not rerun them.
 PACKAGE   := $(filter-out edge_rl/experiments/compare.py edge_rl/experiments/sweep.py,\
@@ -42,13 +46,15 @@ DASHBOARD_PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup test bench reproduce estimate compare lab serve dashboard chromium screenshot clean
+.PHONY: help setup test bench reproduce study estimate compare lab serve dashboard chromium screenshot clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
 	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/; RAY_ADDRESS=head:6379 on a cluster;"
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
+	@echo "make study      the studies beyond the card: training budgets (06) and other networks and loads (07),"
+	@echo "                about 3 hours on 2 cores (QUICK=1, OUT=, RAY_ADDRESS= as for make reproduce)"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
 	@echo "make bench      run the speed benchmarks (environment, agents, evaluation, the API, the engine: 20-30 minutes)"
@@ -72,6 +78,10 @@ test: setup chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
 reproduce: estimate $(EXECUTED)
+
+study: $(STUDIED)
+
+$(STUDIED): | $(RESULTS)/notebooks/00_environment.ipynb
 
 # How long the notebooks that will rerun took in the committed run (printed before they start).
 estimate: | $(STAMP)

@@ -222,3 +222,32 @@ def plot_layer_distances(frame: pd.DataFrame, title: str = "How alike the node e
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     return ax
+
+
+def plot_relative(table: pd.DataFrame, rule: str, title: str = "Zero-shot: return relative to the rule",
+                  hide: Sequence[str] = ("random",)) -> plt.Axes:
+    """Each policy's mean return minus ``rule``'s, per condition (one row each), one marker per
+    policy; the rule itself is the line at 0, a bound (a name with ``oracle``) a red cross.
+
+    Args:
+        table: conditions x policies (:func:`edge_rl.experiments.generalisation.zero_shot_table`).
+        hide: policies left out (the random rule, hundreds of points below, would flatten the rest).
+    """
+    table = table[[c for c in table.columns if c not in hide]]
+    names = list(table.columns)
+    palette = colours(names)
+    ax = plt.subplots(figsize=(9, 0.42 * len(table) + 1.5))[1]
+    rows = np.arange(len(table))
+    offsets = np.linspace(-0.28, 0.28, len(names)) if len(names) > 1 else np.zeros(1)
+    markers = iter("osD^vP<>" * len(names))  # a shape per policy too: two models' hues can be close
+    for name, offset in zip(names, offsets):
+        bound = "oracle" in name
+        ax.scatter(table[name].to_numpy(), rows + offset, s=42 if bound else 30, marker="x" if bound else next(markers),
+                   color="#b2182b" if bound else palette[name], label=f"{name} (bound)" if bound else name, zorder=3)
+    ax.axvline(0.0, color="0.2", linewidth=1.1, label=f"{rule} (rule)")
+    ax.set_yticks(rows, list(table.index))
+    ax.invert_yaxis()
+    ax.set(ylabel="", xlabel=f"mean return minus {rule}'s on the same episodes ({HIGHER})", title=title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax

@@ -1,0 +1,191 @@
+"""The budget study (notebook 06, ``make study``): does each algorithm beat the best fixed rule
+when it trains long enough, and from what budget on?
+
+The card trains each model for 10,000 environment steps (PPO makes 2 updates in that time). Here
+DQN-GNN, PPO-GNN and the hybrid, all with the chosen root-path GCN encoder, train for
+``plan.steps`` environment steps each (200,000 in full), the hybrid from scratch so that every
+algorithm uses the same environment steps, and every one keeps its last weights (none is picked
+by its validation curve). What the study reads:
+
+- each run's *validation curve* (greedy return on 5 validation episodes every 1,000 steps, the
+  one every checkpoint records), at fixed budgets (:attr:`StudyPlan.checkpoints`): the last
+  validation at or before each budget, with the rule and the bounds on the same episodes;
+- the final weights on the test episodes, beside the rule and the one-step oracle.
+
+PPO's rollout length (the one hyperparameter the card's budget decides for it: 8 x 1,024 steps
+per update leaves 2 updates in 10,000 steps) is chosen first, on validation seeds only
+(:func:`tuning_runs`, :func:`choose_rollout`), and used by PPO and the hybrid alike; every other
+hyperparameter is the card's (DQN's exploration schedule is a fraction of the budget, so it
+scales with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
+from edge_rl.experiments.card import BOUND
+from edge_rl.experiments.catalogue import DESIGN
+from edge_rl.experiments.report import results_table
+from edge_rl.experiments.runs import Run
+from edge_rl.experiments.stats import improvement_interval, interquartile_mean, iqm_interval, run_scores
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """How much the budget study runs: ``full`` for ``make study``, ``quick`` for CI."""
+
+    name: str
+    steps: int  # environment steps of every run
+    seeds: int  # training seeds per algorithm
+    checkpoints: tuple[int, ...]  # the budgets read off the validation curves
+    tune_steps: int  # environment steps of each rollout-length candidate
+    tune_seeds: int  # training seeds per candidate
+    rollouts: tuple[int, ...]  # PPO's candidate steps per environment per rollout (8 environments)
+    eval_episodes: int = 100  # test episodes per final model
+    selection_episodes: int = 50  # validation episodes that choose the rollout length
+
+    @property
+    def selection_seeds(self) -> tuple[int, ...]:
+        return SELECTION_SEEDS[: self.selection_episodes]
+
+    @property
+    def eval_seeds(self) -> tuple[int, ...]:
+        return DEFAULT_EVAL_SEEDS[: self.eval_episodes]
+
+
+STUDY_PLANS = {
+    # About 5 CPU-hours: DQN-GNN ~27, PPO-GNN ~13, the hybrid ~37 CPU-minutes per 200,000-step run.
+    "full": StudyPlan("full", steps=200_000, seeds=5, checkpoints=(10_000, 20_000, 50_000, 100_000, 200_000),
+                      tune_steps=50_000, tune_seeds=2, rollouts=(128, 1024)),
+    "quick": StudyPlan("quick", steps=3_000, seeds=1, checkpoints=(1_000, 2_000, 3_000), tune_steps=1_500,
+                       tune_seeds=1, rollouts=(32, 64), eval_episodes=10, selection_episodes=10),
+}
+
+ALGORITHMS = {"dqn": "DQN-GNN", "ppo": "PPO-GNN", "hybrid": "Hybrid"}
+"""The algorithms the study trains, and their names in its tables (the card's)."""
+
+
+def study_plan(name: str) -> StudyPlan:
+    """The plan called ``name``: ``full`` or ``quick``."""
+    if name not in STUDY_PLANS:
+        raise ValueError(f"unknown study budget {name!r}; accepted: {sorted(STUDY_PLANS)}")
+    return STUDY_PLANS[name]
+
+
+def _config(algo: str, seed: int, steps: int, rollout: int) -> TrainConfig:
+    encoder = EncoderConfig(root_path=DESIGN)
+    if algo == "hybrid":  # from scratch, its last weights: as the baselines
+        return TrainConfig(algo="hybrid", encoder=encoder, seed=seed, total_timesteps=steps,
+                           hybrid=HybridConfig(n_steps=rollout, select_best=False))
+    return TrainConfig(algo=algo, encoder=encoder, seed=seed, total_timesteps=steps,
+                       dqn=DQNConfig(), ppo=PPOConfig(n_steps=rollout))
+
+
+def tuning_runs(plan: StudyPlan) -> list[Run]:
+    """PPO-GNN with each candidate rollout length, ``plan.tune_steps`` steps, evaluated on the
+    model-selection seeds only (never test seeds)."""
+    return [Run(f"Tune PPO-GNN rollout {rollout}", _config("ppo", seed, plan.tune_steps, rollout), (),
+                plan.selection_seeds)
+            for seed in range(plan.tune_seeds) for rollout in plan.rollouts]
+
+
+def choose_rollout(rows: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    """The rollout length with the best mean validation return over its seeds, and the table of
+    every candidate's (``rows``: the tuning runs' validation rows)."""
+    scores = rows.groupby(["policy", "train_seed"])["return"].mean().groupby("policy")
+    table = pd.DataFrame({"validation return (mean over seeds)": scores.mean(), "seeds": scores.size()})
+    table.index = [int(label.rsplit(" ", 1)[1]) for label in table.index]
+    table.index.name = "PPO steps per environment per rollout"
+    table = table.sort_index()
+    return int(table.iloc[:, 0].idxmax()), table
+
+
+def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
+    """Every algorithm, ``plan.seeds`` seeds, ``plan.steps`` steps, PPO and the hybrid with
+    ``rollout`` steps per environment per rollout; evaluated on the test seeds."""
+    return [Run(f"Budget {name} + {DESIGN}", _config(algo, seed, plan.steps, rollout), plan.eval_seeds)
+            for seed in range(plan.seeds) for algo, name in ALGORITHMS.items()]
+
+
+def at_budgets(curves: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:
+    """Each run's validation return at each budget: its last validation at or before it
+    (``curves``: :func:`~edge_rl.experiments.runs.validation_curves`). A run with no validation
+    by a budget has none there."""
+    frames = []
+    for budget in checkpoints:
+        done = curves[curves["step"] <= budget].sort_values("step")
+        last = done.groupby(["policy", "seed"], sort=False).tail(1).assign(budget=budget)
+        frames.append(last)
+    return pd.concat(frames, ignore_index=True)
+
+
+def budget_table(points: pd.DataFrame, rule: str, rule_return: float, bound_return: float) -> pd.DataFrame:
+    """Per algorithm and budget: the IQM over seeds of the validation return, its 95 % bootstrap
+    interval, and whether it passes ``rule`` (the interval's low end above the rule's return on
+    the same episodes) and how far it lies below the one-step oracle there."""
+    rows = []
+    for (policy, budget), group in points.groupby(["policy", "budget"], sort=False):
+        values = group["return"].to_numpy()
+        interval = iqm_interval(values) if values.size >= 2 else None
+        estimate = interval.estimate if interval else float(interquartile_mean(values)) if values.size else np.nan
+        rows.append({"policy": policy, "budget (env steps)": budget, "seeds": values.size,
+                     "IQM validation return": estimate,
+                     "IQM 95% CI": f"[{interval.low:.2f}, {interval.high:.2f}]" if interval else "n/a (1 run)",
+                     f"above {rule}": _verdict(interval, estimate, rule_return),
+                     "gap to oracle_one_step": bound_return - estimate})
+    return pd.DataFrame(rows).set_index(["policy", "budget (env steps)"])
+
+
+def _verdict(interval, estimate: float, reference: float) -> str:
+    if interval is None:
+        return "higher (1 seed)" if estimate > reference else "lower (1 seed)"
+    if interval.low > reference:
+        return "yes"
+    if interval.high < reference:
+        return "no (below)"
+    return "tie (interval contains it)"
+
+
+def first_budget_above(table: pd.DataFrame, rule: str) -> pd.Series:
+    """Per algorithm, the smallest budget from which every later budget passes ``rule``
+    (``"not within <largest budget>"`` when the largest budget does not)."""
+    column = f"above {rule}"
+    out = {}
+    for policy, group in table.groupby(level="policy", sort=False):
+        verdicts = group[column].droplevel("policy").sort_index()
+        passing = verdicts.eq("yes")
+        budgets = verdicts.index.to_numpy()
+        first = None
+        for i, budget in enumerate(budgets):
+            if passing.iloc[i:].all():
+                first = int(budget)
+                break
+        out[policy] = f"{first:,}" if first is not None else f"not within {int(budgets.max()):,}"
+    return pd.Series(out, name=f"passes {rule} from (env steps)")
+
+
+
+
+def final_table(rows: pd.DataFrame, rules: pd.DataFrame, bounds: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The final weights on the test episodes (``rows``), beside ``rule`` and the bounds on the
+    same episodes: the card's columns, the IQM over seeds, the probability that a training seed
+    beats the rule, and the gap to the one-step oracle."""
+    seeds = set(rows["seed"])
+    references = pd.concat([rules[rules["policy"] == rule], bounds], ignore_index=True)
+    references = references[references["seed"].isin(seeds)]
+    table = results_table(pd.concat([rows, references], ignore_index=True))
+    table = table[["Mean Reward", "Std Dev", "IQM over seeds", "IQM 95% CI", "Seeds", "Episodes",
+                   "Deadline success", "Training Steps"]]
+    rule_score = references.loc[references["policy"] == rule, "return"].mean()
+    wins = {}
+    for policy, group in run_scores(rows).groupby("policy", sort=False):
+        scores = group["return"].to_numpy()
+        wins[policy] = str(improvement_interval(scores, rule_score)) if scores.size >= 2 else "n/a (1 seed)"
+    table["P(beats rule) [95% CI]"] = [wins.get(p, "") for p in table.index]
+    table["Gap to bound"] = table.loc[BOUND, "Mean Reward"] - table["Mean Reward"]
+    return table.sort_values("Mean Reward", ascending=False)

@@ -1,0 +1,114 @@
+"""The studies beyond the card (notebooks 06 and 07): what each trains or evaluates, and how
+their tables read the runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
+from edge_rl.experiments.budget_study import (
+    STUDY_PLANS,
+    at_budgets,
+    budget_runs,
+    budget_table,
+    choose_rollout,
+    first_budget_above,
+    study_plan,
+    tuning_runs,
+)
+from edge_rl.experiments.generalisation import (
+    CONDITIONS,
+    RULES,
+    Condition,
+    evaluate_conditions,
+    generalisation_plan,
+    relative_table,
+    zero_shot_table,
+)
+from edge_rl.experiments.runs import Run, run_all
+from tests.test_baselines import tiny
+
+
+@pytest.mark.parametrize("name", list(STUDY_PLANS))
+def test_every_algorithm_gets_the_same_steps_and_the_rollout_is_chosen_without_test_seeds(name: str) -> None:
+    plan = study_plan(name)
+    runs = budget_runs(plan, rollout=plan.rollouts[0])
+    assert len(runs) == 3 * plan.seeds and len({run.stem for run in runs}) == len(runs)
+    assert {run.config.total_timesteps for run in runs} == {plan.steps}
+    assert all(run.config.encoder.root_path == "root" for run in runs)
+    hybrids = [run.config for run in runs if run.config.algo == "hybrid"]
+    assert all(c.pretrain_steps == 0 and not c.hybrid.select_best for c in hybrids)  # last weights, as the others
+    assert {run.config.ppo.n_steps for run in runs if run.config.algo == "ppo"} == {plan.rollouts[0]}
+    assert {c.hybrid.n_steps for c in hybrids} == {plan.rollouts[0]}
+    tuning = tuning_runs(plan)
+    assert all(not run.eval_seeds and set(run.val_seeds) <= set(SELECTION_SEEDS) for run in tuning)
+    assert not set(DEFAULT_EVAL_SEEDS) & {s for run in tuning for s in run.val_seeds}
+    with pytest.raises(ValueError, match=r"unknown study budget 'huge'; accepted: \['full', 'quick'\]"):
+        study_plan("huge")
+
+
+def test_the_rollout_with_the_best_validation_mean_is_chosen() -> None:
+    rows = pd.DataFrame({"policy": ["Tune PPO-GNN rollout 128"] * 4 + ["Tune PPO-GNN rollout 1024"] * 4,
+                         "train_seed": [0, 0, 1, 1] * 2, "return": [80, 82, 90, 88, 95, 93, 60, 62]})
+    rollout, table = choose_rollout(rows)
+    assert rollout == 128 and table.loc[1024].iloc[0] == pytest.approx(77.5)
+
+
+def _curves() -> pd.DataFrame:
+    # Two seeds of "A" that pass 50 from step 2000; "B" never does; "C" passes, then falls back.
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 2.0)):
+        for step, a, b, c in ((1000, 40, 10, 60), (2000, 60, 20, 61), (3000, 70, 30, 40)):
+            rows += [{"policy": p, "seed": seed, "step": step + 24 * seed, "return": v + shift}
+                     for p, v in (("A", a), ("B", b), ("C", c))]
+    return pd.DataFrame(rows)
+
+
+def test_each_budget_reads_the_last_validation_at_or_before_it() -> None:
+    points = at_budgets(_curves(), (1000, 2500, 3100))
+    a = points[points["policy"] == "A"].set_index(["budget", "seed"])["return"]
+    assert a[(1000, 0)] == 40 and (1000, 1) not in a.index  # seed 1 first validated at step 1024
+    assert a[(2500, 1)] == 62 and a[(3100, 0)] == 70
+
+
+def test_the_budget_table_says_from_which_budget_each_algorithm_stays_above_the_rule() -> None:
+    table = budget_table(at_budgets(_curves(), (1100, 2100, 3100)), "rule", 50.0, 100.0)
+    passes = first_budget_above(table, "rule")
+    assert passes["A"] == "2,100" and passes["B"] == "not within 3,100" and passes["C"] == "not within 3,100"
+    assert table.loc[("A", 3100), "gap to oracle_one_step"] == pytest.approx(100 - 71.0)
+
+
+def test_every_condition_is_distinct_and_valid_and_the_card_comes_first() -> None:
+    assert CONDITIONS[0].config.n_nodes == 17 and CONDITIONS[0].group == "card"
+    assert len({c.name for c in CONDITIONS}) == len({c.config for c in CONDITIONS}) == len(CONDITIONS)
+    sizes = {c.config.n_nodes for c in CONDITIONS}
+    assert {9, 30, 50, 100} <= sizes
+
+
+def test_zero_shot_runs_a_model_of_the_card_network_elsewhere_beside_the_rules(tmp_path: Path) -> None:
+    run = Run("DQN-GNN", tiny("dqn", seed=0), eval_seeds=(10_000,))
+    run_all([run], tmp_path, workers=0, progress=False)
+    conditions = [c for c in CONDITIONS if c.config.n_nodes in (9, 100)][:2] + [
+        Condition("tiny trace", "load", CONDITIONS[0].config.replace(load_trace="google2019"))]
+    plan = generalisation_plan("quick")
+    rows = evaluate_conditions([run], tmp_path, plan, conditions, workers=0, progress=False)
+    assert set(rows["condition"]) == {c.name for c in conditions}
+    assert set(rows["policy"]) == {*RULES, "oracle_one_step", "DQN-GNN"}
+    assert (rows.groupby(["condition", "policy"]).size() == plan.episodes).all()
+    relative = relative_table(rows)
+    assert np.allclose(relative.xs(RULES[0], level="policy")[f"vs {RULES[0]}"], 0.0)
+    zero_shot = zero_shot_table(relative)
+    assert list(zero_shot.index) == [c.name for c in conditions] and RULES[0] not in zero_shot.columns
+    # The bound is never below the rule's greedy choice on average here (it reads the simulator).
+    assert (zero_shot["oracle_one_step"] > -1.0).all()
+
+
+def test_a_missing_checkpoint_names_the_run_and_what_makes_it(tmp_path: Path) -> None:
+    run = Run("DQN-GNN", tiny("dqn", seed=0), eval_seeds=(10_000,))
+    with pytest.raises(FileNotFoundError, match=r"run dqn-gnn-seed0 has no checkpoint in .*make reproduce"):
+        evaluate_conditions([run], tmp_path, generalisation_plan("quick"), CONDITIONS[:1], workers=0,
+                            progress=False)
