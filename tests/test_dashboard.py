@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -59,7 +60,9 @@ def test_the_predict_page_answers_as_the_model(expected: tuple[int, float, str])
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Selected node"] == str(expected[0])
     assert metrics["Confidence"] == f"{expected[1]:.3f}"
-    assert metrics["Model"] == expected[2]
+    assert metrics["Model"] == "hybrid"
+    served = app.caption[-1].value  # which checkpoint answers, under the name the results tables use
+    assert expected[2] in served and "Hybrid" in served and "+ root" in served
     app.selectbox[0].select("dqn").run()
     app.button[0].click().run()
     assert {m.label: m.value for m in app.metric}["Confidence"] == "n/a"
@@ -92,8 +95,13 @@ def test_the_replay_page_runs_the_chosen_policies_on_one_episode() -> None:
     summary = app.dataframe[0].value
     predictor = Predictor(MODELS)
     frame = replay({name: predictor.agent(name) for name in chosen}, int(app.number_input[0].value))
+    # Each model named as the results tables name the checkpoint it serves; a rule by its name.
+    shown = {row.split(": ", 1)[0]: row for row in summary.index}
+    assert set(shown) == set(chosen) and shown["greedy_earliest_finish"] == "greedy_earliest_finish"
+    assert shown["dqn"] == "dqn: DQN-GNN + root" and shown["hybrid"].startswith("hybrid: Hybrid ")
     for name in chosen:
-        assert summary.loc[name, "return"] == pytest.approx(frame[frame["policy"] == name]["reward"].sum(), abs=0.006)
+        assert summary.loc[shown[name], "return"] == pytest.approx(frame[frame["policy"] == name]["reward"].sum(),
+                                                                  abs=0.006)
     assert len(app.get("image")) >= 4
     app.multiselect[0].set_value([]).run()
     assert app.info[0].value.startswith("Choose at least one policy")
@@ -102,3 +110,20 @@ def test_the_replay_page_runs_the_chosen_policies_on_one_episode() -> None:
 def test_the_app_opens_on_the_results_page() -> None:
     app = _run("app.py")
     assert app.title[0].value == "Results"
+
+
+def test_tables_fit_the_page_blank_where_missing_and_whole_numbers_without_decimals() -> None:
+    frame = pd.DataFrame({"policy": ["a", "b"], "runs": [60.0, 100.0], "CPU (min)": [1.234, 5.0],
+                          "remainder (min)": [2.5, float("nan")]})
+    shown, columns = common.table_columns(frame)
+    assert shown["remainder (min)"].tolist() == ["2.50", ""]  # not "None"
+    assert columns["runs"]["type_config"]["format"] == "%d" and columns["CPU (min)"]["type_config"]["format"] == "%.2f"
+    assert columns["policy"]["pinned"] is True and frame["remainder (min)"].isna().any()  # the caller's frame kept
+
+
+def test_the_api_request_shown_is_the_request_one_line_per_node() -> None:
+    state, task = common.generate(EnvConfig(), seed=0)
+    document = {"network_state": state.model_dump(), "task": task.model_dump(), "model_type": "hybrid"}
+    text = common.compact_json(document)
+    assert json.loads(text) == json.loads(json.dumps(document))
+    assert len(text.splitlines()) < len(state.nodes) + len(state.edges) + 15

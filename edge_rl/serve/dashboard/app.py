@@ -10,7 +10,7 @@ HERE = Path(__file__).parent
 st.set_page_config(page_title="edge-rl", layout="wide")
 page = st.navigation(
     [
-        st.Page(HERE / "results_page.py", title="Results", url_path="results", default=True),
+        st.Page(HERE / "results_page.py", title="Results", default=True),  # the default page is served at /
         st.Page(HERE / "predict_page.py", title="Predict", url_path="predict"),
         st.Page(HERE / "replay_page.py", title="Episode replay", url_path="replay"),
     ]

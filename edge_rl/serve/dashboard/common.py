@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -44,6 +46,51 @@ def ordered(paths: list[Path], common_first: bool) -> list[Path]:
     return sorted(paths, key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
 
 
+def table_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """``frame`` made to fit the page: numbers in narrow columns (whole numbers without
+    decimals, others to 2), a missing value blank (not "None"), the first column pinned while
+    the rest scrolls sideways, long text in wide columns."""
+    frame = frame.copy()
+    config: dict = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            finite = values.dropna()
+            whole = bool(len(finite)) and bool(np.all(np.equal(np.mod(finite, 1), 0)))
+            if values.isna().any():  # shown as text: a number column would print "None"
+                frame[column] = [("" if pd.isna(v) else f"{v:.0f}" if whole else f"{v:.2f}") for v in values]
+                config[column] = st.column_config.TextColumn(width="small")
+            else:
+                config[column] = st.column_config.NumberColumn(format="%d" if whole else "%.2f", width="small")
+        else:
+            long = values.astype(str).str.len().max() > 40 if len(values) else False
+            config[column] = st.column_config.TextColumn(width="large" if long else "medium")
+    if len(frame.columns):
+        first = frame.columns[0]
+        config[first] = st.column_config.Column(width="medium", pinned=True)
+    return frame, config
+
+
+def table_name(model_type: str) -> str:
+    """What the results tables call the checkpoint ``model_type`` serves, e.g. ``hybrid: Hybrid
+    Gating + root`` (a rule, or a model without rows in results/, keeps its own name)."""
+    try:
+        stem = predictor(models_dir()).checkpoint(model_type)
+    except (KeyError, ValueError, serving.ModelUnavailableError):
+        return model_type
+    for split in ("runs", "validation"):
+        path = results_dir() / split / f"{stem}.csv"
+        if path.exists():
+            return f"{model_type}: {pd.read_csv(path, usecols=['policy'], nrows=1)['policy'].iloc[0]}"
+    return model_type
+
+
+def compact_json(document: object) -> str:
+    """JSON with one line per innermost object or list (a node, an edge), not per number."""
+    text = json.dumps(document, indent=1)
+    return re.sub(r"[\[{][^\[\]{}]*[\]}]", lambda m: re.sub(r"\s*\n\s*", " ", m.group(0)), text)
+
+
 def models_dir() -> str:
     return str(serving.models_dir())
 
@@ -66,9 +113,11 @@ def generate(config: EnvConfig, seed: int, steps: int = 0) -> tuple[NetworkState
 
 
 def nodes_frame(state: NetworkState) -> pd.DataFrame:
-    """The nodes as an editable table, node types by name."""
+    """The nodes as an editable table, node types by name, indexed by node number (the
+    topology drawing's labels)."""
     frame = pd.DataFrame([node.model_dump() for node in state.nodes], columns=list(NODE_FEATURES))
     frame["node_type"] = [NODE_TYPES[t] for t in frame["node_type"]]
+    frame.index.name = "node"
     return frame
 
 
@@ -148,19 +197,30 @@ def draw_prediction(state: NetworkState, scores: list[float | None] | None = Non
     return figure
 
 
-def replay_figure(frame: pd.DataFrame, column: str, label: str, log: bool = False) -> Figure:
+def replay_colours(names: list[str]) -> dict[str, tuple[float, float, float]]:
+    """Each replayed policy in its colour of the results figures (``hybrid: Hybrid Gating + root``
+    takes Hybrid Gating + root's)."""
+    palette = colours([name.split(": ", 1)[-1] for name in names])
+    return {name: palette[name.split(": ", 1)[-1]] for name in names}
+
+
+def replay_figure(frame: pd.DataFrame, column: str, unit: str, log: bool = False, smooth: int = 1) -> Figure:
     """One replay metric per step, one line per policy in its colour of every figure, the
-    legend beside the plot (never cut); ``log`` for latency, whose hopeless placements reach
-    seconds and would flatten the rest."""
+    legend under the plot, in type a reader can read; ``log`` for latency, whose hopeless
+    placements reach seconds; ``smooth``: a moving average over so many steps (one task's
+    latency or energy jumps by orders of magnitude from step to step)."""
     names = list(dict.fromkeys(frame["policy"]))
-    palette = colours(names)
-    figure, axes = plt.subplots(figsize=(6.4, 3.2))
+    palette = replay_colours(names)
+    figure, axes = plt.subplots(figsize=(6.4, 4.0))
     for name in names:
         rows = frame[frame["policy"] == name]
-        axes.plot(rows["step"], rows[column], label=name, color=palette[name], linewidth=1.2)
-    axes.set(xlabel="step of the episode", ylabel=label)
+        values = rows[column].rolling(smooth, min_periods=1).mean() if smooth > 1 else rows[column]
+        axes.plot(rows["step"], values, label=name, color=palette[name], linewidth=1.6)
+    axes.set(xlabel="step of the episode", ylabel=unit)
+    axes.xaxis.label.set_size(10), axes.yaxis.label.set_size(10)
     if log:
         axes.set_yscale("log")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     figure.tight_layout()
     return figure

@@ -21,26 +21,27 @@ if not chosen:
     st.stop()
 
 policies = {}
-for name in chosen:
+for name in chosen:  # named as the results tables name what each serves: "dqn: DQN-GNN + root"
     try:
-        policies[name] = predictor.agent(name)
+        policies[common.table_name(name)] = predictor.agent(name)
     except serving.ModelUnavailableError as error:
         st.warning(str(error))
 if not policies:
     st.stop()
 frame = replay(policies, int(seed))
-st.dataframe(summary(frame).round(2), width="stretch")
-charts = {
-    "return": ("cumulative return (higher is better)", False),
-    "latency_ms": ("task latency, ms (log scale; lower is better)", True),
-    "energy_j": ("task energy, J (lower is better)", False),
-    "queue_fog": ("mean fog queue, steps of compute", False),
+totals = summary(frame)
+st.dataframe(totals.round(2), width="stretch")
+charts = {  # metric: heading, axis unit, log scale, moving average over steps
+    "return": ("cumulative return (higher is better)", "return", False, 1),
+    "latency_ms": ("task latency, 10-step moving average (lower is better)", "ms (log scale)", True, 10),
+    "energy_j": ("task energy, 10-step moving average (lower is better)", "J", False, 10),
+    "queue_fog": ("mean fog queue", "steps of compute", False, 1),
 }
 for row in (list(charts)[:2], list(charts)[2:]):
     for column, metric in zip(st.columns(2), row):
-        label, log = charts[metric]
-        column.markdown(f"**{label}**")
-        column.pyplot(common.replay_figure(frame, metric, label, log), clear_figure=True)
+        heading, unit, log, smooth = charts[metric]
+        column.markdown(f"**{heading}**")
+        column.pyplot(common.replay_figure(frame, metric, unit, log, smooth), clear_figure=True)
 st.markdown("**where each task went** (tasks per node type)")
-counts = frame.groupby(["policy", "node_type"]).size().unstack(fill_value=0)
+counts = frame.groupby(["policy", "node_type"]).size().unstack(fill_value=0).reindex(totals.index)
 st.dataframe(counts.reindex(columns=[t for t in NODE_TYPES if t in counts.columns], fill_value=0), width="stretch")

@@ -4,7 +4,7 @@ the card's own first."""
 import pandas as pd
 import streamlit as st
 
-from edge_rl.serve.dashboard.common import ordered, results_dir
+from edge_rl.serve.dashboard.common import ordered, results_dir, table_columns
 
 st.title("Results")
 results = results_dir()
@@ -19,17 +19,16 @@ st.caption(f"Read from `{results}`: {len(tables)} tables, {len(figures)} figures
 tab_tables, tab_figures = st.tabs(["Tables", "Figures"])
 with tab_tables:
     for path in tables:
-        frame = pd.read_csv(path)
+        frame, columns = table_columns(pd.read_csv(path))
         title = path.stem.replace("_", " ").capitalize()
-        numbers = {c: st.column_config.NumberColumn(format="%.2f") for c in frame.select_dtypes("float").columns}
         if len(frame) > 60:  # per-episode tables: folded away
             with st.expander(f"{title} ({len(frame):,} rows, `{path.name}`)"):
-                st.dataframe(frame, hide_index=True, column_config=numbers)
-        else:  # every row, every column: the height of the table, the width of the page
+                st.dataframe(frame, hide_index=True, column_config=columns)
+        else:  # every row: the height of the table; its first column stays while the rest scrolls sideways
             st.subheader(title)
             st.caption(f"`{path.relative_to(results.parent)}`")
             st.dataframe(frame, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3,
-                         column_config=numbers)
+                         column_config=columns)
 with tab_figures:
     for path in figures:
         st.subheader(path.stem.replace("_", " ").capitalize())
