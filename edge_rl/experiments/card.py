@@ -15,7 +15,7 @@ import pandas as pd
 from edge_rl.envs.heuristics import HEURISTICS
 from edge_rl.experiments.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.experiments.report import results_table
-from edge_rl.experiments.stats import improvement_interval, run_scores
+from edge_rl.experiments.stats import Interval, improvement_interval, probability_of_improvement, run_scores
 
 CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention")
 CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid (Final)")
@@ -164,7 +164,10 @@ def improvement(rows: pd.DataFrame, rule_rows: pd.DataFrame, of: Sequence[str] =
         x = scores.loc[scores["policy"] == contender, "return"].to_numpy()
         for rival in [*rivals_of(contender), best_rule(rule_rows)]:
             y = scores.loc[scores["policy"] == rival, "return"].to_numpy()
-            interval = improvement_interval(x, y)
+            if x.size >= 2:  # (a rival of one seed is too few to tell: verdict() says so)
+                interval = improvement_interval(x, y)
+            else:  # one seed of X (a smoke run): the estimate, no interval, and no verdict
+                interval = Interval(probability_of_improvement(x, y), float("nan"), float("nan"))
             x_name, y_name = _card_names([contender, rival])
             records.append({"comparison": f"{x_name} vs {y_name}", "P(X > Y)": interval.estimate,
                             "CI low": interval.low, "CI high": interval.high, "seeds X": x.size,

@@ -40,7 +40,11 @@ def colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """One colour per policy name, the same in every figure: each of the card's variants a hue
     of its own (its root-path twins a lighter shade of it), the fixed rules greys (the best
     rule, greedy earliest-finish, black), anything else (an ablation cell) after them."""
-    hues = sns.color_palette("husl", len(CARD_VARIANTS))
+    wheel = sns.color_palette("husl", len(CARD_VARIANTS))
+    # Around the colour wheel in steps of about half a turn: variants listed side by side (DQN-GNN,
+    # PPO-GNN), which figures show side by side, get hues far apart, not neighbouring ones.
+    step = next(k for k in range(len(wheel) // 2, 0, -1) if np.gcd(k, len(wheel)) == 1)
+    hues = [wheel[(i * step) % len(wheel)] for i in range(len(wheel))]
     palette: dict[str, tuple[float, float, float]] = {}
     for variant, hue in zip(CARD_VARIANTS, hues):
         palette[variant.label] = tuple(0.8 * c for c in hue)  # a darker shade, for contrast on white

@@ -58,7 +58,7 @@ BUDGETS = {
     # seeds than the card's rows (each seed of Final or scratch costs 3-5 card-procedure runs).
     "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=3, step_scale=1.0, ablation_seeds=3),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128,
-                    ablation_seeds=2, design_seeds=1, selection_episodes=10),
+                    ablation_seeds=1, design_seeds=1, selection_episodes=10),
 }
 
 
