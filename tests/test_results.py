@@ -28,8 +28,16 @@ def _text(output: dict) -> str:
     return "\n".join(str(data[key]) for key in ("text/plain", "text/markdown", "text/html") if key in data)
 
 
+STUDIES = ("06_budget.ipynb", "07_generalisation.ipynb")
+"""make study's notebooks: committed once a study has run (the budget study takes hours), then checked as the rest."""
+
+
 def test_the_notebooks_were_executed() -> None:
-    assert [p.name for p in EXECUTED] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    executed = [p.name for p in EXECUTED]
+    assert set(STUDIES) <= set(notebooks)
+    assert [n for n in executed if n not in STUDIES] == [n for n in notebooks if n not in STUDIES]  # make reproduce's
+    assert set(executed) <= set(notebooks)
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)

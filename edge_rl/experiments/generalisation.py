@@ -82,14 +82,22 @@ class GeneralisationPlan:
     name: str
     episodes: int  # test episodes per condition and policy
     model_seeds: int  # training seeds of each model evaluated
+    only: tuple[str, ...] = ()  # the conditions run, by name (none: every one)
 
     @property
     def seeds(self) -> tuple[int, ...]:
         return DEFAULT_EVAL_SEEDS[: self.episodes]
 
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return tuple(c for c in CONDITIONS if not self.only or c.name in self.only)
+
 
 PLANS = {"full": GeneralisationPlan("full", episodes=30, model_seeds=5),
-         "quick": GeneralisationPlan("quick", episodes=4, model_seeds=1)}
+         # One condition of each kind: the smallest and largest networks, random links, a load, a trace.
+         "quick": GeneralisationPlan("quick", episodes=4, model_seeds=1, only=(
+             CONDITIONS[0].name, "9 nodes (5/3/1)", "100 nodes (70/27/3)", "17 nodes, random links (topology 1)",
+             "load x2", "load of the Alibaba 2018 trace"))}
 
 
 def generalisation_plan(name: str) -> GeneralisationPlan:
@@ -134,13 +142,14 @@ def _checkpoint(folder: Path, run: Run) -> Files:
 
 
 def evaluate_conditions(runs: Sequence[Run], folder: str | os.PathLike, plan: GeneralisationPlan,
-                        conditions: Sequence[Condition] = CONDITIONS, workers: int | None = None,
+                        conditions: Sequence[Condition] | None = None, workers: int | None = None,
                         address: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Every rule, the bound, and each of ``runs``' checkpoints (under ``folder``/models) on the
-    plan's test episodes of every condition, as tasks of the experiment engine; one row per
+    plan's test episodes of each of ``conditions`` (default: the plan's), as tasks of the experiment engine; one row per
     episode, with its ``condition``. The rows are ordered by condition and policy, whatever
     order the tasks finished in."""
     folder = Path(folder)
+    conditions = plan.conditions if conditions is None else conditions
     jobs = [(c, p, None, 0) for c in conditions for p in (*RULES, BOUND)]
     jobs += [(c, run.label, _checkpoint(folder, run), run.config.seed) for c in conditions for run in runs]
     results: dict[int, pd.DataFrame] = {}

@@ -191,14 +191,76 @@ def _technical(card: CardInputs) -> list[str]:
     ]
 
 
+def _study_table(card: CardInputs, name: str) -> pd.DataFrame | None:
+    path = card.results / "tables" / f"{name}.csv"
+    return pd.read_csv(path, index_col=0) if path.is_file() else None
+
+
+def _zero_shot_summary(table: pd.DataFrame) -> str:
+    """What the zero-shot table says of each model: its difference to the rule across conditions."""
+    models = [c for c in table.columns if c.startswith(("DQN", "PPO", "Hybrid"))]
+    parts = []
+    for model in models:
+        values = table[model]
+        parts.append(f"{model} from {values.min():+.1f} to {values.max():+.1f} (above the rule in "
+                     f"{int((values > 0).sum())} of {len(values)})")
+    return "; ".join(parts)
+
+
+def _best_zero_shot(table: pd.DataFrame) -> str:
+    models = [c for c in table.columns if c.startswith(("DQN", "PPO", "Hybrid"))]
+    best = table[models].mean().idxmax()
+    values = table[best]
+    return (f"{best}, the best of them there, lies {values.min():+.1f} to {values.max():+.1f} return points from the "
+            f"rule across the conditions ({values.iloc[0]:+.1f} on the card's own network)")
+
+
+def _studies(card: CardInputs) -> list[str]:
+    """The studies of ``make study``, where their tables exist: the card's models zero-shot on
+    other networks and loads (notebook 07), and training for longer (notebook 06)."""
+    sections = ["## Beyond the card (`make study`)"]
+    zero_shot = _study_table(card, "zero_shot")
+    if zero_shot is not None:
+        rule = "greedy_earliest_finish"
+        sections += [
+            "### Other networks and loads, zero-shot",
+            f"The card's models (root path), trained on its {card.config.env.n_nodes}-node network only, evaluated "
+            "unchanged on networks of 9 to 100 nodes, random links, scaled background load, halved deadlines "
+            "and the load pattern of real data-centre traces (notebook 07). Each cell: the mean return minus "
+            f"{rule}'s on the same test episodes (positive: better than the rule); per condition and policy, "
+            "`tables/generalisation.csv` has the IQM over training seeds and its interval.",
+            markdown(zero_shot),
+            f"Difference to the rule across the {len(zero_shot)} conditions: {_zero_shot_summary(zero_shot)}.",
+            "![Zero-shot](figures/zero_shot.png)",
+        ]
+    final, passes = _study_table(card, "budget_final"), _study_table(card, "budget_passes")
+    if final is not None and passes is not None:
+        sections += [
+            "### Training longer (budget study)",
+            "DQN-GNN, PPO-GNN and the hybrid (root-path GCN, the hybrid from scratch) trained for the same "
+            "environment steps, PPO's rollout length chosen on validation seeds (notebook 06). From which budget "
+            "each stays above the rule on the validation episodes, and the last weights on the test episodes:",
+            markdown(passes), markdown(final), "![Budget study](figures/budget_learning_curves.png)",
+        ]
+    elif zero_shot is not None:
+        sections.append("The budget study (notebook 06) has not run into this folder yet: `make study` runs it.")
+    return sections if len(sections) > 1 else []
+
+
 def _limitations(card: CardInputs) -> list[str]:
+    zero_shot = _study_table(card, "zero_shot")
+    topology = ("- **One topology trained**: the graph policies run on other sizes, but were trained and evaluated "
+                f"on the card's {card.config.env.n_nodes} nodes.\n") if zero_shot is None else (
+                "- **Trained on one topology**, but not limited to it (the original card: \"requires retraining for "
+                "different topologies\"): zero-shot on 9 to 100 nodes and other loads (*Beyond the card*), "
+                f"{_best_zero_shot(zero_shot)}. No model here was trained on a mix of networks or loads.\n")
     return [
         "## Limitations and Biases",
         "- **Our environment, not theirs**: the original environment was never published; ours is a "
         "reconstruction, so no number here is comparable with the original card's.\n"
-        "- **Simulated data** only; no measured IoT traces.\n"
-        "- **One topology trained**: the graph policies run on other sizes, but were trained and evaluated on "
-        f"the card's {card.config.env.n_nodes} nodes.\n"
+        "- **Simulated data** only; no measured IoT traces (a real trace drives only the background load of "
+        "one study condition).\n"
+        + topology +
         "- **Short training**: the card's step counts are small; the learning curves show how far from "
         "converged each model is, and Hybrid (Final) what longer fine-tuning gives.\n"
         "- **Hybrid SAGE** is compared with every rival because notebook 02's test results showed GraphSAGE "
@@ -243,8 +305,8 @@ def model_card(results: str | os.PathLike) -> str:
     every figure linked from it. Raises FileNotFoundError naming the missing table if a notebook
     before 05 has not run."""
     card = CardInputs.read(Path(results))
-    parts = (_header(card), _use(), _training(card), _evaluation(card), _impact(card), _technical(card),
-             _limitations(card), _differences(card))
+    parts = (_header(card), _use(), _training(card), _evaluation(card), _studies(card), _impact(card),
+             _technical(card), _limitations(card), _differences(card))
     return "\n\n".join(section for part in parts for section in part) + "\n"
 
 
