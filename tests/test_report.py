@@ -75,7 +75,7 @@ def test_environment_spec_names_its_sources() -> None:
 
 
 def test_budgets_and_the_baseline_plan() -> None:
-    assert budget("full").steps(10_000) == 10_000 and budget("quick").steps(10_000) == 2_000
+    assert budget("full").steps(10_000) == 10_000 and budget("quick").steps(10_000) == 1_000
     with pytest.raises(ValueError, match=r"unknown budget 'fast'; accepted: \['full', 'quick'\]"):
         budget("fast")
     runs = baseline_runs(BUDGETS["full"])

@@ -70,7 +70,7 @@ def with_root_path(variant: Variant, root_path: str) -> Variant:
     if root_path == "none" or variant.policy != "gnn":
         return variant
     return replace(variant, label=f"{variant.label} + {root_path}", name=f"{variant.name} + {root_path}",
-                   description=f"{variant.description}; encoder with the {root_path} root path",
+                   description=f"{variant.description}; encoder design: {root_path}",
                    root_path=root_path, model_type=None)
 
 

@@ -230,6 +230,11 @@ def design_section(card: CardInputs) -> list[str]:
     if DESIGN != "none":
         sections += [f"Each graph model of the card, with the card's plain stack and with the `{DESIGN}` root path "
                      "(test episodes):", markdown(design_effect(card.evaluation))]
+    if DESIGN == "root":
+        sections.append("A GraphSAGE layer has a root weight of its own (`lin_root`), so the `root` path adds "
+                        "nothing to it: each GraphSAGE row and its `+ root` twin are the same network trained the "
+                        "same way, and their numbers are the same to the digit. The twins are kept so that every "
+                        "encoder has a row in both designs.")
     return sections
 
 

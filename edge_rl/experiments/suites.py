@@ -47,7 +47,7 @@ class Budget:
 
     def config(self, **fields) -> TrainConfig:
         """A :class:`TrainConfig` with ``fields``, and this budget's PPO rollout length (a smoke
-        run of a fifth of the steps would otherwise still collect one full 8,192-step rollout)."""
+        run of a tenth of the steps would otherwise still collect one full 8,192-step rollout)."""
         if self.ppo_rollout is not None:
             fields["ppo"] = PPOConfig(n_steps=self.ppo_rollout)
         return TrainConfig(**fields)
@@ -57,7 +57,7 @@ BUDGETS = {
     # A full run is about 3 hours on 2 cores: the long hybrids and the ablation grid get fewer
     # seeds than the card's rows (each seed of Final or scratch costs 3-5 card-procedure runs).
     "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=3, step_scale=1.0, ablation_seeds=3),
-    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.2, ppo_rollout=128,
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.1, ppo_rollout=128,
                     ablation_seeds=1, design_seeds=1, selection_episodes=10),
 }
 
