@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from edge_rl.experiments.notebooks import STUDY_NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 EXECUTED = sorted((RESULTS / "notebooks").glob("*.ipynb"))
@@ -28,8 +30,7 @@ def _text(output: dict) -> str:
     return "\n".join(str(data[key]) for key in ("text/plain", "text/markdown", "text/html") if key in data)
 
 
-STUDIES = ("06_budget.ipynb", "07_generalisation.ipynb")
-"""make study's notebooks: committed once a study has run (the budget study takes hours), then checked as the rest."""
+STUDIES = STUDY_NOTEBOOKS  # make study's: committed once a study has run (the budget study takes hours)
 
 
 def test_the_notebooks_were_executed() -> None:
@@ -60,3 +61,8 @@ def test_every_image_link_resolves(path: Path) -> None:
     assert not missing, f"{path.name}: {missing}"
     if path.suffix == ".md":
         assert links  # the card shows its figures
+
+
+def test_the_makefile_and_the_package_name_the_same_study_notebooks() -> None:
+    line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("STUDIES"))
+    assert tuple(Path(word).name for word in line.split(":=", 1)[1].split()) == STUDY_NOTEBOOKS

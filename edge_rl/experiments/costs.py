@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from edge_rl.experiments.notebooks import STUDY_NOTEBOOKS
+
 NOTEBOOK_SUITES = {"01_baselines.ipynb": ("baseline_runs",), "02_hybrid.ipynb": ("hybrid_runs",),
                    "04_ablations.ipynb": ("design_runs", "ablation_runs")}
 """Which suites each notebook trains (a run belongs to the first notebook that trains it)."""
@@ -162,6 +164,8 @@ def _stale(results: Path, root: Path) -> list[str]:
     newest = max(p.stat().st_mtime for p in [*package, root / "pyproject.toml"])
     stale, previous = [], False
     for source in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        if source.name in STUDY_NOTEBOOKS:  # make study's, not make reproduce's
+            continue
         executed = results / "notebooks" / source.name
         previous = previous or not executed.is_file() or executed.stat().st_mtime < max(newest, source.stat().st_mtime)
         if previous:

@@ -31,6 +31,9 @@ from papermill.exceptions import PapermillExecutionError
 from edge_rl.files import atomic_write
 from edge_rl.versions import package_versions
 
+STUDY_NOTEBOOKS = ("06_budget.ipynb", "07_generalisation.ipynb")
+"""``make study``'s notebooks (the Makefile's ``STUDIES``); every other numbered notebook is ``make reproduce``'s."""
+
 
 class NotebookError(RuntimeError):
     """A notebook that could not be run; the message names it and, if it failed, the cell."""
