@@ -133,3 +133,26 @@ def test_a_run_whose_prerequisite_failed_says_which(tmp_path: Path) -> None:
                                            r"which failed"):
         run_all([broken, ppo, hybrid], tmp_path, workers=0, progress=False)
     assert (tmp_path / "runs" / f"{ppo.stem}.csv").exists()
+
+
+def test_seeds_added_to_a_trained_run_are_evaluated_without_retraining_it(tmp_path: Path) -> None:
+    run = _runs()[0]
+    run_all([run], tmp_path / "a", workers=0, progress=False)
+    description = tmp_path / "a" / "models" / f"{run.stem}.json"
+    before = description.stat().st_mtime_ns
+    later = Run(run.label, run.config, run.eval_seeds, val_seeds=(20_100, 20_101))
+    run_all([later], tmp_path / "a", workers=0, progress=False)
+    assert description.stat().st_mtime_ns == before  # the checkpoint was not retrained
+    run_all([later], tmp_path / "b", workers=0, progress=False)  # the same run, asked for both from the start
+    for split in ("runs", "validation"):
+        a, b = (pd.read_csv(tmp_path / f / split / f"{run.stem}.csv") for f in ("a", "b"))
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_hybrid_starts_from_a_pretraining_run_that_only_needed_new_seeds(tmp_path: Path) -> None:
+    dqn, ppo, hybrid = _runs()[:3]
+    run_all([dqn, ppo], tmp_path, workers=0, progress=False)
+    topped = [Run(r.label, r.config, r.eval_seeds, val_seeds=(20_100,)) for r in (dqn, ppo)]
+    rows = run_all([*topped, hybrid], tmp_path, workers=0, progress=False)
+    assert set(rows["policy"]) == {"DQN-GNN", "PPO-GNN", "Hybrid"}
+    assert (tmp_path / "validation" / f"{dqn.stem}.csv").exists()

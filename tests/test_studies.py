@@ -39,6 +39,7 @@ def test_every_algorithm_gets_the_same_steps_and_the_rollout_is_chosen_without_t
     runs = budget_runs(plan, rollout=plan.rollouts[0])
     assert len(runs) == 3 * plan.seeds and len({run.stem for run in runs}) == len(runs)
     assert {run.config.total_timesteps for run in runs} == {plan.steps}
+    assert all(run.eval_seeds == plan.eval_seeds and run.val_seeds == plan.selection_seeds for run in runs)
     assert all(run.config.encoder.root_path == "root" for run in runs)
     hybrids = [run.config for run in runs if run.config.algo == "hybrid"]
     assert all(c.pretrain_steps == 0 and not c.hybrid.select_best for c in hybrids)  # last weights, as the others

@@ -107,8 +107,10 @@ def choose_rollout(rows: pd.DataFrame) -> tuple[int, pd.DataFrame]:
 
 def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
     """Every algorithm, ``plan.seeds`` seeds, ``plan.steps`` steps, PPO and the hybrid with
-    ``rollout`` steps per environment per rollout; evaluated on the test seeds."""
-    return [Run(f"Budget {name} + {DESIGN}", _config(algo, seed, plan.steps, rollout), plan.eval_seeds)
+    ``rollout`` steps per environment per rollout; evaluated on the test seeds, and on the
+    model-selection seeds (which choose the seed a server would serve)."""
+    return [Run(f"Budget {name} + {DESIGN}", _config(algo, seed, plan.steps, rollout), plan.eval_seeds,
+                plan.selection_seeds)
             for seed in range(plan.seeds) for algo, name in ALGORITHMS.items()]
 
 

@@ -17,7 +17,8 @@ driver writes them under ``folder``, each to a temporary file renamed into place
 checkpoint's description last: no shared filesystem is needed, a task retried after its
 worker died writes nothing twice, and an interrupted run leaves no description, so it is not
 taken for finished. A rerun skips every run that finished with the same config and seeds (a
-changed config reruns). Runs are seeded one by one: the numbers do not depend on the engine,
+changed config reruns; a run asked for seeds it has no rows for is evaluated on them, not
+retrained). Runs are seeded one by one: the numbers do not depend on the engine,
 on how many workers ran them, or in what order. A run that raises is reported by name with its
 error after the others have finished.
 
@@ -88,8 +89,9 @@ def log_dir(folder: str | os.PathLike, run: Run) -> Path:
     return Path(folder) / "logs" / run.stem
 
 
-def _finished(folder: Path, run: Run) -> bool:
-    """Done, and with this very config and seeds: a run whose config changed is stale and reruns."""
+def _trained(folder: Path, run: Run) -> bool:
+    """Its checkpoint is there, trained with this very config (a run whose config changed is
+    stale and retrains)."""
     model = _paths(folder, run)[0]
     description = model.with_name(model.name + ".json")
     if not description.exists():
@@ -98,13 +100,22 @@ def _finished(folder: Path, run: Run) -> bool:
         saved = TrainConfig.from_dict(read_description(description)["config"])
     except (CheckpointError, TypeError, ValueError):
         return False
-    if saved != run.config:
-        return False
+    return saved == run.config
+
+
+def _missing_splits(folder: Path, run: Run) -> list[str]:
+    """The splits (test, validation) whose rows are not there for exactly the run's seeds."""
+    missing = []
     for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
         rows = _paths(folder, run, split)[1]
         if seeds and not (rows.exists() and pd.read_csv(rows, usecols=["seed"])["seed"].tolist() == list(seeds)):
-            return False
-    return True
+            missing.append(split)
+    return missing
+
+
+def _finished(folder: Path, run: Run) -> bool:
+    """Trained with this very config, and evaluated on exactly its seeds."""
+    return _trained(folder, run) and not _missing_splits(folder, run)
 
 
 Files = dict[str, bytes]
@@ -133,19 +144,8 @@ def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...]
     model = _paths(folder, run)[0]
     agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run),
                                         prerequisites=tuple(load(p) for p in sources))
-    # Every environment step the model used: a hybrid's pre-training included.
-    env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
     evaluation_start = time.perf_counter()
-    for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
-        if not seeds:
-            continue
-        rows = evaluate(agent, seeds, run.config.env, name=run.label)
-        rows.insert(1, "train_seed", run.config.seed)
-        rows["env_steps"] = env_steps
-        rows["algo"] = run.config.name
-        path = _paths(folder, run, split)[1]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows.to_csv(path, index=False)
+    _evaluate_splits(agent, run, folder, ("test", "validation"))
     # Where the run's CPU time went (the cost table); beside the training logs, which record when.
     trained = agent.trained
     timing = {"train_s": round(trained["wall_time_s"] - trained.get("validation_s", 0.0), 3),
@@ -154,6 +154,37 @@ def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...]
     (log_dir(folder, run) / "timing.json").write_text(json.dumps(timing) + "\n")
     made = (p for p in folder.rglob("*") if p.is_file())
     return {name: p.read_bytes() for p in made if (name := p.relative_to(folder).as_posix()) not in given}
+
+
+def _evaluate_splits(agent, run: Run, folder: Path, splits: Sequence[str]) -> None:
+    """Write ``run``'s evaluation rows of ``splits`` (test, validation) under ``folder``."""
+    # Every environment step the model used: a hybrid's pre-training included.
+    env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
+    for split, seeds in (("test", run.eval_seeds), ("validation", run.val_seeds)):
+        if not seeds or split not in splits:
+            continue
+        rows = evaluate(agent, seeds, run.config.env, name=run.label)
+        rows.insert(1, "train_seed", run.config.seed)
+        rows["env_steps"] = env_steps
+        rows["algo"] = run.config.name
+        path = _paths(folder, run, split)[1]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(path, index=False)
+
+
+def _reevaluate(run: Run, checkpoint: Files, splits: tuple[str, ...]) -> Files:
+    """Evaluate a trained run's checkpoint on the splits it lacks rows for (seeds added since it
+    trained), in a temporary folder; return the rows' files. Runs as a task; trains nothing."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(run.config.threads)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"edge-rl-{run.stem}-") as tmp:
+            folder = Path(tmp)
+            _write(folder, checkpoint)
+            _evaluate_splits(load(_paths(folder, run)[0]), run, folder, splits)
+            return {f"{SPLITS[split]}/{run.stem}.csv": _paths(folder, run, split)[1].read_bytes() for split in splits}
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _write(folder: Path, files: Files) -> None:
@@ -205,6 +236,8 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
         raise ValueError(f"runs must have distinct labels per seed; repeated: {duplicated}")
     by_config = {run.config: run for run in runs}
     todo = [run for run in runs if not _finished(folder, run)]
+    # Trained with this config, but asked for seeds it has no rows for: evaluated, not retrained.
+    topups = {run.stem: tuple(_missing_splits(folder, run)) for run in todo if _trained(folder, run)}
 
     def sources(run: Run) -> list[Run]:
         """The runs this one starts from, when all are among these runs (else it trains them itself)."""
@@ -220,8 +253,12 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
         with session(address, workers) as engine:
             handles: dict[str, object] = {}
             for run in todo:
-                inputs = tuple(handles[s.stem] if s.stem in handles else _checkpoint_files(folder, s)
-                               for s in sources(run))
+                if run.stem in topups:
+                    handles[run.stem] = engine.submit(_reevaluate, run, _checkpoint_files(folder, run),
+                                                      topups[run.stem], cpus=run.config.threads)
+                    continue
+                inputs = tuple(handles[s.stem] if s.stem in handles and s.stem not in topups
+                               else _checkpoint_files(folder, s) for s in sources(run))
                 handles[run.stem] = engine.submit(_execute, run, *inputs, cpus=run.config.threads)
             named = {handle: run for run, handle in zip(todo, handles.values())}
             handles.clear()  # each result is released once written (a dependent task holds what it needs)
@@ -230,7 +267,10 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                 if isinstance(result, TaskError):
                     failed[run.stem] = str(result)
                     continue
-                _store(folder, run, result)
+                if run.stem in topups:  # rows only: the checkpoint and its description stay as they are
+                    _write(folder, result)
+                else:
+                    _store(folder, run, result)
                 bar.update(1)
     bar.close()
     for run in runs:  # a run whose prerequisite failed failed with its error: say which it was
