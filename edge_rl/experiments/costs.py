@@ -37,7 +37,7 @@ def _timings(results: Path, required: bool = True) -> pd.DataFrame:
 
 
 def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame:
-    """Per notebook: its wall time, the runs it trained, and its CPU time (wall time x cores)
+    """Per notebook of ``make reproduce``: its wall time, the runs it trained, and its CPU time (wall time x cores)
     split into training, validation while training, evaluation and the remainder; in minutes.
     Without a timing record (``tables/timings.csv``, written by ``make reproduce``), the wall
     time, CPU time and remainder are unknown (NaN) and the runs' own times are still counted.
@@ -53,6 +53,8 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
     timings = _timings(results, required=False)
     plan, seen, records = suites.budget(budget), set(), []
     for notebook, row in timings.iterrows():
+        if notebook in STUDY_NOTEBOOKS:  # make study's cost, not the reproduction's (the README gives it)
+            continue
         runs = [run for name in NOTEBOOK_SUITES.get(notebook, ()) for run in getattr(suites, name)(plan)]
         runs = [run for run in dict.fromkeys(runs) if run.stem not in seen]
         seen.update(run.stem for run in runs)
