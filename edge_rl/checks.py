@@ -130,8 +130,11 @@ def from_dict(cls: type, data: dict[str, Any], complete: bool = False) -> Any:
     kwargs = {}
     for key, value in data.items():
         hint = hints[key]
+        element = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple and typing.get_args(hint) else None
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             value = from_dict(hint, value, complete)
+        elif dataclasses.is_dataclass(element) and isinstance(value, list):  # a list of configs
+            value = tuple(from_dict(element, v, complete) if isinstance(v, dict) else v for v in value)
         elif isinstance(value, list):  # JSON has no tuples
             value = tuple(value)
         kwargs[key] = value

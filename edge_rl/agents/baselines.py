@@ -28,22 +28,25 @@ from tqdm import tqdm
 from edge_rl.agents.base import Agent, Observation, rollout_steps
 from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
+from edge_rl.envs.mixture import make_training_env
 from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 from edge_rl.nn.policies import GraphActorCriticPolicy, GraphDQNPolicy
 
 
-def monitored_env(config: EnvConfig, flat: bool, log: str | None = None) -> gym.Env:
-    """The environment wrapped in SB3's Monitor (episode returns and lengths in ``info``, and
-    in ``<log>.monitor.csv`` if ``log`` is given: SB3's ``load_results`` reads them back)."""
-    return Monitor(make_env(config, flat=flat), filename=log)
+def monitored_env(config: EnvConfig, flat: bool, log: str | None = None, mix: tuple[EnvConfig, ...] = ()) -> gym.Env:
+    """The training environment (``config``, or a mixture of ``mix``) wrapped in SB3's Monitor
+    (episode returns and lengths in ``info``, and in ``<log>.monitor.csv`` if ``log`` is given:
+    SB3's ``load_results`` reads them back)."""
+    return Monitor(make_training_env(config, mix, flat=flat), filename=log)
 
 
-def monitored_vec_env(config: EnvConfig, n_envs: int, flat: bool, log_dir: str | os.PathLike | None) -> DummyVecEnv:
+def monitored_vec_env(config: EnvConfig, n_envs: int, flat: bool, log_dir: str | os.PathLike | None,
+                      mix: tuple[EnvConfig, ...] = ()) -> DummyVecEnv:
     """``n_envs`` monitored environments; with ``log_dir``, one training log per environment."""
     if log_dir is not None:
         os.makedirs(log_dir, exist_ok=True)
     logs = [None if log_dir is None else os.path.join(log_dir, str(i)) for i in range(n_envs)]
-    return DummyVecEnv([partial(monitored_env, config, flat, log) for log in logs])
+    return DummyVecEnv([partial(monitored_env, config, flat, log, mix) for log in logs])
 
 
 class MaskedDQN(DQN):
@@ -108,7 +111,7 @@ def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) ->
     torch.set_num_threads(config.threads)
     algorithm, policy, kwargs = _algorithm_kwargs(config)
     n_envs = BaselineAgent.training_envs(config)
-    env = monitored_vec_env(config.env, n_envs, config.policy == "mlp", log_dir)
+    env = monitored_vec_env(config.env, n_envs, config.policy == "mlp", log_dir, config.env_mix)
     model = algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
     # SB3's learn() otherwise configures a logger that writes nothing but first creates an
     # empty SB3-<date> directory in the temp folder, one per run (thousands per reproduction).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from edge_rl.checks import (
     check,
@@ -39,6 +39,8 @@ MAX_BATCH_SIZE = 65_536
 """Largest minibatch (``batch_size``)."""
 MAX_THREADS = 1_024
 """Most torch threads (``threads``)."""
+MAX_ENV_MIX = 64
+"""Most environments a run trains on at once (``env_mix``): each is built, topology and all."""
 
 
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
@@ -248,6 +250,9 @@ class TrainConfig:
         pretrain_steps: hybrid only: pre-train DQN-GNN and PPO-GNN for this many steps each
             and start from their weights (card: 10,000); 0 trains the hybrid from scratch.
         threads: torch threads (1: parallelism comes from running seeds in processes).
+        env_mix: train on these environments instead, one drawn per episode
+            (:class:`~edge_rl.envs.mixture.EnvMixture`; all padded to the same ``max_nodes``);
+            ``env`` stays the environment of validation while training. Empty: train on ``env``.
     """
 
     algo: str = "dqn"
@@ -261,6 +266,10 @@ class TrainConfig:
     total_timesteps: int = 10_000
     pretrain_steps: int = 0
     threads: int = 1
+    env_mix: tuple[EnvConfig, ...] = ()
+
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("env_mix",)
+    """Fields added after checkpoints were first written (read as their defaults when absent)."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -278,6 +287,14 @@ class TrainConfig:
             check(self.pretrain_steps == 0, "pretrain_steps", "0 unless algo is 'hybrid'", self.pretrain_steps)
         if self.algo == "hybrid":
             check(self.policy == "gnn", "policy", "'gnn' for the hybrid (it shares a graph encoder)", self.policy)
+        if self.env_mix:
+            check(self.policy == "gnn", "policy", "'gnn' to train on env_mix (its networks differ in size)",
+                  self.policy)
+            check(len(self.env_mix) <= MAX_ENV_MIX, "env_mix", f"at most {MAX_ENV_MIX} environments",
+                  len(self.env_mix))
+            slots = sorted({env.padded_nodes for env in self.env_mix})
+            check(len(slots) == 1, "env_mix", "environments padded to one number of node slots (the same "
+                  "max_nodes)", slots)
         if self.policy == "mlp":
             check(self.env.max_nodes is None, "env.max_nodes",
                    "None for an MLP policy (its input size is fixed by the topology)",
@@ -286,12 +303,13 @@ class TrainConfig:
     @property
     def name(self) -> str:
         """A short label, e.g. ``dqn-gnn-gcn``, ``ppo-mlp`` or ``hybrid-gat-root-gating`` (the
-        encoder's root path named when it has one)."""
+        encoder's root path named when it has one; ``-mix`` when it trains on ``env_mix``)."""
         encoder = self.encoder.kind + ("" if self.encoder.root_path == "none" else f"-{self.encoder.root_path}")
+        mix = "-mix" if self.env_mix else ""
         if self.algo == "hybrid":
-            return f"hybrid-{encoder}-{self.hybrid.fusion}"
+            return f"hybrid-{encoder}-{self.hybrid.fusion}{mix}"
         parts = [self.algo, self.policy] + ([encoder] if self.policy == "gnn" else [])
-        return "-".join(parts)
+        return "-".join(parts) + mix
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -91,7 +91,7 @@ class HybridAgent(Agent):
 
 
 def _make_vec_env(config: TrainConfig, log_dir: str | os.PathLike | None) -> DummyVecEnv:
-    env = monitored_vec_env(config.env, config.hybrid.n_envs, False, log_dir)
+    env = monitored_vec_env(config.env, config.hybrid.n_envs, False, log_dir, config.env_mix)
     env.seed(config.seed)
     return env
 
