@@ -22,10 +22,13 @@ from edge_rl.experiments.budget_study import (
 )
 from edge_rl.experiments.generalisation import (
     CONDITIONS,
+    MIXTURE,
     RULES,
     Condition,
     evaluate_conditions,
     generalisation_plan,
+    in_mixture,
+    mixed_runs,
     relative_table,
     zero_shot_table,
 )
@@ -96,7 +99,7 @@ def test_zero_shot_runs_a_model_of_the_card_network_elsewhere_beside_the_rules(t
     conditions = [c for c in CONDITIONS if c.config.n_nodes in (9, 100)][:2] + [
         Condition("tiny trace", "load", CONDITIONS[0].config.replace(load_trace="google2019"))]
     plan = generalisation_plan("quick")
-    rows = evaluate_conditions([run], tmp_path, plan, conditions, workers=0, progress=False)
+    rows = evaluate_conditions([(run, tmp_path)], plan, conditions, workers=0, progress=False)
     assert set(rows["condition"]) == {c.name for c in conditions}
     assert set(rows["policy"]) == {*RULES, "oracle_one_step", "DQN-GNN"}
     assert (rows.groupby(["condition", "policy"]).size() == plan.episodes).all()
@@ -111,5 +114,14 @@ def test_zero_shot_runs_a_model_of_the_card_network_elsewhere_beside_the_rules(t
 def test_a_missing_checkpoint_names_the_run_and_what_makes_it(tmp_path: Path) -> None:
     run = Run("DQN-GNN", tiny("dqn", seed=0), eval_seeds=(10_000,))
     with pytest.raises(FileNotFoundError, match=r"run dqn-gnn-seed0 has no checkpoint in .*make reproduce"):
-        evaluate_conditions([run], tmp_path, generalisation_plan("quick"), CONDITIONS[:1], workers=0,
+        evaluate_conditions([(run, tmp_path)], generalisation_plan("quick"), CONDITIONS[:1], workers=0,
                             progress=False)
+
+
+def test_the_mixed_model_trains_on_sizes_and_loads_and_knows_where_it_is_not_zero_shot() -> None:
+    runs = mixed_runs(generalisation_plan("full"))
+    assert len(runs) == 5 and all(run.config.env_mix == MIXTURE and run.config.total_timesteps == 10_000 for run in runs)
+    assert {c.n_nodes for c in MIXTURE} == {9, 17, 30} and {c.load_scale for c in MIXTURE} == {0.5, 1.0, 1.5, 2.0}
+    inside = {c.name for c in CONDITIONS if in_mixture(c)}
+    assert inside == {"card: 17 nodes (10/6/1)", "9 nodes (5/3/1)", "30 nodes (20/9/1)", "load x0.5", "load x1.5",
+                      "load x2"}

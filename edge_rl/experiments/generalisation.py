@@ -10,8 +10,10 @@ well is what this study measures, beside the rules and the one-step oracle on th
 - the background load scaled (x0.5, x1.5, x2 the arrivals), tighter deadlines (half the card's),
   and the load of a real data-centre trace (:mod:`edge_rl.envs.traces`).
 
-Nothing is trained here: every evaluation is a task of the experiment engine (the model's
-checkpoint travels with it, so a cluster needs no shared filesystem).
+And one model trained for it: DQN-GNN + root on a mixture of networks and loads (:data:`MIXTURE`,
+:func:`mixed_runs`), at the card's budget, to show what training for generalisation buys. Every
+evaluation is a task of the experiment engine (the model's checkpoint travels with it, so a
+cluster needs no shared filesystem).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from tqdm import tqdm
 
 from edge_rl.agents import load
 from edge_rl.agents.checkpoint import paths as checkpoint_paths
-from edge_rl.config import EnvConfig
+from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.envs.oracles import OneStepOracle
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+from edge_rl.experiments.catalogue import DESIGN
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.experiments.runs import Run
@@ -68,6 +71,14 @@ CONDITIONS: tuple[Condition, ...] = (
 )
 """Every condition of the study, the card's own first (the reference: trained there)."""
 
+MIXTURE = tuple(CARD.replace(n_sensors=sensors, n_fog=fog, n_cloud=1, max_nodes=30, load_scale=scale)
+                for sensors, fog in ((5, 3), (10, 6), (20, 9)) for scale in (0.5, 1.0, 1.5, 2.0))
+"""What the mixed model trains on: 9, 17 and 30 nodes (the card's mix of types) under x0.5 to x2
+the card's background load, one drawn per episode, padded to 30 node slots."""
+MIXED = "DQN-GNN + root, mixed"
+"""The label of the model trained on :data:`MIXTURE` (DQN-GNN with the root path, the card's
+budget): what training for generalisation buys, beside the card's DQN-GNN + root."""
+
 MODELS = ("DQN-GNN + root", "PPO-GNN + root", "Hybrid (Best) + root", "DQN-GNN (SAGE) + root")
 """The card's models the study evaluates (the chosen root-path design; labels of the card's runs)."""
 RULES = ("greedy_earliest_finish", "least_loaded", "random")
@@ -91,6 +102,23 @@ class GeneralisationPlan:
     @property
     def conditions(self) -> tuple[Condition, ...]:
         return tuple(c for c in CONDITIONS if not self.only or c.name in self.only)
+
+
+def mixed_runs(plan: GeneralisationPlan, steps: int = 10_000) -> list[Run]:
+    """DQN-GNN + root trained on :data:`MIXTURE` for ``steps`` (the card's 10,000 by default),
+    ``plan.model_seeds`` seeds, validated while training on the card's network; evaluated by
+    :func:`evaluate_conditions` (its own test rows: the card's episodes)."""
+    return [Run(MIXED, TrainConfig(encoder=EncoderConfig(root_path=DESIGN), env_mix=MIXTURE, seed=seed,
+                                   total_timesteps=steps), plan.seeds)
+            for seed in range(plan.model_seeds)]
+
+
+def in_mixture(condition: Condition) -> bool:
+    """Whether the mixed model trained on ``condition``'s network and load (then it is not zero-shot there)."""
+    slots = MIXTURE[0].padded_nodes
+    if condition.config.n_nodes > slots:
+        return False
+    return condition.config.replace(max_nodes=slots) in MIXTURE
 
 
 PLANS = {"full": GeneralisationPlan("full", episodes=30, model_seeds=5),
@@ -141,17 +169,17 @@ def _checkpoint(folder: Path, run: Run) -> Files:
     return {path.name: path.read_bytes() for path in checkpoint_paths(stem)}
 
 
-def evaluate_conditions(runs: Sequence[Run], folder: str | os.PathLike, plan: GeneralisationPlan,
+def evaluate_conditions(models: Sequence[tuple[Run, str | os.PathLike]], plan: GeneralisationPlan,
                         conditions: Sequence[Condition] | None = None, workers: int | None = None,
                         address: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """Every rule, the bound, and each of ``runs``' checkpoints (under ``folder``/models) on the
-    plan's test episodes of each of ``conditions`` (default: the plan's), as tasks of the experiment engine; one row per
-    episode, with its ``condition``. The rows are ordered by condition and policy, whatever
-    order the tasks finished in."""
-    folder = Path(folder)
+    """Every rule, the bound, and each model (a run, and the results folder whose ``models/``
+    holds its checkpoint) on the plan's test episodes of each of ``conditions`` (default: the
+    plan's), as tasks of the experiment engine; one row per episode, with its ``condition``.
+    The rows are ordered by condition and policy, whatever order the tasks finished in."""
     conditions = plan.conditions if conditions is None else conditions
     jobs = [(c, p, None, 0) for c in conditions for p in (*RULES, BOUND)]
-    jobs += [(c, run.label, _checkpoint(folder, run), run.config.seed) for c in conditions for run in runs]
+    checkpoints = [(run, _checkpoint(Path(folder), run)) for run, folder in models]
+    jobs += [(c, run.label, files, run.config.seed) for c in conditions for run, files in checkpoints]
     results: dict[int, pd.DataFrame] = {}
     failed = []
     bar = tqdm(total=len(jobs), desc="evaluations", unit="task", disable=not progress, file=progress_stream())
@@ -197,5 +225,5 @@ def zero_shot_table(relative: pd.DataFrame, rule: str = RULES[0]) -> pd.DataFram
     difference to ``rule`` in that condition (positive: better than the rule)."""
     column = f"vs {rule}"
     table = relative[column].unstack("policy")
-    order = [p for p in (*MODELS, *RULES[1:], BOUND) if p in table.columns]
+    order = [p for p in (*MODELS, MIXED, *RULES[1:], BOUND) if p in table.columns]
     return table[order + [c for c in table.columns if c not in order and c != rule]].loc[relative.index.unique(0)]
