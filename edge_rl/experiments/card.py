@@ -99,7 +99,8 @@ def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame, bound_rows: pd.D
 
 def _rule_doc(name: str) -> str:
     cls = HEURISTICS.get(name)
-    return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".") if cls else name
+    # The docstring's first line, its reST literals (``x``) as Markdown's (`x`).
+    return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".").replace("``", "`") if cls else name
 
 
 BOUND = "oracle_one_step"

@@ -124,8 +124,8 @@ def plot_seed_scores(scores: pd.DataFrame, order: Sequence[str], references: Map
                   palette=colours(list(order)), size=4, ax=ax, legend=False)  # a swarm: no random jitter
     _references(ax, references or {}, vertical=True)
     ax.set(xlabel=f"mean test return of one training seed ({HIGHER})", ylabel="", title=title)
-    if references:
-        ax.legend(fontsize=7, loc="lower left")
+    if references:  # under the axes: inside, it would cover the lowest rows
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(references), frameon=False)
     return ax
 
 
@@ -138,8 +138,8 @@ def plot_returns(rows: pd.DataFrame, references: Mapping[str, float] | None = No
                 palette=colours(order), fliersize=2, ax=ax, legend=False)
     _references(ax, references or {}, vertical=True)
     ax.set(xlabel=f"test episode return ({HIGHER})", ylabel="", title=title)
-    if references:
-        ax.legend(fontsize=7, loc="lower left")
+    if references:  # under the axes: inside, it would cover the lowest rows
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(references), frameon=False)
     return ax
 
 

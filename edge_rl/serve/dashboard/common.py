@@ -63,11 +63,13 @@ def table_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             else:
                 config[column] = st.column_config.NumberColumn(format="%d" if whole else "%.2f", width="small")
         else:
-            long = values.astype(str).str.len().max() > 40 if len(values) else False
+            frame[column] = values.where(values.notna(), "")  # a missing label blank, not "None"
+            long = frame[column].astype(str).str.len().max() > 40 if len(values) else False
             config[column] = st.column_config.TextColumn(width="large" if long else "medium")
-    if len(frame.columns):
+    if len(frame.columns):  # the labels, pinned while the rest scrolls; wide enough for the longest
         first = frame.columns[0]
-        config[first] = st.column_config.Column(width="medium", pinned=True)
+        longest = frame[first].astype(str).str.len().max() if len(frame) else 0
+        config[first] = st.column_config.Column(width="large" if longest > 22 else "medium", pinned=True)
     return frame, config
 
 
@@ -113,11 +115,11 @@ def generate(config: EnvConfig, seed: int, steps: int = 0) -> tuple[NetworkState
 
 
 def nodes_frame(state: NetworkState) -> pd.DataFrame:
-    """The nodes as an editable table, node types by name, indexed by node number (the
-    topology drawing's labels)."""
+    """The nodes as an editable table, node types by name, numbered as the topology drawing
+    labels them."""
     frame = pd.DataFrame([node.model_dump() for node in state.nodes], columns=list(NODE_FEATURES))
     frame["node_type"] = [NODE_TYPES[t] for t in frame["node_type"]]
-    frame.index.name = "node"
+    frame.insert(0, "node", range(len(frame)))  # a column: the editor leaves a dynamic table's index blank
     return frame
 
 
@@ -127,7 +129,7 @@ def edges_frame(state: NetworkState) -> pd.DataFrame:
 
 def network_from_frames(nodes: pd.DataFrame, edges: pd.DataFrame) -> NetworkState:
     """The edited tables back as a validated network (pydantic's errors name the bad cell)."""
-    records = nodes.to_dict("records")
+    records = nodes.drop(columns="node", errors="ignore").to_dict("records")
     for record in records:
         for key, value in record.items():
             if isinstance(value, (np.floating, np.integer)):

@@ -41,7 +41,9 @@ left, right = st.columns([3, 1])
 with left:
     nodes = st.data_editor(
         st.session_state["nodes"], key=f"nodes-{generator}", num_rows="dynamic", width="stretch",
-        column_config={"node_type": st.column_config.SelectboxColumn("node_type", options=list(NODE_TYPES))},
+        column_config={"node": st.column_config.NumberColumn("node", disabled=True, width="small"),
+                       "node_type": st.column_config.SelectboxColumn("node_type", options=list(NODE_TYPES))},
+        hide_index=True,
     )
 with right:
     edges = st.data_editor(st.session_state["edges"], key=f"edges-{generator}", num_rows="dynamic", height=300,
