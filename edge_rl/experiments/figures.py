@@ -40,14 +40,14 @@ def colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """One colour per policy name, the same in every figure: each of the card's variants a hue
     of its own (its root-path twins a lighter shade of it), the fixed rules greys (the best
     rule, greedy earliest-finish, black), anything else (an ablation cell) after them."""
-    wheel = sns.color_palette("husl", len(CARD_VARIANTS))
-    # Around the colour wheel in steps of about half a turn: variants listed side by side (DQN-GNN,
-    # PPO-GNN), which figures show side by side, get hues far apart, not neighbouring ones.
-    step = next(k for k in range(len(wheel) // 2, 0, -1) if np.gcd(k, len(wheel)) == 1)
-    hues = [wheel[(i * step) % len(wheel)] for i in range(len(wheel))]
+    # Fifteen distinct hues (Tableau's ten but its grey, kept for the rules; the five darkest of
+    # its 20b set; one from 20c), in the catalogue's order: the card's rows, most often side by side, first.
+    distinct = ([c for i, c in enumerate(sns.color_palette("tab10")) if i != 7] + sns.color_palette("tab20b")[::4]
+                + sns.color_palette("tab20c")[4:5])
+    hues = [distinct[i % len(distinct)] for i in range(len(CARD_VARIANTS))]
     palette: dict[str, tuple[float, float, float]] = {}
     for variant, hue in zip(CARD_VARIANTS, hues):
-        palette[variant.label] = tuple(0.8 * c for c in hue)  # a darker shade, for contrast on white
+        palette[variant.label] = tuple(0.85 * c for c in hue)  # a darker shade, for contrast on white
         for design in ("root", "residual", "jk", "heads"):
             palette.setdefault(with_root_path(variant, design).label, tuple(c + (1 - c) * 0.45 for c in hue))
     for i, rule in enumerate(HEURISTICS):  # the best rule, last in the registry, darkest

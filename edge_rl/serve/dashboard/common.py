@@ -200,10 +200,12 @@ def draw_prediction(state: NetworkState, scores: list[float | None] | None = Non
 
 
 def replay_colours(names: list[str]) -> dict[str, tuple[float, float, float]]:
-    """Each replayed policy in its colour of the results figures (``hybrid: Hybrid Gating + root``
-    takes Hybrid Gating + root's)."""
-    palette = colours([name.split(": ", 1)[-1] for name in names])
-    return {name: palette[name.split(": ", 1)[-1]] for name in names}
+    """Each replayed policy in its hue of the results figures (``hybrid: Hybrid Gating + root``
+    takes Hybrid Gating's), in the hue's dark shade: a replay shows no plain twin beside a
+    root-path one, and the light shade is hard to read against the black of the best rule."""
+    family = {name: name.split(": ", 1)[-1].split(" + ", 1)[0] for name in names}
+    palette = colours(list(family.values()))
+    return {name: palette[family[name]] for name in names}
 
 
 def replay_figure(frame: pd.DataFrame, column: str, unit: str, log: bool = False, smooth: int = 1) -> Figure:
