@@ -230,7 +230,11 @@ def _studies(card: CardInputs) -> list[str]:
             f"{rule}'s on the same test episodes (positive: better than the rule); per condition and policy, "
             "`tables/generalisation.csv` has the IQM over training seeds and its interval.",
             markdown(zero_shot),
-            f"Difference to the rule across the {len(zero_shot)} conditions: {_zero_shot_summary(zero_shot)}.",
+            f"Difference to the rule across the {len(zero_shot)} conditions: {_zero_shot_summary(zero_shot)}."
+            + (" *DQN-GNN + root, mixed* is the one model trained for this: on a mixture of 9, 17 and 30 nodes "
+               "under x0.5 to x2 the card's load, one drawn per episode, for the card's 10,000 steps; it is not "
+               "zero-shot on the card's network, 9 and 30 nodes (the card's mix) or the scaled loads."
+               if "DQN-GNN + root, mixed" in zero_shot.columns else ""),
             "![Zero-shot](figures/zero_shot.png)",
         ]
     final, passes = _study_table(card, "budget_final"), _study_table(card, "budget_passes")
