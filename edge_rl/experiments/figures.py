@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
 
 from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS
@@ -220,11 +221,17 @@ def plot_layer_distances(frame: pd.DataFrame, title: str = "How alike the node e
     """
     ax = plt.subplots(figsize=(7, 4))[1]
     models = list(dict.fromkeys(frame["model"]))
-    sns.lineplot(data=frame, x="layer", y="MAD", hue="model", hue_order=models, palette=colours(models),
-                 style="design", marker="o", ax=ax, sort=False)
+    designs = list(dict.fromkeys(frame["design"]))
+    dashes = {d: (None, None) if d == "none" else (4, 2) for d in designs}  # the plain stack solid, a root path dashed
+    palette = colours(models)
+    for (model, design), rows in frame.groupby(["model", "design"], sort=False):
+        ax.plot(rows["layer"], rows["MAD"], color=palette[model], dashes=dashes[design], marker="o", markersize=4)
+    # The legend drawn by hand: a colour per model, a line style per design (seaborn's draws every entry dashed).
+    handles = [Line2D([], [], color=palette[m], marker="o", markersize=4, label=m) for m in models]
+    handles += [Line2D([], [], color="0.2", dashes=dashes[d], label=f"design: {d}") for d in designs]
     ax.set(xlabel="", ylabel="mean cosine distance between nodes (0: all alike)", title=title)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 
 
