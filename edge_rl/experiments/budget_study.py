@@ -32,7 +32,7 @@ from edge_rl.experiments.card import BOUND
 from edge_rl.experiments.catalogue import DESIGN
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
-from edge_rl.experiments.stats import improvement_interval, interquartile_mean, iqm_interval, run_scores
+from edge_rl.experiments.stats import Interval, improvement_interval, interquartile_mean, iqm_interval, run_scores
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def budget_table(points: pd.DataFrame, rule: str, rule_return: float, bound_retu
     return pd.DataFrame(rows).set_index(["policy", "budget (env steps)"])
 
 
-def _verdict(interval, estimate: float, reference: float) -> str:
+def _verdict(interval: Interval | None, estimate: float, reference: float) -> str:
     if interval is None:
         return "higher (1 seed)" if estimate > reference else "lower (1 seed)"
     if interval.low > reference:
