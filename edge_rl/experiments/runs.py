@@ -42,9 +42,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm  # plain text, to the terminal (in a notebook: the runner's progress file)
 
-from edge_rl.agents import algorithm, load
+from edge_rl.agents import Agent, algorithm, load
 from edge_rl.agents.checkpoint import CheckpointError, read_description
 from edge_rl.agents.checkpoint import paths as checkpoint_paths
+from edge_rl.checks import from_dict
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.experiments.catalogue import slug
@@ -96,8 +97,8 @@ def _trained(folder: Path, run: Run) -> bool:
     description = model.with_name(model.name + ".json")
     if not description.exists():
         return False
-    try:  # compared as configs: a field added since (ADDED_FIELDS) reads as its default
-        saved = TrainConfig.from_dict(read_description(description)["config"])
+    try:  # compared as configs, read as a checkpoint's are: only a field added since (ADDED_FIELDS) may be absent
+        saved = from_dict(TrainConfig, read_description(description)["config"], complete=True)
     except (CheckpointError, TypeError, ValueError):
         return False
     return saved == run.config
@@ -156,7 +157,7 @@ def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...]
     return {name: p.read_bytes() for p in made if (name := p.relative_to(folder).as_posix()) not in given}
 
 
-def _evaluate_splits(agent, run: Run, folder: Path, splits: Sequence[str]) -> None:
+def _evaluate_splits(agent: Agent, run: Run, folder: Path, splits: Sequence[str]) -> None:
     """Write ``run``'s evaluation rows of ``splits`` (test, validation) under ``folder``."""
     # Every environment step the model used: a hybrid's pre-training included.
     env_steps = agent.trained.get("total_env_steps", agent.trained["timesteps"])
