@@ -76,3 +76,19 @@ def test_a_notebook_timed_on_a_rerun_of_some_of_its_runs_has_no_remainder(tmp_pa
     assert table.loc["01_baselines.ipynb", "runs timed"] == 3
     assert math.isnan(table.loc["01_baselines.ipynb", "remainder (min)"])
     assert math.isnan(table.loc["total", "remainder (min)"]) and table.loc["total", "CPU (min)"] == pytest.approx(2.0)
+
+
+def test_the_estimate_counts_the_runs_not_done_and_a_hybrids_pretraining_once(tmp_path: Path) -> None:
+    from edge_rl.experiments.costs import _training_todo, run_costs
+
+    todo, planned = _training_todo(tmp_path, ["01_baselines.ipynb", "03_evaluation.ipynb"])
+    assert len(todo) == planned == len(suites.baseline_runs(suites.budget("full")))  # none done in an empty folder
+    committed = Path(__file__).resolve().parents[1] / "results"
+    assert _training_todo(committed, ["01_baselines.ipynb"])[0] == []  # all done in the committed results
+    hybrid = next(run for run in suites.hybrid_runs(suites.budget("full")) if run.config.algo == "hybrid")
+    pretraining = [run for run in suites.hybrid_runs(suites.budget("full"))
+                   if run.config.algo != "hybrid" and run.config.seed == hybrid.config.seed
+                   and run.config.encoder == hybrid.config.encoder]
+    alone = run_costs([hybrid], committed).set_index("run")["estimate (min)"][hybrid.stem]
+    beside = run_costs([hybrid, *pretraining], committed).set_index("run")["estimate (min)"][hybrid.stem]
+    assert len(pretraining) == 2 and beside < alone / 2  # its pre-training is counted in its own runs

@@ -127,8 +127,8 @@ def run_costs(runs: list, reference: str | os.PathLike = "results") -> pd.DataFr
     """Each run's estimated CPU time, in minutes, from the committed runs of the same kind
     (:func:`_rates`; the same model with the plain encoder stack when that is all that was
     committed, else the median of its algorithm): seconds per training step times the steps it
-    will take (a hybrid's own pre-training at DQN-GNN's and PPO-GNN's rates), plus seconds per
-    evaluation episode times its episodes, both scaled by the topology's node count against the
+    will take (a hybrid's own pre-training at DQN-GNN's and PPO-GNN's rates, unless that
+    pre-training is one of ``runs``: run_all reuses it), plus seconds per evaluation episode times its episodes, both scaled by the topology's node count against the
     committed runs' (a linear guess: the graph encoder's cost grows with the graph)."""
     from dataclasses import replace
 
@@ -144,12 +144,14 @@ def run_costs(runs: list, reference: str | os.PathLike = "results") -> pd.DataFr
         same = [r for kind, r in rates.items() if kind.split("-")[0] == config.algo] or list(rates.values())
         return {key: float(pd.Series([r[key] for r in same]).median()) for key in ("train", "episode", "nodes")}
 
-    records = []
+    records, listed = [], {run.config for run in runs}
     for run in runs:
         config, seconds = run.config, 0.0
         planned = algorithm(config).planned_steps(config)
         for part, steps in planned.items():
             kind = config if part == "train" else pretrain_config(config, part.removeprefix("pretrain_"))
+            if kind is not config and kind in listed:  # its own run, counted there (run_all reuses it)
+                continue
             seconds += steps * rate(kind)["train"] * config.env.n_nodes / rate(kind)["nodes"]
         episodes = len(run.eval_seeds) + len(run.val_seeds)
         seconds += episodes * rate(config)["episode"] * config.env.n_nodes / rate(config)["nodes"]
@@ -194,13 +196,30 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError:
         print(f"make reproduce: {len(stale)} notebooks to run (no committed timings to estimate from)")
         return 0
-    committed = timings.reindex(stale)["wall time (s)"].fillna(0).sum()
-    cores, here = int(timings["cores"].iloc[0]), os.cpu_count() or 1
-    expected = committed * cores / min(here, cores) / 60 if here < cores else committed / 60
-    print(f"make reproduce: {len(stale)} notebook(s) to run ({', '.join(stale)}); the committed run took "
-          f"{committed / 60:.0f} min for them on {timings['cpu'].iloc[0]} with {cores} cores: expect about "
-          f"{expected:.0f} min here ({here} cores; a slower CPU takes longer)", file=sys.stderr)
+    todo, planned = _training_todo(Path(args.results), stale)
+    training = run_costs(todo, args.reference)["estimate (min)"].sum() if todo else 0.0
+    # What the notebooks do besides training (evaluating, tables, figures): the committed wall time
+    # of those that train nothing; the training notebooks' own remainder is too small to count.
+    rest = timings.reindex([n for n in stale if n not in NOTEBOOK_SUITES])["wall time (s)"].fillna(0).sum() / 60
+    here = os.cpu_count() or 1
+    expected = training / here + rest
+    print(f"make reproduce: {len(stale)} notebook(s) to run ({', '.join(stale)}); {len(todo)} of their {planned} "
+          f"training runs are not done here (about {training:.0f} CPU-minutes, from the committed runs' rates on "
+          f"{timings['cpu'].iloc[0]}): expect about {expected:.0f} min on {here} cores (a slower CPU takes longer)",
+          file=sys.stderr)
     return 0
+
+
+def _training_todo(results: Path, stale: list[str]) -> tuple[list, int]:
+    """The training runs of the ``stale`` notebooks (full budget) not yet done in ``results``,
+    and how many they train in all."""
+    from edge_rl.experiments import suites
+    from edge_rl.experiments.runs import finished
+
+    plan = suites.budget("full")
+    runs = {run.stem: run for notebook in stale for name in NOTEBOOK_SUITES.get(notebook, ())
+            for run in getattr(suites, name)(plan)}
+    return [run for run in runs.values() if not finished(results, run)], len(runs)
 
 
 if __name__ == "__main__":

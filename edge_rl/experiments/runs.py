@@ -114,9 +114,10 @@ def _missing_splits(folder: Path, run: Run) -> list[str]:
     return missing
 
 
-def _finished(folder: Path, run: Run) -> bool:
-    """Trained with this very config, and evaluated on exactly its seeds."""
-    return _trained(folder, run) and not _missing_splits(folder, run)
+def finished(folder: str | os.PathLike, run: Run) -> bool:
+    """Whether ``run`` is done in ``folder``: trained with this very config, and evaluated on
+    exactly its seeds (what :func:`run_all` skips)."""
+    return _trained(Path(folder), run) and not _missing_splits(Path(folder), run)
 
 
 Files = dict[str, bytes]
@@ -236,7 +237,7 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
     if duplicated:
         raise ValueError(f"runs must have distinct labels per seed; repeated: {duplicated}")
     by_config = {run.config: run for run in runs}
-    todo = [run for run in runs if not _finished(folder, run)]
+    todo = [run for run in runs if not finished(folder, run)]
     # Trained with this config, but asked for seeds it has no rows for: evaluated, not retrained.
     topups = {run.stem: tuple(_missing_splits(folder, run)) for run in todo if _trained(folder, run)}
 
@@ -304,7 +305,7 @@ def read_rows(runs: Sequence[Run], folder: str | os.PathLike, split: str = "test
         model, rows_path = _paths(folder, run, split)
         if not (run.val_seeds if split == "validation" else run.eval_seeds):
             raise ValueError(f"run {run.stem} has no {split} seeds")
-        if not _finished(folder, run):
+        if not finished(folder, run):
             raise FileNotFoundError(
                 f"run {run.stem} has no up-to-date results in {folder}: run the notebook that "
                 "trains it first (make reproduce runs them in order)"
@@ -356,7 +357,7 @@ def validation_curves(runs: Sequence[Run], folder: str | os.PathLike) -> pd.Data
     frames = []
     for run in runs:
         model = _paths(Path(folder), run)[0]
-        if not _finished(Path(folder), run):
+        if not finished(Path(folder), run):
             raise FileNotFoundError(f"run {run.stem} has no up-to-date results in {folder}")
         trained = read_description(model.with_name(model.name + ".json"))["trained"]
         offset = sum(trained.get("pretrain_timesteps", {}).values())
