@@ -85,7 +85,8 @@ study: | $(STAMP)
 	@test -f $(lastword $(EXECUTED)) || $(MAKE) reproduce
 	@$(MAKE) $(STUDIED)
 
-# How long the notebooks that will rerun took in the committed run (printed before they start).
+# Before the notebooks start: which will rerun, how many of their training runs are not done, and
+# about how long that takes, at the committed runs' rates (edge_rl.experiments.costs).
 estimate: | $(STAMP)
 	@$(PY) -m edge_rl.experiments.costs $(RESULTS) --budget $(BUDGET)
 

@@ -3,8 +3,9 @@
 :func:`cost_table` splits each notebook's CPU time into training, validation while training,
 evaluation (test and model-selection episodes) and the remainder (start-up, reading, tables,
 figures), from each run's ``logs/<stem>/timing.json`` and the notebooks' wall times
-(``tables/timings.csv``). ``python -m edge_rl.experiments.costs RESULTS`` prints how long the
-notebooks that ``make reproduce`` would rerun took last time (``make reproduce`` does, first).
+(``tables/timings.csv``). ``python -m edge_rl.experiments.costs RESULTS`` prints which notebooks
+``make reproduce`` would rerun, how many of their training runs are not done in ``RESULTS``, and
+about how long that takes at the committed runs' rates (``make reproduce`` does, first).
 """
 
 from __future__ import annotations
