@@ -247,7 +247,8 @@ def _studies(card: CardInputs) -> list[str]:
             markdown(passes), markdown(final), "![Budget study](figures/budget_learning_curves.png)",
         ]
     elif zero_shot is not None:
-        sections.append("The budget study (notebook 06) has not run into this folder yet: `make study` runs it.")
+        sections.append("The budget study (notebook 06) is not complete in this folder: `make study` runs it, and an "
+                        "interrupted study resumes where it stopped (its finished runs are in `study/`).")
     return sections if len(sections) > 1 else []
 
 
