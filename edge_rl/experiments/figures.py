@@ -175,7 +175,13 @@ def plot_ablation(table: pd.DataFrame, title: str = "Ablation: IQM test return p
     """
     data = table.reset_index()
     encoders = list(dict.fromkeys(data["encoder"]))
-    fig, axes = plt.subplots(1, len(encoders), figsize=(3.6 * len(encoders), 3.8), sharey=True)
+    # Two panels a row: four side by side are shrunk to unreadable type on a page or a dashboard.
+    columns = min(2, len(encoders))
+    rows = -(-len(encoders) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(encoders):]:
+        ax.set_visible(False)
+    axes = axes.ravel()[: len(encoders)]
     designs = list(dict.fromkeys(data["design"]))
     shades = dict(zip(designs, sns.color_palette("colorblind", len(designs))))
     for ax, encoder in zip(np.atleast_1d(axes), encoders):
@@ -190,12 +196,16 @@ def plot_ablation(table: pd.DataFrame, title: str = "Ablation: IQM test return p
             high = [b[1] for b in bounds] - part["IQM over seeds"]
             ax.errorbar(x, part["IQM over seeds"], yerr=[low, high], fmt="o", capsize=3, color=shades[design],
                         label=design)
-        ax.set_xticks(range(len(fusions)), [f.replace("_", " ") for f in fusions], rotation=30, ha="right")
+        ax.set_xticks(range(len(fusions)), [f.replace("_", " ").replace(" alone", "\nalone") for f in fusions],
+                      fontsize=8)
         ax.set_title(ENCODER_NAMES.get(encoder, encoder))
         ax.grid(axis="y", alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel(f"IQM test return, 95 % interval ({HIGHER})")
-    np.atleast_1d(axes)[-1].legend(title="encoder design", fontsize=8)
-    fig.suptitle(title)
+    for ax in axes[::columns]:
+        ax.set_ylabel("IQM test return")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.suptitle(f"{title}\n(dots: IQM over seeds; bars: 95 % interval; {HIGHER})")
+    fig.legend(handles, labels, title="encoder design", fontsize=8, loc="lower center", ncol=len(designs),
+               bbox_to_anchor=(0.5, -0.06), frameon=False)
     fig.tight_layout()
     return fig
 
