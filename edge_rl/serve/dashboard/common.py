@@ -55,13 +55,14 @@ def table_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            width = "small" if len(str(column)) <= 10 else "medium"  # wide enough for its header
             finite = values.dropna()
             whole = bool(len(finite)) and bool(np.all(np.equal(np.mod(finite, 1), 0)))
             if values.isna().any():  # shown as text: a number column would print "None"
                 frame[column] = [("" if pd.isna(v) else f"{v:.0f}" if whole else f"{v:.2f}") for v in values]
-                config[column] = st.column_config.TextColumn(width="small")
+                config[column] = st.column_config.TextColumn(width=width)
             else:
-                config[column] = st.column_config.NumberColumn(format="%d" if whole else "%.2f", width="small")
+                config[column] = st.column_config.NumberColumn(format="%d" if whole else "%.2f", width=width)
         else:
             frame[column] = values.where(values.notna(), "")  # a missing label blank, not "None"
             long = frame[column].astype(str).str.len().max() > 40 if len(values) else False
