@@ -19,7 +19,7 @@ from edge_rl.config import NODE_FEATURES, EnvConfig
 from edge_rl.envs.iot_edge import make_env
 from edge_rl.serve.api import create_app
 from edge_rl.serve.conversions import network_state_from_env
-from edge_rl.serve.models import MODEL_SPECS
+from edge_rl.serve.models import MODEL_SPECS, PERFORMANCE_TABLES
 from edge_rl.serve.schemas import MAX_BATCH, MAX_NODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -347,21 +347,25 @@ def test_models_lists_every_model_type_with_its_measured_performance(client: Tes
     assert set(models) == set(MODEL_SPECS)
     for model_type, info in models.items():
         spec = MODEL_SPECS[model_type]
-        table = pd.read_csv(ROOT / "results" / "tables" / "evaluation_results.csv").set_index("Model")
+        # the best hybrid: the table and row of the variant that answers (its selection names it)
+        answering = MODEL_SPECS[info["selection"].split(":")[0]] if spec.alias_of else spec
+        table = pd.read_csv(ROOT / "results" / "tables" / PERFORMANCE_TABLES[answering.folder]).set_index("Model")
         assert info["available"] and info["error"] is None
-        row = spec.row or info["performance"]["row"]  # the best hybrid: the row of the variant that answers
-        assert info["performance"]["metrics"]["Mean Reward"] == table.loc[row, "Mean Reward"]
+        assert info["performance"]["row"] == answering.row
+        assert info["performance"]["metrics"]["Mean Reward"] == table.loc[answering.row, "Mean Reward"]
         assert info["kind"] == ("learned" if spec.checkpoint or spec.alias_of else "rule")
         if spec.checkpoint or spec.alias_of:
-            runs = pd.read_csv(ROOT / "results" / "runs" / f"{info['checkpoint']}.csv")
+            runs = pd.read_csv(ROOT / "results" / answering.folder / "runs" / f"{info['checkpoint']}.csv")
             assert info["checkpoint_performance"]["metrics"]["return"] == pytest.approx(runs["return"].mean())
 
 
 def test_one_model_and_an_unknown_one(client: TestClient) -> None:
-    from edge_rl.serve.selection import best_variant
+    from edge_rl.serve.selection import rank_variants
 
     info = client.get("/models/hybrid").json()
-    best, _ = best_variant(ROOT / "results", {t: MODEL_SPECS[t].checkpoint for t in MODEL_SPECS["hybrid"].alias_of})
+    results = ROOT / "results"
+    (best, *_), _ = rank_variants({t: (MODEL_SPECS[t].home(results), MODEL_SPECS[t].checkpoint)
+                                   for t in MODEL_SPECS["hybrid"].alias_of})
     assert best in info["selection"] and info["checkpoint"] == served(client, best)
     assert info["config_name"] == client.get(f"/models/{best}").json()["config_name"]
     assert client.get("/models/hybrid_card").json()["config_name"] == "hybrid-gcn-weighted_sum"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.serve.models import MODEL_SPECS, Predictor
-from edge_rl.serve.selection import FALLBACK_SEED, best_variant, choose_seed
+from edge_rl.serve.selection import FALLBACK_SEED, choose_seed, rank_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +38,10 @@ def test_the_best_variant_is_the_best_interquartile_mean_over_its_seeds(tmp_path
         _validation(tmp_path, f"a-seed{seed}", [value])
     for seed, value in enumerate((20.0, 21.0, 22.0, 23.0)):
         _validation(tmp_path, f"b-seed{seed}", [value])
-    best, reason = best_variant(tmp_path, {"type_a": "a", "type_b": "b"})
-    assert best == "type_b" and "type_b: of the hybrids type_a, type_b" in reason
-    assert best_variant(tmp_path, {"type_c": "c"}) == (None, "no validation results to choose by")
+    ranked, reason = rank_variants({"type_a": (tmp_path, "a"), "type_b": (tmp_path, "b"), "type_c": (tmp_path, "c")})
+    assert ranked == ["type_b", "type_a"]  # type_c has no validation rows: not ranked
+    assert "type_b: of the hybrids type_a, type_b" in reason and "against type_a's 11.50" in reason
+    assert rank_variants({"type_c": (tmp_path, "c")}) == ([], "no validation results to choose by")
 
 
 def test_the_server_loads_the_chosen_checkpoint_and_says_why(tmp_path: Path) -> None:
@@ -63,3 +64,37 @@ def test_the_server_loads_the_chosen_checkpoint_and_says_why(tmp_path: Path) -> 
         assert predictor.aliases["hybrid"] == learned.model_type
         assert predictor.checkpoint("hybrid") == f"{learned.checkpoint}-seed1"
     assert Predictor(models, seed=0, results=results).checkpoint(learned.model_type) == f"{learned.checkpoint}-seed0"
+
+
+def _copy_checkpoint(source: Path, stem: str, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(source / f"{stem}{suffix}", target)
+
+
+def test_the_unsuffixed_hybrid_serves_the_budget_study_s_when_it_validates_best(tmp_path: Path) -> None:
+    card, study = MODEL_SPECS["hybrid_gating"], MODEL_SPECS["hybrid_budget"]
+    assert study.folder == "study" and "hybrid_budget" in MODEL_SPECS["hybrid"].alias_of
+    committed = ROOT / "results"
+    if not (committed / "study" / "models" / f"{study.checkpoint}-seed0.json").is_file():
+        pytest.skip("the committed results have no budget study (make study)")
+    models, results = tmp_path / "models", tmp_path / "results"
+    _copy_checkpoint(committed / "models", f"{card.checkpoint}-seed0", models)
+    _copy_checkpoint(committed / "study" / "models", f"{study.checkpoint}-seed0", results / "study" / "models")
+    _validation(results, f"{card.checkpoint}-seed0", [80.0])
+    _validation(results / "study", f"{study.checkpoint}-seed0", [90.0])  # the study's rows, in its own folder
+
+    predictor = Predictor(models, results=results)
+    assert predictor.aliases["hybrid"] == "hybrid_budget"
+    assert predictor.checkpoint("hybrid") == f"{study.checkpoint}-seed0"
+    assert predictor.policy("hybrid").agent.config.total_timesteps == predictor.policy(
+        "hybrid_budget").agent.config.total_timesteps
+    reason = predictor.choices["hybrid"].reason
+    assert reason.startswith("hybrid_budget: ") and "against hybrid_gating's 80.00" in reason
+
+    # Without the study's checkpoints, the next best that loads answers, and says so.
+    shutil.rmtree(results / "study" / "models")
+    fallback = Predictor(models, results=results)
+    assert fallback.aliases["hybrid"] == "hybrid_gating"
+    assert fallback.choices["hybrid"].reason.startswith("hybrid_gating: the first hybrid that loads")
+    assert "make study" in fallback.errors["hybrid_budget"]

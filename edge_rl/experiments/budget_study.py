@@ -29,7 +29,7 @@ import pandas as pd
 from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.card import BOUND
-from edge_rl.experiments.catalogue import DESIGN
+from edge_rl.experiments.catalogue import DESIGN, STUDY_VARIANTS
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.stats import Interval, improvement_interval, interquartile_mean, iqm_interval, run_scores
@@ -65,10 +65,6 @@ STUDY_PLANS = {
     "quick": StudyPlan("quick", steps=3_000, seeds=1, checkpoints=(1_000, 2_000, 3_000), tune_steps=1_500,
                        tune_seeds=1, rollouts=(32, 64), eval_episodes=10, selection_episodes=10),
 }
-
-ALGORITHMS = {"dqn": "DQN-GNN", "ppo": "PPO-GNN", "hybrid": "Hybrid"}
-"""The algorithms the study trains, and their names in its tables (the card's)."""
-
 
 def study_plan(name: str) -> StudyPlan:
     """The plan called ``name``: ``full`` or ``quick``."""
@@ -109,9 +105,8 @@ def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
     """Every algorithm, ``plan.seeds`` seeds, ``plan.steps`` steps, PPO and the hybrid with
     ``rollout`` steps per environment per rollout; evaluated on the test seeds, and on the
     model-selection seeds (which choose the seed a server would serve)."""
-    return [Run(f"Budget {name} + {DESIGN}", _config(algo, seed, plan.steps, rollout), plan.eval_seeds,
-                plan.selection_seeds)
-            for seed in range(plan.seeds) for algo, name in ALGORITHMS.items()]
+    return [Run(variant.label, _config(algo, seed, plan.steps, rollout), plan.eval_seeds, plan.selection_seeds)
+            for seed in range(plan.seeds) for algo, variant in STUDY_VARIANTS.items()]
 
 
 def at_budgets(curves: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:

@@ -44,6 +44,8 @@ class Variant:
         root_path: the encoder's root path (:data:`edge_rl.config.ROOT_PATHS`; ``none``: the
             card's plain stack).
         model_type: the API's name for it, if the API serves it.
+        folder: where its runs live under ``results/``: ``""`` for the card's (``make
+            reproduce``), :data:`STUDY` for the studies' (``make study``).
     """
 
     label: str
@@ -57,6 +59,7 @@ class Variant:
     procedure: str = "card"
     model_type: str | None = None
     root_path: str = "none"
+    folder: str = ""
 
     @property
     def stem(self) -> str:
@@ -180,9 +183,29 @@ def card_name(label: str) -> str:
     return BY_LABEL[label].name if label in BY_LABEL else label
 
 
+STUDY = "study"
+"""The folder under ``results/`` of the studies' runs (``make study``), apart from the card's."""
+
+
+def _budget(algo: str, name: str) -> Variant:
+    kind = "DQN+PPO+GNN" if algo == "hybrid" else f"{algo.upper()}+GNN"
+    how = "from scratch, " if algo == "hybrid" else ""
+    return Variant(f"Budget {name} + {DESIGN}", f"Budget {name} + {DESIGN}", kind,
+                   f"{name} on the GCN encoder (root path), trained {how}for the budget study's whole budget "
+                   "(make study: 200,000 environment steps), last weights",
+                   algo, "gnn", "gcn", _CARD_FUSION.fusion if algo == "hybrid" else None,
+                   "scratch" if algo == "hybrid" else "card", f"{algo}_budget", DESIGN, STUDY)
+
+
+STUDY_VARIANTS: dict[str, Variant] = {algo: _budget(algo, name)
+                                      for algo, name in (("dqn", "DQN-GNN"), ("ppo", "PPO-GNN"), ("hybrid", "Hybrid"))}
+"""The budget study's models, by algorithm (:mod:`edge_rl.experiments.budget_study`), in
+``results/study/``; the API serves each as ``<algo>_budget``."""
+
+
 def served() -> tuple[Variant, ...]:
-    """The variants the API serves, in the catalogue's order."""
-    return tuple(v for v in VARIANTS if v.model_type is not None)
+    """The variants the API serves: the catalogue's, then the budget study's."""
+    return (*(v for v in VARIANTS if v.model_type is not None), *STUDY_VARIANTS.values())
 
 
 BEST_HYBRID = "hybrid"

@@ -4,8 +4,9 @@ Pure logic, no web framework: :mod:`edge_rl.serve.api` (FastAPI) and
 :mod:`edge_rl.serve.dashboard` (Streamlit) both call it.
 
 - :data:`MODEL_SPECS` names every policy the server runs: the catalogue's served variants
-  (:func:`edge_rl.experiments.catalogue.served`: committed checkpoints in ``results/models/``,
-  graph policies, so any topology size) and every fixed rule.
+  (:func:`edge_rl.experiments.catalogue.served`: committed checkpoints in ``results/models/``
+  and the budget study's in ``results/study/models/``, graph policies, so any topology size)
+  and every fixed rule.
 - :class:`Predictor` loads them once and answers a batch of observations per call.
 - :func:`model_performance` reads each policy's measured results from ``results/``.
 """
@@ -25,10 +26,10 @@ import pandas as pd
 from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
-from edge_rl.experiments.catalogue import BEST_HYBRID, served
+from edge_rl.experiments.catalogue import BEST_HYBRID, STUDY, served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
-from edge_rl.serve.selection import Choice, best_variant, choose_seed
+from edge_rl.serve.selection import Choice, choose_seed, rank_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SEED = 0
@@ -37,8 +38,9 @@ model's seed on validation episodes, never on test ones (:mod:`edge_rl.serve.sel
 ``GET /models`` shows the variant's row over all seeds and the served checkpoint's own test
 episodes."""
 
-PERFORMANCE_TABLE = "evaluation_results.csv"
-"""The table ``GET /models`` reads each policy's measured results from (its row ``Model``)."""
+PERFORMANCE_TABLES = {"": "evaluation_results.csv", STUDY: "budget_final.csv"}
+"""The table in ``results/tables/`` that ``GET /models`` reads a policy's measured results from
+(its row ``Model``), by the folder its runs are in: the card's, or the budget study's."""
 
 
 def results_dir() -> Path:
@@ -61,6 +63,10 @@ class ModelSpec:
         row: its row (``Model``) of ``results/tables/evaluation_results.csv``.
         checkpoint: a learned model's checkpoint stem without its seed (``hybrid-best``).
         rule: a fixed rule's name in :data:`edge_rl.envs.heuristics.HEURISTICS`.
+        algo: a learned model's algorithm.
+        alias_of: the model types one of which answers (chosen by validation score).
+        folder: where under ``results/`` its runs are (``""``: the card's; ``study``: the budget
+            study's, whose checkpoints are ``results/study/models``).
     """
 
     model_type: str
@@ -68,8 +74,9 @@ class ModelSpec:
     row: str | None
     checkpoint: str | None = None
     rule: str | None = None
-    algo: str | None = None  # a learned model's algorithm
-    alias_of: tuple[str, ...] = ()  # the model types one of which answers (chosen by validation score)
+    algo: str | None = None
+    alias_of: tuple[str, ...] = ()
+    folder: str = ""
 
     @property
     def kind(self) -> str:
@@ -78,21 +85,27 @@ class ModelSpec:
     def stem(self, seed: int = DEFAULT_SEED) -> str | None:
         return f"{self.checkpoint}-seed{seed}" if self.checkpoint else None
 
+    def home(self, results: Path) -> Path:
+        """The folder of its runs (``runs/``, ``validation/``) in the results folder ``results``."""
+        return results / self.folder
+
 
 def _rule_description(name: str) -> str:
     """A rule's docstring, first line, without reStructuredText's code quotes."""
     return (HEURISTICS[name].__doc__ or name).strip().splitlines()[0].replace("``", "")
 
 
-_LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem, algo=v.algo)  # type: ignore[arg-type]
+_LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem,  # type: ignore[arg-type]
+                           algo=v.algo, folder=v.folder)
                  for v in served())
 _HYBRIDS = tuple(spec.model_type for spec in _LEARNED if spec.algo == "hybrid")
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.model_type: spec
     for spec in (
         *(() if BEST_HYBRID in {s.model_type for s in _LEARNED} else (
-            ModelSpec(BEST_HYBRID, "The best hybrid: of the served hybrid variants, the one whose training seeds "
-                      "score best on validation episodes (selection says which).", None, algo="hybrid",
+            ModelSpec(BEST_HYBRID, "The best hybrid: of the served hybrid variants (the budget study's among them), "
+                      "the one whose training seeds score best on validation episodes (selection says which).",
+                      None, algo="hybrid",
                       alias_of=_HYBRIDS),)),
         *_LEARNED,
         *(ModelSpec(name, _rule_description(name), name, rule=name) for name in HEURISTICS),
@@ -251,7 +264,7 @@ class Predictor:
             if spec.rule is not None:
                 self.policies[spec.model_type] = RulePolicy(spec.rule)
             elif spec.checkpoint is not None:
-                self.choices[spec.model_type] = choose_seed(self.results_dir, spec.checkpoint, self.seed)
+                self.choices[spec.model_type] = choose_seed(spec.home(self.results_dir), spec.checkpoint, self.seed)
         if not lazy:
             for model_type in MODEL_SPECS:
                 self._ensure(model_type)
@@ -266,16 +279,22 @@ class Predictor:
         else:
             self._load(spec)
 
+    def checkpoints(self, spec: ModelSpec) -> Path:
+        """The folder of ``spec``'s checkpoints: :attr:`models_dir` for the card's models, the
+        study's own ``<results>/study/models`` for the budget study's."""
+        return spec.home(self.results_dir) / "models" if spec.folder else self.models_dir
+
     def _load(self, spec: ModelSpec) -> None:
         choice = self.choices[spec.model_type]
-        path = self.models_dir / choice.stem
+        path = self.checkpoints(spec) / choice.stem
         try:
             agent = load(path)
         except (CheckpointError, OSError) as error:
-            self.errors[spec.model_type] = (
-                f"{error}. Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with "
-                f"{choice.stem}.json/.safetensors, or run `make reproduce` to train it."
-            )
+            where = (f"Point EDGE_RL_RESULTS_DIR (or --results-dir) at a folder whose {spec.folder}/models has "
+                     f"{choice.stem}.json/.safetensors, or run `make study` to train it." if spec.folder else
+                     f"Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with {choice.stem}.json/.safetensors, "
+                     "or run `make reproduce` to train it.")
+            self.errors[spec.model_type] = f"{error}. {where}"
             return
         if agent.config.policy != "gnn":
             self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
@@ -287,11 +306,12 @@ class Predictor:
                                             f"({type(error).__name__}: {error})")
 
     def _resolve(self, spec: ModelSpec) -> None:
-        """An alias answers with the variant that scores best on validation and loads (the first
-        that loads, without validation results)."""
-        best, reason = best_variant(self.results_dir, {t: MODEL_SPECS[t].checkpoint for t in spec.alias_of})
-        order = [best] if best is not None else []
-        order += [t for t in spec.alias_of if t not in order]
+        """An alias answers with the variant that scores best on validation and loads (the next
+        best if it does not load; the first that loads, without validation results)."""
+        ranked, reason = rank_variants({t: (MODEL_SPECS[t].home(self.results_dir), MODEL_SPECS[t].checkpoint)
+                                        for t in spec.alias_of})
+        best = ranked[0] if ranked else None
+        order = ranked + [t for t in spec.alias_of if t not in ranked]
         for candidate in order:
             self._ensure(candidate)
             if candidate in self.policies:
@@ -322,6 +342,8 @@ class Predictor:
     def checkpoint(self, model_type: str) -> str:
         """The checkpoint stem or the rule's name that answers for ``model_type``."""
         spec = MODEL_SPECS[model_type]
+        if spec.alias_of:  # which variant answers is known once it is resolved
+            self._ensure(model_type)
         return self.choices[model_type].stem if model_type in self.choices else spec.rule  # type: ignore[return-value]
 
     def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:
@@ -342,21 +364,22 @@ def _json_value(value: Any) -> Any:
 
 def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
                       stem: str | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """``(variant, checkpoint)``: the policy's row of ``results/tables/evaluation_results.csv``
-    (every training seed on the test episodes) and, for learned models, the mean of the served
-    checkpoint's own test episodes (``results/runs/<stem>.csv``; ``stem`` default: seed 0's).
+    """``(variant, checkpoint)``: the policy's row of its table (:data:`PERFORMANCE_TABLES`: every
+    training seed on the test episodes) and, for learned models, the mean of the served
+    checkpoint's own test episodes (``<its folder>/runs/<stem>.csv``; ``stem`` default: seed 0's).
     Either is None when its file is missing."""
     results = Path(results) if results is not None else results_dir()
     variant = checkpoint = None
-    table = results / "tables" / PERFORMANCE_TABLE
+    name = PERFORMANCE_TABLES[spec.folder]
+    table = results / "tables" / name
     if table.is_file():
         frame = pd.read_csv(table)
         rows = frame[frame["Model"] == spec.row]
         if len(rows):
             metrics = {k: _json_value(v) for k, v in rows.iloc[0].items() if k != "Model"}
-            variant = {"source": f"{results.name}/tables/{PERFORMANCE_TABLE}", "row": spec.row, "metrics": metrics}
+            variant = {"source": f"{results.name}/tables/{name}", "row": spec.row, "metrics": metrics}
     stem = stem if stem is not None else spec.stem()
-    runs = results / "runs" / f"{stem}.csv" if stem else None
+    runs = spec.home(results) / "runs" / f"{stem}.csv" if stem else None
     if runs is not None and runs.is_file():
         frame = pd.read_csv(runs)
         numeric = ["return", "deadline_success", "latency_mean_ms", "latency_p95_ms", "energy_per_task_j",
@@ -364,5 +387,5 @@ def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
         metrics = {k: _json_value(frame[k].mean()) for k in numeric if k in frame}
         metrics["return_std"] = _json_value(frame["return"].std()) if "return" in frame else None
         metrics["episodes"] = len(frame)
-        checkpoint = {"source": f"{results.name}/runs/{runs.name}", "metrics": metrics}
+        checkpoint = {"source": "/".join((results.name, *Path(spec.folder).parts, "runs", runs.name)), "metrics": metrics}
     return variant, checkpoint

@@ -4,7 +4,8 @@ Every training run of ``make reproduce`` is also evaluated on the model-selectio
 (:data:`edge_rl.evaluation.SELECTION_SEEDS`), its rows in ``results/validation/<stem>.csv``.
 A learned model type is served by the training seed whose mean validation return is the
 highest (:func:`choose_seed`); the unsuffixed ``hybrid`` by the hybrid variant whose seeds
-have the highest interquartile mean of those returns (:func:`best_variant`). Without
+have the highest interquartile mean of those returns (:func:`rank_variants`), the budget study's
+(``results/study/validation``, on the same episodes) among them. Without
 validation rows (a folder of checkpoints alone), seed 0 answers, and ``GET /models`` says so.
 """
 
@@ -58,17 +59,19 @@ def choose_seed(results: Path, prefix: str, seed: int | None = None) -> Choice:
                   "episodes (never the test episodes)", scores[best])
 
 
-def best_variant(results: Path, prefixes: dict[str, str]) -> tuple[str | None, str]:
-    """Of the model types ``prefixes`` (model type -> checkpoint prefix), the one whose seeds have
-    the highest interquartile mean of their mean validation returns, and why; None without
-    validation results."""
+def rank_variants(candidates: dict[str, tuple[Path, str]]) -> tuple[list[str], str]:
+    """Of the model types ``candidates`` (model type -> (results folder, checkpoint prefix)),
+    those with validation results, best first by the interquartile mean over their training
+    seeds of the mean validation return; and why the first is first (``[]`` without any)."""
     iqm = {}
-    for model_type, prefix in prefixes.items():
+    for model_type, (results, prefix) in candidates.items():
         scores = list(validation_scores(results, prefix).values())
         if scores:
             iqm[model_type] = float(interquartile_mean(scores))
     if not iqm:
-        return None, "no validation results to choose by"
-    best = max(iqm, key=iqm.get)
-    return best, (f"{best}: of the hybrids {', '.join(sorted(iqm))}, the best interquartile mean over training "
-                  f"seeds of the validation return ({iqm[best]:.2f})")
+        return [], "no validation results to choose by"
+    ranked = sorted(iqm, key=lambda t: -iqm[t])  # stable: the first listed on ties
+    best = ranked[0]
+    runner_up = f", against {ranked[1]}'s {iqm[ranked[1]]:.2f}" if len(ranked) > 1 else ""
+    return ranked, (f"{best}: of the hybrids {', '.join(sorted(iqm))}, the best interquartile mean over training "
+                    f"seeds of the validation return ({iqm[best]:.2f}{runner_up})")

@@ -77,12 +77,14 @@ def table_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 def table_name(model_type: str) -> str:
     """What the results tables call the checkpoint ``model_type`` serves, e.g. ``hybrid: Hybrid
     Gating + root`` (a rule, or a model without rows in results/, keeps its own name)."""
+    served = predictor(models_dir())
     try:
-        stem = predictor(models_dir()).checkpoint(model_type)
+        stem = served.checkpoint(model_type)
     except (KeyError, ValueError, serving.ModelUnavailableError):
         return model_type
+    home = serving.MODEL_SPECS[served.aliases.get(model_type, model_type)].home(results_dir())
     for split in ("runs", "validation"):
-        path = results_dir() / split / f"{stem}.csv"
+        path = home / split / f"{stem}.csv"
         if path.exists():
             return f"{model_type}: {pd.read_csv(path, usecols=['policy'], nrows=1)['policy'].iloc[0]}"
     return model_type
