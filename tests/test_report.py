@@ -102,8 +102,9 @@ def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
     assert scratch.pretrain_steps == 0 and scratch.total_timesteps == 10_000 + 16_384 + 5_120
     assert rollout_steps(10_000, 8 * 1024) == 16_384
     labels = [run.label for run in runs]
-    assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == 3
-    assert labels.count("Hybrid (Best) + root") == 10 and labels.count("Hybrid (Final) + root") == 3
+    assert labels.count("Hybrid (Best)") == 10 and labels.count("Hybrid (Final)") == full.our_seeds == 10
+    assert all(labels.count(label) == 10 for label in ("Hybrid (Best) + root", "Hybrid (Final) + root",
+                                                       "Hybrid (scratch) + root", "Hybrid Gating", "Hybrid SAGE + root"))
     assert len(ablation_runs(full)) == full.ablation_seeds * 2 * (4 * 2 + 4 * 3) < len(runs)
 
 

@@ -29,7 +29,7 @@ class Budget:
     name: str
     eval_episodes: int  # test episodes per policy (and per trained model)
     train_seeds: int  # training seeds per variant
-    long_seeds: int  # training seeds of the long hybrid runs (from scratch, "Final")
+    our_seeds: int  # training seeds of our hybrid rows, not the card's: Final, scratch, Gating, SAGE
     step_scale: float  # fraction of the card's training steps
     ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
     ablation_seeds: int = 3  # training seeds per cell of the encoder x fusion x design ablation
@@ -54,10 +54,10 @@ class Budget:
 
 
 BUDGETS = {
-    # A full run is about 3 hours on 2 cores: the long hybrids and the ablation grid get fewer
-    # seeds than the card's rows (each seed of Final or scratch costs 3-5 card-procedure runs).
-    "full": Budget("full", eval_episodes=100, train_seeds=10, long_seeds=3, step_scale=1.0, ablation_seeds=3),
-    "quick": Budget("quick", eval_episodes=10, train_seeds=2, long_seeds=1, step_scale=0.1, ppo_rollout=128,
+    # A full run is about 4.5 hours on 2 cores: every row of the card's tables has 10 seeds; the
+    # ablation grid's other cells get 3 (24 cells at 10 seeds would add about 3 hours).
+    "full": Budget("full", eval_episodes=100, train_seeds=10, our_seeds=10, step_scale=1.0, ablation_seeds=3),
+    "quick": Budget("quick", eval_episodes=10, train_seeds=2, our_seeds=1, step_scale=0.1, ppo_rollout=128,
                     ablation_seeds=1, design_seeds=1, selection_episodes=10),
 }
 
@@ -128,26 +128,27 @@ def hybrid_runs(budget: Budget) -> list[Run]:
 
     Per seed: DQN-GNN and PPO-GNN for GCN and GAT (pre-training, 10,000 steps each), then the
     card's hybrids by its procedure, each fine-tuned for 5,000 steps: "Hybrid (Best)" (GCN,
-    weighted sum, best on validation seeds), "Hybrid GAT", "Hybrid Attention". On the
-    ablation's seeds (``ablation_seeds``), also "Hybrid Gating" and "Hybrid SAGE" with its
-    GraphSAGE pre-training, the other two rows of the grid that notebook 04 completes. On
-    ``long_seeds`` seeds: "Hybrid (Final)", 20,000 fine-tuning steps, last weights; and "Hybrid
-    (scratch)", no pre-training, as many environment steps as the card's whole procedure.
+    weighted sum, best on validation seeds), "Hybrid GAT", "Hybrid Attention". On ``our_seeds``
+    seeds (and the ablation's), the rows that are ours: "Hybrid Gating" and "Hybrid SAGE" with
+    its GraphSAGE pre-training (two cells of the grid that notebook 04 completes), "Hybrid
+    (Final)", 20,000 fine-tuning steps, last weights, and "Hybrid (scratch)", no pre-training, as
+    many environment steps as the card's whole procedure.
     """
-    def in_grid_only(variant: Variant) -> bool:  # ours, not the card's: trained on the ablation's seeds
+    def in_grid_only(variant: Variant) -> bool:  # a grid cell of ours, not a card row
         return variant.encoder == "sage" or variant.fusion == "gating"
 
     runs = []
     for seed in range(budget.train_seeds):
         card = _card_hybrid(budget, seed)
-        grid = seed < budget.ablation_seeds
+        ours = seed < budget.our_seeds
+        grid = ours or seed < budget.ablation_seeds
         for root_path in designs():
             hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path
                        and (grid or not in_grid_only(v))]
             for encoder in ("gcn", "gat", "sage") if grid else ("gcn", "gat"):
                 runs += _pretraining(budget, card, encoder, root_path)
             runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure == "card"]
-            if seed < budget.long_seeds:
+            if ours:
                 runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure != "card"]
     return runs
 
