@@ -125,3 +125,37 @@ def test_the_mixed_model_trains_on_sizes_and_loads_and_knows_where_it_is_not_zer
     inside = {c.name for c in CONDITIONS if in_mixture(c)}
     assert inside == {"card: 17 nodes (10/6/1)", "9 nodes (5/3/1)", "30 nodes (20/9/1)", "load x0.5", "load x1.5",
                       "load x2"}
+
+
+def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from edge_rl.config import TrainConfig
+    from edge_rl.experiments.model_card import _limitations, _studies
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    card = SimpleNamespace(results=tmp_path, config=TrainConfig())
+    assert _studies(card) == []
+    assert "**One topology trained**" in "".join(_limitations(card))
+
+    pd.DataFrame({"DQN-GNN + root": [-2.0, 5.0], "DQN-GNN + root, mixed": [-3.0, 7.0], "least_loaded": [-40.0, -9.0]},
+                 index=pd.Index(["card: 17 nodes", "load x2"], name="condition")).to_csv(tables / "zero_shot.csv")
+    text = "\n".join(_studies(card))
+    assert "### Other networks and loads, zero-shot" in text and "is not complete in this folder" in text
+    assert "DQN-GNN + root from -2.0 to +5.0 (above the rule in 1 of 2)" in text
+    assert "changed the return by +0.50 on average over the conditions (-1.00 to +2.00)" in "".join(_limitations(card))
+
+    rule, dqn, ppo = "greedy_earliest_finish", "Budget DQN-GNN + root", "Budget PPO-GNN + root"
+    pd.DataFrame({f"passes {rule} from (env steps)": ["50,000", "not within 200,000"]},
+                 index=pd.Index([dqn, ppo], name="policy")).to_csv(tables / "budget_passes.csv")
+    pd.DataFrame({"Mean Reward": [95.5, 94.0, 90.0, 88.5], "Gap to bound": [0.0, 1.5, 5.5, 7.0]},
+                 index=pd.Index(["oracle_one_step (bound)", dqn, rule, ppo], name="Model")).to_csv(
+        tables / "budget_final.csv")
+    text = "\n".join(_studies(card))
+    assert "### Training longer (budget study)" in text and "not complete" not in text
+    assert (f"{dqn} stays above {rule} from 50,000 steps on the validation episodes; its final weights score 94.00 "
+            "on the test episodes (+4.00 against the rule, 1.50 below the one-step oracle)") in text
+    assert f"{ppo} does not stay above {rule} not within 200,000 steps" not in text
+    assert f"{ppo} does not stay above {rule} within 200,000 steps" in text and "(-1.50 against the rule" in text
+    assert "`hybrid_budget`" in text

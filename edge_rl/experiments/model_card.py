@@ -230,6 +230,23 @@ def _mixture_effect(table: pd.DataFrame) -> str:
             f"average over the conditions ({difference.min():+.2f} to {difference.max():+.2f}).")
 
 
+def _budget_summary(final: pd.DataFrame, passes: pd.DataFrame) -> str:
+    """Per algorithm of the budget study: from which budget it stays above the rule on the
+    validation episodes, and its final weights on the test episodes against the rule and the bound."""
+    column = passes.columns[0]  # "passes <rule> from (env steps)"
+    rule = column.removeprefix("passes ").removesuffix(" from (env steps)")
+    parts = []
+    for policy, first in passes[column].items():
+        row = final.loc[policy]
+        first = str(first)
+        when = (f"does not stay above {rule} {first.removeprefix('not ')} steps" if first.startswith("not ") else
+                f"stays above {rule} from {first} steps")
+        parts.append(f"{policy} {when} on the validation episodes; its final weights score {row['Mean Reward']:.2f} "
+                     f"on the test episodes ({row['Mean Reward'] - final.loc[rule, 'Mean Reward']:+.2f} against the "
+                     f"rule, {row['Gap to bound']:.2f} below the one-step oracle)")
+    return "; ".join(parts) + "."
+
+
 def _studies(card: CardInputs) -> list[str]:
     """The studies of ``make study``, where their tables exist: the card's models zero-shot on
     other networks and loads (notebook 07), and training for longer (notebook 06)."""
@@ -259,7 +276,11 @@ def _studies(card: CardInputs) -> list[str]:
             "DQN-GNN, PPO-GNN and the hybrid (root-path GCN, the hybrid from scratch) trained for the same "
             "environment steps, PPO's rollout length chosen on validation seeds (notebook 06). From which budget "
             "each stays above the rule on the validation episodes, and the last weights on the test episodes:",
-            markdown(passes), markdown(final), "![Budget study](figures/budget_learning_curves.png)",
+            markdown(passes), markdown(final), _budget_summary(final, passes),
+            "![Budget study](figures/budget_learning_curves.png)",
+            "`make serve` offers these final weights as `dqn_budget`, `ppo_budget` and `hybrid_budget` (each the "
+            "training seed that scores best on the model-selection episodes), and the unsuffixed `hybrid` serves "
+            "whichever hybrid scores best there, the card's or this one; `GET /models` says which, and why.",
         ]
     elif zero_shot is not None:
         sections.append("The budget study (notebook 06) is not complete in this folder: `make study` runs it, and an "
