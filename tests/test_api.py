@@ -90,7 +90,9 @@ def test_the_cards_example_request_with_17_nodes(client: TestClient) -> None:
 @pytest.mark.parametrize("model_type", LEARNED)
 def test_predict_answers_the_node_the_loaded_model_chooses(client: TestClient, model_type: str) -> None:
     """The environment's own observation into the checkpoint, beside the card's request to the API."""
-    agent = load(MODELS / served(client, model_type))
+    info = client.get(f"/models/{model_type}").json()
+    assert Path(info["checkpoint_path"]).name == info["checkpoint"]
+    agent = load(info["checkpoint_path"])
     env = make_env()
     rng = np.random.default_rng(1)
     for seed in range(2):
@@ -355,7 +357,9 @@ def test_models_lists_every_model_type_with_its_measured_performance(client: Tes
         assert info["performance"]["metrics"]["Mean Reward"] == table.loc[answering.row, "Mean Reward"]
         assert info["kind"] == ("learned" if spec.checkpoint or spec.alias_of else "rule")
         if spec.checkpoint or spec.alias_of:
-            runs = pd.read_csv(ROOT / "results" / answering.folder / "runs" / f"{info['checkpoint']}.csv")
+            folder = ROOT / "results" / answering.folder
+            assert info["checkpoint_path"] == str((folder / "models" if answering.folder else MODELS) / info["checkpoint"])
+            runs = pd.read_csv(folder / "runs" / f"{info['checkpoint']}.csv")
             assert info["checkpoint_performance"]["metrics"]["return"] == pytest.approx(runs["return"].mean())
 
 

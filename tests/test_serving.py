@@ -24,6 +24,7 @@ from edge_rl.serve.conversions import (
 )
 from edge_rl.serve.models import (
     MODEL_SPECS,
+    PERFORMANCE_TABLES,
     ModelUnavailableError,
     NoEligibleNodeError,
     Predictor,
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "results" / "models"
 RESULTS = ROOT / "results"
 LEARNED = [m for m, spec in MODEL_SPECS.items() if spec.checkpoint]
+STUDY = {m for m in LEARNED if MODEL_SPECS[m].folder}  # read from <results>/study/models, whatever the models folder
 VALID_NODE = {"cpu_util": 0.5, "mem_util": 0.5, "energy": 1.0, "latency": 10.0, "bandwidth": 50.0, "queue_len": 1.0,
               "node_type": 1}
 
@@ -159,7 +161,7 @@ def test_every_model_type_loads_from_the_committed_checkpoints(predictor: Predic
 
 @pytest.mark.parametrize("model_type", LEARNED)
 def test_a_learned_model_decides_as_its_agent_predicts(predictor: Predictor, model_type: str) -> None:
-    agent = load(MODELS / predictor.checkpoint(model_type))
+    agent = load(predictor.checkpoint_path(model_type))
     for obs, env in _states(steps=15):
         decision = predictor.predict(model_type, [to_observation(*network_state_from_env(env))])[0]
         assert decision.selected_node == agent.predict(obs)[0]
@@ -238,7 +240,7 @@ def test_a_missing_checkpoint_leaves_the_other_models_serving(tmp_path: Path) ->
         shutil.copy(MODELS / f"{served}{suffix}", tmp_path)
     predictor = Predictor(tmp_path)
     assert "dqn" in predictor.policies and "greedy_earliest_finish" in predictor.policies
-    assert set(predictor.errors) - {"hybrid"} == set(LEARNED) - {"dqn"}
+    assert set(predictor.errors) - {"hybrid"} == set(LEARNED) - {"dqn"} - STUDY
     with pytest.raises(ModelUnavailableError, match=r"hybrid-best-seed\d+.*EDGE_RL_MODELS_DIR"):
         predictor.policy("hybrid_card")
     with pytest.raises(UnknownModelError, match="accepted: .*'hybrid'"):
@@ -248,7 +250,7 @@ def test_a_missing_checkpoint_leaves_the_other_models_serving(tmp_path: Path) ->
 def test_the_models_folder_follows_the_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGE_RL_MODELS_DIR", str(tmp_path))
     predictor = Predictor()
-    assert predictor.models_dir == tmp_path and set(predictor.errors) - {"hybrid"} == set(LEARNED)
+    assert predictor.models_dir == tmp_path and set(predictor.errors) - {"hybrid"} == set(LEARNED) - STUDY
 
 
 # ---------------------------------------------------------------------- measured performance
@@ -259,11 +261,13 @@ def test_performance_is_the_row_of_the_results_table(model_type: str) -> None:
     """(The best hybrid answers with its variant's row: tests/test_api.py.)"""
     spec = MODEL_SPECS[model_type]
     variant, own = model_performance(spec, RESULTS)
-    table = pd.read_csv(RESULTS / "tables" / "evaluation_results.csv").set_index("Model")
-    assert variant["source"] == "results/tables/evaluation_results.csv" and variant["row"] == spec.row
+    name = PERFORMANCE_TABLES[spec.folder]  # the card's table, or the budget study's
+    table = pd.read_csv(RESULTS / "tables" / name).set_index("Model")
+    assert variant["source"] == f"results/tables/{name}" and variant["row"] == spec.row
     assert variant["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
     if spec.checkpoint:
-        runs = pd.read_csv(RESULTS / "runs" / f"{spec.stem()}.csv")
+        runs = pd.read_csv(RESULTS / spec.folder / "runs" / f"{spec.stem()}.csv")
+        assert own["source"] == "/".join(("results", *Path(spec.folder).parts, "runs", f"{spec.stem()}.csv"))
         assert own["metrics"]["return"] == pytest.approx(runs["return"].mean())
         assert own["metrics"]["episodes"] == len(runs)
     else:

@@ -119,6 +119,7 @@ class Server:
             available=policy is not None,
             error=predictor.errors.get(model_type),
             checkpoint=choice.stem if choice else None,
+            checkpoint_path=str(path) if (path := predictor.checkpoint_path(model_type)) else None,
             selection=choice.reason if choice else None,
             config_name=policy.agent.name if learned else None,
             confidence=policy.confidence if policy is not None else "unknown: the model is unavailable",

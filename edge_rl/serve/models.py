@@ -346,6 +346,12 @@ class Predictor:
             self._ensure(model_type)
         return self.choices[model_type].stem if model_type in self.choices else spec.rule  # type: ignore[return-value]
 
+    def checkpoint_path(self, model_type: str) -> Path | None:
+        """Where the checkpoint that answers for ``model_type`` is read from (its stem); None for a rule."""
+        stem = self.checkpoint(model_type)
+        spec = MODEL_SPECS[self.aliases.get(model_type, model_type)]
+        return self.checkpoints(spec) / stem if spec.checkpoint else None
+
     def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:
         """Decisions for a batch of observations (any sizes), in order."""
         return self.policy(model_type).decide(observations)

@@ -299,7 +299,7 @@ class PredictResponse(BaseModel):
     """The card's answer, plus the per-node scores the choice was made from."""
 
     model_type: str
-    model: str = Field(description="The checkpoint (results/models/<model>) or the rule that answered.")
+    model: str = Field(description="The checkpoint's stem (GET /models gives its path) or the rule that answered.")
     selected_node: int = Field(description="Index of the chosen node in network_state.nodes.")
     confidence: float | None = Field(
         description="Probability of the chosen node under the model's action distribution (the "
@@ -366,7 +366,10 @@ class ModelInfo(BaseModel):
     description: str
     available: bool
     error: str | None = Field(description="Why the policy is unavailable (e.g. a missing checkpoint).")
-    checkpoint: str | None = Field(description="The checkpoint's stem in the models folder.")
+    checkpoint: str | None = Field(description="The checkpoint's stem in its models folder.")
+    checkpoint_path: str | None = Field(
+        default=None, description="Where the server reads it: the card's models folder, or the budget study's "
+        "(<results>/study/models), then the stem (.json and .safetensors).")
     selection: str | None = Field(description="Why this checkpoint answers: the training seed (and, for the "
                                   "unsuffixed hybrid, the variant) with the best validation return; never "
                                   "chosen on test episodes.")
@@ -378,7 +381,8 @@ class ModelInfo(BaseModel):
         "on the same test episodes (source and row named). null if results/ has no such table."
     )
     checkpoint_performance: dict[str, Any] | None = Field(
-        description="The served checkpoint's own test episodes (results/runs/<checkpoint>.csv), "
+        description="The served checkpoint's own test episodes (results/runs/<checkpoint>.csv, the budget "
+        "study's in results/study/runs), "
         "averaged; null for rules and when the file is missing."
     )
 
