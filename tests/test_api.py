@@ -351,7 +351,7 @@ def test_models_lists_every_model_type_with_its_measured_performance(client: Tes
         spec = MODEL_SPECS[model_type]
         # the best hybrid: the table and row of the variant that answers (its selection names it)
         answering = MODEL_SPECS[info["selection"].split(":")[0]] if spec.alias_of else spec
-        table = pd.read_csv(ROOT / "results" / "tables" / PERFORMANCE_TABLES[answering.folder]).set_index("Model")
+        table = pd.read_csv(ROOT / "results" / "tables" / PERFORMANCE_TABLES[answering.folder], index_col=0)
         assert info["available"] and info["error"] is None
         assert info["performance"]["row"] == answering.row
         assert info["performance"]["metrics"]["Mean Reward"] == table.loc[answering.row, "Mean Reward"]

@@ -262,7 +262,7 @@ def test_performance_is_the_row_of_the_results_table(model_type: str) -> None:
     spec = MODEL_SPECS[model_type]
     variant, own = model_performance(spec, RESULTS)
     name = PERFORMANCE_TABLES[spec.folder]  # the card's table, or the budget study's
-    table = pd.read_csv(RESULTS / "tables" / name).set_index("Model")
+    table = pd.read_csv(RESULTS / "tables" / name, index_col=0)
     assert variant["source"] == f"results/tables/{name}" and variant["row"] == spec.row
     assert variant["metrics"]["Mean Reward"] == table.loc[spec.row, "Mean Reward"]
     if spec.checkpoint:

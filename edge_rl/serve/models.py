@@ -379,10 +379,9 @@ def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
     name = PERFORMANCE_TABLES[spec.folder]
     table = results / "tables" / name
     if table.is_file():
-        frame = pd.read_csv(table)
-        rows = frame[frame["Model"] == spec.row]
-        if len(rows):
-            metrics = {k: _json_value(v) for k, v in rows.iloc[0].items() if k != "Model"}
+        frame = pd.read_csv(table, index_col=0)  # the rows are named in the first column ("Model", "policy")
+        if spec.row in frame.index:
+            metrics = {k: _json_value(v) for k, v in frame.loc[spec.row].items()}
             variant = {"source": f"{results.name}/tables/{name}", "row": spec.row, "metrics": metrics}
     stem = stem if stem is not None else spec.stem()
     runs = spec.home(results) / "runs" / f"{stem}.csv" if stem else None
