@@ -195,7 +195,12 @@ def _technical(card: CardInputs) -> list[str]:
 
 def _study_table(card: CardInputs, name: str) -> pd.DataFrame | None:
     path = card.results / "tables" / f"{name}.csv"
-    return pd.read_csv(path, index_col=0) if path.is_file() else None
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, index_col=0)
+    text = table.select_dtypes(exclude="number").columns  # a blank text cell (a rule's interval) stays blank
+    table[text] = table[text].fillna("")
+    return table
 
 
 def _zero_shot_summary(table: pd.DataFrame) -> str:
