@@ -99,13 +99,16 @@ def draw_topology(config: EnvConfig | None = None, ax: plt.Axes | None = None) -
 
 
 def plot_curves(curves: pd.DataFrame, references: Mapping[str, float] | None = None, ax: plt.Axes | None = None,
-                title: str = "Learning curves") -> plt.Axes:
+                title: str = "Learning curves", zoom: float | None = None) -> plt.Axes:
     """Validation return against environment steps: the mean over training seeds with its 95 %
     bootstrap band, each policy over its own steps, and the rules on the same episodes.
 
     Args:
         curves: ``policy, seed, step, return`` (:func:`edge_rl.experiments.runs.validation_curves`).
         references: name -> return of a fixed rule on the same validation episodes.
+        zoom: show returns from this far below the lowest reference to a quarter of it above the
+            highest, on a logarithmic step axis (a long run's early returns, hundreds of points
+            below, would squash the end where the curves meet the rule); the legend goes under it.
     """
     ax = ax if ax is not None else plt.subplots(figsize=(7, 4))[1]
     names = list(dict.fromkeys(curves["policy"]))
@@ -113,7 +116,13 @@ def plot_curves(curves: pd.DataFrame, references: Mapping[str, float] | None = N
                  errorbar=("ci", 95), seed=0, ax=ax, marker="o", markersize=3)
     _references(ax, references or {})
     ax.set(xlabel="environment steps (pre-training included)", ylabel=f"validation return ({HIGHER})", title=title)
-    ax.legend(fontsize=7, loc="lower right")
+    if zoom is not None and references:
+        ax.set_xscale("log")
+        ax.set_ylim(min(references.values()) - zoom, max(references.values()) + zoom / 4)
+        ax.set_xlabel("environment steps (pre-training included; log scale)")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    else:
+        ax.legend(fontsize=7, loc="lower right")
     return ax
 
 
