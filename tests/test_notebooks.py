@@ -77,3 +77,16 @@ def test_a_missing_earlier_result_stops_the_real_notebook_and_names_it(tmp_path:
         run_notebook(root / "notebooks" / "03_evaluation.ipynb", tmp_path / "out.ipynb",
                      {"results_dir": str(tmp_path / "empty")})
     assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_record_counts_the_study_s_checkpoints_too(tmp_path: Path) -> None:
+    import pandas as pd
+
+    results = tmp_path / "results"
+    (results / "study" / "models").mkdir(parents=True)
+    (results / "quick" / "models").mkdir(parents=True)  # another folder's: not this one's
+    code = "; ".join(f"open({str(results / folder / 'models' / 'new.json')!r}, 'w').write('{{}}')"
+                     for folder in ("study", "quick"))
+    source = _notebook(tmp_path / "nb.ipynb", code)
+    assert main([str(source), str(tmp_path / "out.ipynb"), "--record", str(results)]) == 0
+    assert pd.read_csv(results / "tables" / "timings.csv").iloc[0]["checkpoints written"] == 1

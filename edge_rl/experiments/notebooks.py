@@ -28,6 +28,7 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
+from edge_rl.experiments.catalogue import STUDY
 from edge_rl.files import atomic_write
 from edge_rl.versions import package_versions
 
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.record:
-        written = [p for p in (Path(args.record) / "models").glob("*.json") if p.stat().st_mtime >= started]
+        folders = (Path(args.record) / "models", Path(args.record) / STUDY / "models")  # the card's, the studies'
+        written = [p for folder in folders for p in folder.glob("*.json") if p.stat().st_mtime >= started]
         record_timing(args.record, Path(args.source).name, time.perf_counter() - start, len(written), parameters)
     return 0
 
