@@ -54,7 +54,7 @@ class Budget:
 
 
 BUDGETS = {
-    # A full run is about 4.5 hours on 2 cores: every row of the card's tables has 10 seeds; the
+    # A full run is about 3.5 hours on 2 cores: every row of the card's tables has 10 seeds; the
     # ablation grid's other cells get 3 (24 cells at 10 seeds would add about 3 hours).
     "full": Budget("full", eval_episodes=100, train_seeds=10, our_seeds=10, step_scale=1.0, ablation_seeds=3),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, our_seeds=1, step_scale=0.1, ppo_rollout=128,
