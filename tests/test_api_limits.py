@@ -187,9 +187,9 @@ def server() -> Iterator[int]:
         process.stderr.close()
 
 
-def _small_latencies(port: int, seconds: float) -> np.ndarray:
-    """Latencies (ms) of the card's request, one after the other on one keep-alive connection."""
-    body = json.dumps(example_request(0)).encode()
+def _small_latencies(port: int, seconds: float, body: bytes | None = None) -> np.ndarray:
+    """Latencies (ms) of the card's request (or ``body``), one after the other on one keep-alive connection."""
+    body = body if body is not None else json.dumps(example_request(0)).encode()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies = []
     end = time.monotonic() + seconds
@@ -258,13 +258,18 @@ def test_small_requests_keep_their_latency_while_a_maximal_body_is_refused_or_pa
     refused, statuses = _while_flooded(server, [(sixty_mb, False), (b" " * (limit + 1), True)], 3.0)
     assert statuses and set(statuses) <= {413, 0}, set(statuses)
     largest = json.dumps(largest_request()).encode()
+    # Beside the largest valid requests, a small one may wait for one of them to be answered: the
+    # bound adds that request's own latency, measured alone here (a fixed allowance was tight on a
+    # machine whose small requests were fast and large ones not).
+    answering = float(np.median(_small_latencies(server, 1.0, largest)))
     parsed, statuses = _while_flooded(server, [(largest, False)], 3.0)
     assert statuses and set(statuses) == {200}, set(statuses)
     base = np.median(alone)
     print(f"small request latency, ms: alone p50 {base:.1f} p90 {np.percentile(alone, 90):.1f}; "
+          f"the largest request alone p50 {answering:.1f}; "
           + "; ".join(f"{name} p50 {np.median(d):.1f} p90 {np.percentile(d, 90):.1f} max {d.max():.1f}"
                       for d, name in ((refused, "while refusing"), (parsed, "while parsing the largest"))))
-    for during, name in ((refused, "refused"), (parsed, "largest valid")):
-        assert np.median(during) <= 4 * base + 20, (name, np.median(during), base)
+    for during, name, waits in ((refused, "refused", 0.0), (parsed, "largest valid", answering)):
+        assert np.median(during) <= 4 * base + waits + 20, (name, np.median(during), base, waits)
         # The longest wait: a body parsed on the event loop holds every request for its whole parse.
         assert during.max() <= 10 * np.percentile(alone, 90) + 300, (name, during.max())
