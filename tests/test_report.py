@@ -145,3 +145,26 @@ def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() 
     figure = plot_ablation(table)
     assert [ax.get_title() for ax in figure.axes] == ["GCN", "SAGE"]
     assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["attention"]
+
+
+def test_only_the_chosen_design_s_ppo_runs_get_the_chosen_rollout_and_it_is_chosen_on_validation() -> None:
+    from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
+    from edge_rl.experiments.catalogue import DESIGN
+    from edge_rl.experiments.suites import ablation_runs, card_runs, design_runs, rollout_runs
+
+    full = BUDGETS["full"]
+    runs = card_runs(full) + ablation_runs(full)
+    reads_ppo = [r for r in runs if r.config.algo == "ppo" or (r.config.algo == "hybrid" and r.config.pretrain_steps)]
+    assert {r.config.ppo.n_steps for r in reads_ppo if r.config.encoder.root_path == DESIGN} == {full.design_rollout}
+    assert {r.config.ppo.n_steps for r in reads_ppo if r.config.encoder.root_path != DESIGN} == {1024}  # the card's
+    # DQN and the hybrid from scratch never run PPO: their configs keep the defaults (and their committed runs)
+    assert {r.config.ppo.n_steps for r in runs if r not in reads_ppo} == {1024}
+    scratch = next(r.config for r in runs if r.label == "Hybrid (scratch) + root")
+    assert scratch.total_timesteps == 10_000 + 16_384 + 5_120  # the card's procedure's steps, its rollouts
+    # the design comparison ran every design with the card's PPO settings
+    assert {r.config.ppo.n_steps for r in design_runs(full)} == {1024}
+    tuning = rollout_runs(full)
+    assert len(tuning) == full.rollout_seeds * 3 * len(full.rollouts) and full.design_rollout in full.rollouts
+    assert {r.config.ppo.n_steps for r in tuning} == set(full.rollouts)
+    assert all(not r.eval_seeds and set(r.val_seeds) <= set(SELECTION_SEEDS) for r in tuning)
+    assert not set(DEFAULT_EVAL_SEEDS) & {s for r in tuning for s in r.val_seeds}

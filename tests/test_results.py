@@ -66,3 +66,16 @@ def test_every_image_link_resolves(path: Path) -> None:
 def test_the_makefile_and_the_package_name_the_same_study_notebooks() -> None:
     line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("STUDIES"))
     assert tuple(Path(word).name for word in line.split(":=", 1)[1].split()) == STUDY_NOTEBOOKS
+
+
+def test_the_committed_rollout_choice_is_what_the_chosen_design_s_runs_use() -> None:
+    """Notebook 04 chooses PPO's rollout length on validation seeds; the card's runs of the chosen
+    design were trained with the full budget's ``design_rollout``: they must agree."""
+    import pandas as pd
+
+    from edge_rl.experiments.suites import BUDGETS
+
+    table = pd.read_csv(RESULTS / "tables" / "ppo_rollout.csv", index_col=0)
+    full = BUDGETS["full"]
+    assert list(table.index) == list(full.rollouts)
+    assert int(table["validation return (mean over seeds)"].idxmax()) == full.design_rollout

@@ -159,3 +159,12 @@ def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path)
     assert f"{ppo} does not stay above {rule} not within 200,000 steps" not in text
     assert f"{ppo} does not stay above {rule} within 200,000 steps" in text and "(-1.50 against the rule" in text
     assert "`hybrid_budget`" in text
+
+
+def test_with_several_models_the_rollout_with_the_best_mean_over_all_their_runs_is_chosen() -> None:
+    rows = pd.DataFrame({"policy": ["R GCN 128"] * 2 + ["R GAT 128"] * 2 + ["R GCN 1024"] * 2 + ["R GAT 1024"] * 2,
+                         "train_seed": [0, 1] * 4, "return": [80, 90, 50, 60, 70, 72, 75, 77]})
+    rollout, table = choose_rollout(rows)
+    # GCN prefers 128 (85 against 71), but over both models 1024 is better (73.5 against 70)
+    assert rollout == 1024 and list(table.columns) == ["R GAT", "R GCN", "validation return (mean over seeds)", "seeds"]
+    assert table.loc[128, "R GCN"] == 85 and table.loc[128].iloc[2] == 70 and (table["seeds"] == 2).all()

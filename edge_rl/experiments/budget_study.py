@@ -91,14 +91,19 @@ def tuning_runs(plan: StudyPlan) -> list[Run]:
 
 
 def choose_rollout(rows: pd.DataFrame) -> tuple[int, pd.DataFrame]:
-    """The rollout length with the best mean validation return over its seeds, and the table of
-    every candidate's (``rows``: the tuning runs' validation rows)."""
-    scores = rows.groupby(["policy", "train_seed"])["return"].mean().groupby("policy")
-    table = pd.DataFrame({"validation return (mean over seeds)": scores.mean(), "seeds": scores.size()})
-    table.index = [int(label.rsplit(" ", 1)[1]) for label in table.index]
+    """The rollout length with the best mean validation return over its runs, and the table of
+    every candidate's (``rows``: the tuning runs' validation rows, labelled ``<model> <rollout>``;
+    with several models, a column per model too, and the mean is over every model's seeds)."""
+    label = rows["policy"].str.rsplit(" ", n=1)
+    runs = (rows.assign(model=label.str[0], rollout=label.str[1].astype(int))
+            .groupby(["rollout", "model", "train_seed"])["return"].mean())
+    per_model = runs.groupby(["rollout", "model"]).mean().unstack("model")
+    table = pd.DataFrame({"validation return (mean over seeds)": runs.groupby("rollout").mean(),
+                          "seeds": runs.groupby(["rollout", "model"]).size().groupby("rollout").min()})
+    if per_model.shape[1] > 1:
+        table = per_model.join(table)
     table.index.name = "PPO steps per environment per rollout"
-    table = table.sort_index()
-    return int(table.iloc[:, 0].idxmax()), table
+    return int(table["validation return (mean over seeds)"].idxmax()), table
 
 
 def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:

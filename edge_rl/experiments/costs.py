@@ -21,7 +21,7 @@ import pandas as pd
 from edge_rl.experiments.notebooks import STUDY_NOTEBOOKS
 
 NOTEBOOK_SUITES = {"01_baselines.ipynb": ("baseline_runs",), "02_hybrid.ipynb": ("hybrid_runs",),
-                   "04_ablations.ipynb": ("design_runs", "ablation_runs")}
+                   "04_ablations.ipynb": ("design_runs", "rollout_runs", "ablation_runs")}
 """Which suites each notebook trains (a run belongs to the first notebook that trains it)."""
 
 

@@ -63,6 +63,7 @@ class CardInputs:
     designs: pd.DataFrame  # the encoder-design comparison on validation seeds
     distances: pd.DataFrame  # MAD between node embeddings, per model, design and layer
     placements: pd.DataFrame  # where each graph policy puts the tasks
+    rollouts: pd.DataFrame  # PPO's rollout lengths for the chosen design, on validation seeds
 
     @classmethod
     def read(cls, results: Path) -> CardInputs:
@@ -71,7 +72,8 @@ class CardInputs:
         timings = _table(results, "timings") if (results / "tables" / "timings.csv").exists() else None
         cost = training_cost(results)
         headline = read_description(results / "models" / f"{HEADLINE_CHECKPOINT}.json")
-        diagnostics = [_table(results, name) for name in ("encoder_designs", "over_smoothing", "policy_choices")]
+        diagnostics = [_table(results, name)
+                       for name in ("encoder_designs", "over_smoothing", "policy_choices", "ppo_rollout")]
         diagnostics[1] = pd.read_csv(results / "tables" / "over_smoothing.csv")
         return cls(results, *tables, timings, cost, headline, TrainConfig.from_dict(headline["config"]), *diagnostics)
 
@@ -226,6 +228,18 @@ def design_section(card: CardInputs) -> list[str]:
         markdown(designs),
         chosen,
         "![Encoder designs](figures/encoder_designs.png)",
+    ]
+    rollouts = card.rollouts
+    mean = "validation return (mean over seeds)"
+    chosen_rollout = int(rollouts[mean].idxmax())
+    sections += [
+        f"**PPO's rollout length.** The card's rollouts of 8 × 1,024 steps leave PPO 2 updates in its 10,000 steps. "
+        f"For the `{DESIGN}` design, PPO-GNN (GCN, GAT and GraphSAGE) was trained at the card's budget with each "
+        f"length below, {int(rollouts['seeds'].min())} seeds each, and scored on the validation seeds; "
+        f"8 × {chosen_rollout} has the best mean, and every run of the `{DESIGN}` design that trains PPO (PPO-GNN, "
+        "the hybrid's PPO pre-training) uses it. The plain stack keeps the card's 8 × 1,024, so the PPO rows below "
+        "change both the encoder and the rollout length; the DQN rows change the encoder only.",
+        markdown(rollouts),
     ]
     if DESIGN != "none":
         sections += [f"Each graph model of the card, with the card's plain stack and with the `{DESIGN}` root path "

@@ -32,6 +32,11 @@ class Budget:
     our_seeds: int  # training seeds of our hybrid rows, not the card's: Final, scratch, Gating, SAGE
     step_scale: float  # fraction of the card's training steps
     ppo_rollout: int | None = None  # steps per environment per PPO rollout; None: PPOConfig's
+    # PPO's rollout with the chosen encoder design (None: as every other run's), chosen among
+    # ``rollouts`` on validation seeds at the card's budget (:func:`rollout_runs`, notebook 04)
+    design_rollout: int | None = None
+    rollouts: tuple[int, ...] = ()
+    rollout_seeds: int = 2  # training seeds per rollout candidate
     ablation_seeds: int = 3  # training seeds per cell of the encoder x fusion x design ablation
     design_seeds: int = 3  # training seeds per cell of the encoder-design comparison
     selection_episodes: int = 50  # validation episodes that choose between trained models
@@ -45,20 +50,34 @@ class Budget:
         """The training steps this budget gives a run the card trains for ``card_steps``."""
         return max(1, round(card_steps * self.step_scale))
 
+    def ppo(self, algo: str, root_path: str, pretrain_steps: int = 0) -> PPOConfig:
+        """PPO's settings for a run of ``algo`` with encoder design ``root_path``: the card's but
+        for the rollout length (a smoke run of a tenth of the steps would otherwise still collect
+        one full 8,192-step rollout; the chosen design's runs use the length chosen for them).
+        A run that never runs PPO (DQN, a hybrid without pre-training) keeps the defaults."""
+        if not (algo == "ppo" or (algo == "hybrid" and pretrain_steps)):
+            return PPOConfig()
+        if root_path == DESIGN and self.design_rollout is not None:
+            return PPOConfig(n_steps=self.design_rollout)
+        return PPOConfig() if self.ppo_rollout is None else PPOConfig(n_steps=self.ppo_rollout)
+
     def config(self, **fields) -> TrainConfig:
-        """A :class:`TrainConfig` with ``fields``, and this budget's PPO rollout length (a smoke
-        run of a tenth of the steps would otherwise still collect one full 8,192-step rollout)."""
-        if self.ppo_rollout is not None:
-            fields["ppo"] = PPOConfig(n_steps=self.ppo_rollout)
-        return TrainConfig(**fields)
+        """A :class:`TrainConfig` with ``fields``, and this budget's PPO settings for it."""
+        config = TrainConfig(**fields)
+        return replace(config, ppo=self.ppo(config.algo, config.encoder.root_path, config.pretrain_steps))
 
 
 BUDGETS = {
     # A full run is about 3.5 hours on 2 cores: every row of the card's tables has 10 seeds; the
-    # ablation grid's other cells get 3 (24 cells at 10 seeds would add about 3 hours).
-    "full": Budget("full", eval_episodes=100, train_seeds=10, our_seeds=10, step_scale=1.0, ablation_seeds=3),
+    # ablation grid's other cells get 3 (24 cells at 10 seeds would add about 3 hours). The card's
+    # 8 x 1,024-step rollouts leave PPO 2 updates in its 10,000 steps; with the chosen design, PPO
+    # collects 8 x 8, the best of ``rollouts`` on validation (results/tables/ppo_rollout.md). The
+    # grid was widened downwards while its best was its shortest; 8 x 8 is one minibatch of 64.
+    "full": Budget("full", eval_episodes=100, train_seeds=10, our_seeds=10, step_scale=1.0, ablation_seeds=3,
+                   design_rollout=8, rollouts=(8, 16, 32, 64, 128, 256, 1024)),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, our_seeds=1, step_scale=0.1, ppo_rollout=128,
-                    ablation_seeds=1, design_seeds=1, selection_episodes=10),
+                    ablation_seeds=1, design_seeds=1, selection_episodes=10, design_rollout=8, rollouts=(8, 64),
+                    rollout_seeds=1),
 }
 
 
@@ -96,29 +115,38 @@ def baseline_runs(budget: Budget) -> list[Run]:
 
 
 def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
-    """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000."""
+    """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000, the card's plain encoder
+    stack (the runs built from it set their own)."""
     return budget.config(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
-                         total_timesteps=budget.steps(5_000))
+                         total_timesteps=budget.steps(5_000), encoder=EncoderConfig(root_path="none"))
 
 
-def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none") -> TrainConfig:
-    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion))
+def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none", budget: Budget | None = None
+          ) -> TrainConfig:
+    """``card`` with another encoder and fusion, and ``budget``'s PPO settings for that design
+    (None: ``card``'s own)."""
+    ppo = card.ppo if budget is None else budget.ppo(card.algo, root_path, card.pretrain_steps)
+    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion),
+                   ppo=ppo)
 
 
 def _pretraining(budget: Budget, card: TrainConfig, encoder: str, root_path: str) -> list[Run]:
     """DQN-GNN and PPO-GNN with ``encoder``: the hybrid's pre-training, and baselines in their own right."""
-    config = _with(card, encoder, "weighted_sum", root_path)
+    config = _with(card, encoder, "weighted_sum", root_path, budget)
     return [_run(budget, find(algo, encoder=encoder, root_path=root_path), pretrain_config(config, algo))
             for algo in ("dqn", "ppo")]
 
 
 def _hybrid_run(budget: Budget, card: TrainConfig, variant: Variant) -> Run:
     """The run of a hybrid variant: the card's procedure, or its longer or from-scratch forms."""
-    config = _with(card, variant.encoder, variant.fusion or "weighted_sum", variant.root_path)
+    config = _with(card, variant.encoder, variant.fusion or "weighted_sum", variant.root_path, budget)
     if variant.procedure == "final":  # 20,000 fine-tuning steps, the last weights
         config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
     elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
-        config = replace(config, pretrain_steps=0, total_timesteps=sum(HybridAgent.planned_steps(config).values()))
+        # as many environment steps as the card's procedure takes with the card's PPO rollouts
+        steps = sum(HybridAgent.planned_steps(replace(config, ppo=card.ppo)).values())
+        config = replace(config, pretrain_steps=0, total_timesteps=steps,
+                         ppo=budget.ppo("hybrid", variant.root_path, pretrain_steps=0))
     return _run(budget, variant, config)
 
 
@@ -184,7 +212,8 @@ def design_runs(budget: Budget) -> list[Run]:
     stack among them) x GCN, GAT and GraphSAGE x DQN-GNN, PPO-GNN and the card's hybrid (its
     procedure: pre-trained on those two, weighted sum), ``budget.design_seeds`` seeds each,
     evaluated on the model-selection seeds (:data:`~edge_rl.evaluation.SELECTION_SEEDS`), never
-    on test seeds: this is what chooses the default design (notebook 04)."""
+    on test seeds: this is what chooses the default design (notebook 04). Every design has the
+    card's PPO settings here, the budget's rollout length (``ppo_rollout``) included."""
     runs = []
     for seed in range(budget.design_seeds):
         card = _card_hybrid(budget, seed)
@@ -195,4 +224,21 @@ def design_runs(budget: Budget) -> list[Run]:
                 runs += [Run(f"Design {algo.upper()}-GNN {name}", pretrain_config(config, algo), (),
                              budget.selection_seeds) for algo in ("dqn", "ppo")]
                 runs.append(Run(f"Design Hybrid {name}", config, (), budget.selection_seeds))
+    return runs
+
+
+def rollout_runs(budget: Budget) -> list[Run]:
+    """PPO-GNN with the chosen encoder design, GCN, GAT and GraphSAGE, at the card's budget, with
+    each of ``budget.rollouts`` steps per environment per rollout (8 environments), on
+    ``budget.rollout_seeds`` seeds, evaluated on the model-selection seeds only: this chooses
+    ``budget.design_rollout`` (notebook 04;
+    :func:`~edge_rl.experiments.budget_study.choose_rollout`)."""
+    runs = []
+    for seed in range(budget.rollout_seeds):
+        card = _card_hybrid(budget, seed)
+        for encoder in DESIGN_ENCODERS:
+            for rollout in budget.rollouts:
+                config = replace(_with(card, encoder, "weighted_sum", DESIGN), ppo=PPOConfig(n_steps=rollout))
+                runs.append(Run(f"Rollout PPO-GNN {ENCODER_NAMES[encoder]} {rollout}", pretrain_config(config, "ppo"),
+                                (), budget.selection_seeds))
     return runs

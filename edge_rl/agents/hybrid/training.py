@@ -46,7 +46,7 @@ from edge_rl.agents.base import Agent, rollout_steps
 from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_baseline
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
-from edge_rl.config import HybridConfig, TrainConfig
+from edge_rl.config import HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 
 
@@ -98,11 +98,13 @@ def _make_vec_env(config: TrainConfig, log_dir: str | os.PathLike | None) -> Dum
 
 def pretrain_config(config: TrainConfig, algo: str) -> TrainConfig:
     """The baseline run that pre-trains ``algo`` for the hybrid ``config``: the same encoder,
-    environment, seed and DQN/PPO settings, ``pretrain_steps`` long. (Its ``hybrid`` field is
-    reset to the default: baselines do not read it, and so the DQN-GNN baseline run of a seed
-    *is* the pre-training of every hybrid variant with that encoder and seed.)"""
+    environment, seed and DQN/PPO settings, ``pretrain_steps`` long. (Its ``hybrid`` field, and
+    DQN's ``ppo``, are reset to the defaults: those algorithms do not read them, and so the
+    DQN-GNN baseline run of a seed *is* the pre-training of every hybrid variant with that
+    encoder and seed, whatever PPO's settings.)"""
+    unread = {"ppo": PPOConfig()} if algo == "dqn" else {}
     return replace(config, algo=algo, total_timesteps=config.pretrain_steps, pretrain_steps=0,
-                   hybrid=HybridConfig())
+                   hybrid=HybridConfig(), **unread)
 
 
 def pretrain(config: TrainConfig, path: str | os.PathLike | None = None,
