@@ -246,9 +246,10 @@ def design_section(card: CardInputs) -> list[str]:
                      "(test episodes):", markdown(design_effect(card.evaluation))]
     if DESIGN == "root":
         sections.append("A GraphSAGE layer has a root weight of its own (`lin_root`), so the `root` path adds "
-                        "nothing to it: each GraphSAGE row and its `+ root` twin are the same network trained the "
-                        "same way, and their numbers are the same to the digit. The twins are kept so that every "
-                        "encoder has a row in both designs.")
+                        "nothing to it: DQN-GNN (SAGE) and its `+ root` twin are the same network trained the same "
+                        "way, and their numbers are the same to the digit; the SAGE rows that train PPO (PPO-GNN, "
+                        "the hybrid's pre-training) differ from their twins by PPO's rollout length alone. The twins "
+                        "are kept so that every encoder has a row in both designs.")
     return sections
 
 

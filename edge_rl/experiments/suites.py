@@ -37,6 +37,7 @@ class Budget:
     design_rollout: int | None = None
     rollouts: tuple[int, ...] = ()
     rollout_seeds: int = 2  # training seeds per rollout candidate
+    design_encoders: tuple[str, ...] = ("gcn", "gat", "sage")  # the layer kinds of those two comparisons
     ablation_seeds: int = 3  # training seeds per cell of the encoder x fusion x design ablation
     design_seeds: int = 3  # training seeds per cell of the encoder-design comparison
     selection_episodes: int = 50  # validation episodes that choose between trained models
@@ -77,7 +78,7 @@ BUDGETS = {
                    design_rollout=8, rollouts=(8, 16, 32, 64, 128, 256, 1024)),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, our_seeds=1, step_scale=0.1, ppo_rollout=128,
                     ablation_seeds=1, design_seeds=1, selection_episodes=10, design_rollout=8, rollouts=(8, 64),
-                    rollout_seeds=1),
+                    rollout_seeds=1, design_encoders=("gcn",)),
 }
 
 
@@ -203,13 +204,10 @@ def card_runs(budget: Budget) -> list[Run]:
     return list({run.stem: run for run in baseline_runs(budget) + hybrid_runs(budget)}.values())
 
 
-DESIGN_ENCODERS = ("gcn", "gat", "sage")
-"""The layer kinds the encoder-design comparison runs (the hybrid encoder stacks all three)."""
-
-
 def design_runs(budget: Budget) -> list[Run]:
     """The encoder-design comparison, on validation seeds only: every root path (the plain
-    stack among them) x GCN, GAT and GraphSAGE x DQN-GNN, PPO-GNN and the card's hybrid (its
+    stack among them) x ``budget.design_encoders`` (GCN, GAT and GraphSAGE; the smoke budget's
+    GCN only; the hybrid encoder stacks all three) x DQN-GNN, PPO-GNN and the card's hybrid (its
     procedure: pre-trained on those two, weighted sum), ``budget.design_seeds`` seeds each,
     evaluated on the model-selection seeds (:data:`~edge_rl.evaluation.SELECTION_SEEDS`), never
     on test seeds: this is what chooses the default design (notebook 04). Every design has the
@@ -217,7 +215,7 @@ def design_runs(budget: Budget) -> list[Run]:
     runs = []
     for seed in range(budget.design_seeds):
         card = _card_hybrid(budget, seed)
-        for encoder in DESIGN_ENCODERS:
+        for encoder in budget.design_encoders:
             for root_path in ROOT_PATHS:
                 config = _with(card, encoder, "weighted_sum", root_path)
                 name = f"{ENCODER_NAMES[encoder]} {root_path}"
@@ -228,7 +226,7 @@ def design_runs(budget: Budget) -> list[Run]:
 
 
 def rollout_runs(budget: Budget) -> list[Run]:
-    """PPO-GNN with the chosen encoder design, GCN, GAT and GraphSAGE, at the card's budget, with
+    """PPO-GNN with the chosen encoder design, ``budget.design_encoders``, at the card's budget, with
     each of ``budget.rollouts`` steps per environment per rollout (8 environments), on
     ``budget.rollout_seeds`` seeds, evaluated on the model-selection seeds only: this chooses
     ``budget.design_rollout`` (notebook 04;
@@ -236,7 +234,7 @@ def rollout_runs(budget: Budget) -> list[Run]:
     runs = []
     for seed in range(budget.rollout_seeds):
         card = _card_hybrid(budget, seed)
-        for encoder in DESIGN_ENCODERS:
+        for encoder in budget.design_encoders:
             for rollout in budget.rollouts:
                 config = replace(_with(card, encoder, "weighted_sum", DESIGN), ppo=PPOConfig(n_steps=rollout))
                 runs.append(Run(f"Rollout PPO-GNN {ENCODER_NAMES[encoder]} {rollout}", pretrain_config(config, "ppo"),
