@@ -75,7 +75,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup chromium
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=25
 
 reproduce: estimate $(EXECUTED)
 
