@@ -118,6 +118,9 @@ def _results(tmp_path: Path, greedy: float) -> Path:
                                "its share": [0.2], "entropy / uniform": [0.999], "largest probability": [0.066]},
                               index=pd.Index(["PPO-GNN (GAT)"], name="model"))
     save_table(placements, tables / "policy_choices")
+    rollouts = pd.DataFrame({"validation return (mean over seeds)": [80.0, 50.0], "seeds": [2, 2]},
+                            index=pd.Index([16, 1024], name="PPO steps per environment per rollout"))
+    save_table(rollouts, tables / "ppo_rollout")
     (tmp_path / "models").mkdir()
     shutil.copy(ROOT / "results" / "models" / "hybrid-best-seed0.json", tmp_path / "models")
     return tmp_path
@@ -130,6 +133,7 @@ def test_the_card_says_a_rule_wins_only_when_one_does(tmp_path: Path) -> None:
     assert "Hybrid (Best) against DQN Baseline: probability of improvement 0.00 [0.00, 0.00] (5 vs 5 seeds): loses." in wins
     assert "the best encoder × fusion cell is Hybrid (Best)" in wins  # pre-training cells are not hybrid cells
     assert "Its greedy episodes put 100% of the tasks on sensors" in wins and "uniform over 17 nodes: 0.059" in wins
+    assert "8 × 16 has the best mean" in wins and "2 seeds each" in wins  # the rollout chosen on validation
     loses = model_card(_results(tmp_path / "b", greedy=20.0))
     assert "A fixed rule wins" not in loses and "The best trained model is DQN Baseline" in loses
     assert "every trained model scores above it" in loses
