@@ -1,9 +1,9 @@
 """Did a rerun reproduce the committed results? ``python -m edge_rl.experiments.compare results rerun``.
 
 Compares, file by file, what must be the same on the same machine type and thread count: the
-evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights (``models/*.safetensors``), every
-table but the timings, and the figures. Left out, because they record *when* and *how long*:
-``tables/timings.*``, the checkpoints' JSON (wall time), the training logs (Monitor's time
+evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights (``models/*.safetensors``), the
+same for the studies' runs (``study/``), every table but the timings, and the figures. Left out, because they
+record *when* and *how long*: ``tables/timings.*`` and ``tables/costs.*``, the checkpoints' JSON (wall time), the training logs (Monitor's time
 column), the executed notebooks and ``MODEL_CARD.md`` (which quotes the timings).
 Exit status 0 when everything compared is identical, 1 otherwise.
 
@@ -28,8 +28,9 @@ import pandas as pd
 
 from edge_rl.experiments.stats import parse_interval
 
-COMPARED = ("runs/*.csv", "validation/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png")
-VARIABLE = {"timings.csv", "timings.md"}
+COMPARED = ("runs/*.csv", "validation/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png",
+            "study/runs/*.csv", "study/validation/*.csv", "study/models/*.safetensors")  # make study's runs too
+VARIABLE = {"timings.csv", "timings.md", "costs.csv", "costs.md"}  # how long things took
 IQM_TABLES = ("tables/evaluation_results.csv", "tables/ablation.csv")
 VERDICTS = "tables/probability_of_improvement.csv"
 
