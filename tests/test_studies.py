@@ -79,6 +79,14 @@ def test_each_budget_reads_the_last_validation_at_or_before_it() -> None:
     assert a[(2500, 1)] == 62 and a[(3100, 0)] == 70
 
 
+def test_the_budget_table_does_not_depend_on_the_order_the_curves_came_in() -> None:
+    curves = pd.concat([_curves()] + [_curves().assign(seed=s, step=lambda f: f["step"] + s, **{"return": lambda f, s=s:
+                                                      f["return"] + s % 3}) for s in range(2, 6)], ignore_index=True)
+    table = budget_table(at_budgets(curves, (1100, 2100, 3100)), "rule", 50.0, 100.0)
+    shuffled = budget_table(at_budgets(curves.sample(frac=1.0, random_state=3), (1100, 2100, 3100)), "rule", 50.0, 100.0)
+    pd.testing.assert_frame_equal(table, shuffled)  # the bootstrap intervals too, to the digit
+
+
 def test_the_budget_table_says_from_which_budget_each_algorithm_stays_above_the_rule() -> None:
     table = budget_table(at_budgets(_curves(), (1100, 2100, 3100)), "rule", 50.0, 100.0)
     passes = first_budget_above(table, "rule")

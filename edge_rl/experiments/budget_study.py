@@ -120,9 +120,11 @@ def at_budgets(curves: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFra
     by a budget has none there."""
     frames = []
     for budget in checkpoints:
-        done = curves[curves["step"] <= budget].sort_values("step")
+        done = curves[curves["step"] <= budget].sort_values("step", kind="stable")
         last = done.groupby(["policy", "seed"], sort=False).tail(1).assign(budget=budget)
-        frames.append(last)
+        # in policy and seed order, whatever order the curves came in: a bootstrap interval
+        # depends on the order of its values
+        frames.append(last.sort_values(["policy", "seed"], kind="stable"))
     return pd.concat(frames, ignore_index=True)
 
 
