@@ -1,10 +1,11 @@
 """Did a rerun reproduce the committed results? ``python -m edge_rl.experiments.compare results rerun``.
 
 Compares, file by file, what must be the same on the same machine type and thread count: the
-evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights (``models/*.safetensors``), the
-same for the studies' runs (``study/``), every table but the timings, and the figures. Left out, because they
-record *when* and *how long*: ``tables/timings.*`` and ``tables/costs.*``, the checkpoints' JSON (wall time), the training logs (Monitor's time
-column), the executed notebooks and ``MODEL_CARD.md`` (which quotes the timings).
+evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights
+(``models/*.safetensors``), the same for the studies' runs (``study/``), every table but the
+timings and costs, and the figures. Left out, because they record *when* and *how long*:
+``tables/timings.*``, ``tables/costs.*``, the checkpoints' JSON (wall time), the training logs
+(Monitor's time column), the executed notebooks and ``MODEL_CARD.md`` (which quotes the timings).
 Exit status 0 when everything compared is identical, 1 otherwise.
 
 Byte for byte only on the same CPU model: MKL, PyTorch and NumPy choose their kernels per
