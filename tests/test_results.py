@@ -79,3 +79,17 @@ def test_the_committed_rollout_choice_is_what_the_chosen_design_s_runs_use() -> 
     full = BUDGETS["full"]
     assert list(table.index) == list(full.rollouts)
     assert int(table["validation return (mean over seeds)"].idxmax()) == full.design_rollout
+
+
+def test_every_run_the_full_budget_study_asks_for_is_committed_with_its_config() -> None:
+    """``make study`` skips a run whose committed config and seeds are its own: an edit to the
+    study's configs (say, the GraphSAGE arm changing the GCN runs') would retrain them."""
+    import pandas as pd
+
+    from edge_rl.experiments.budget_study import budget_runs, study_plan
+    from edge_rl.experiments.runs import finished
+
+    rollouts = pd.read_csv(RESULTS / "tables" / "budget_rollout.csv", index_col=0)
+    rollout = int(rollouts["validation return (mean over seeds)"].idxmax())
+    runs = budget_runs(study_plan("full"), rollout)
+    assert [run.stem for run in runs if not finished(RESULTS / "study", run)] == []

@@ -40,7 +40,9 @@ from tests.test_baselines import tiny
 def test_every_algorithm_gets_the_same_steps_and_the_rollout_is_chosen_without_test_seeds(name: str) -> None:
     plan = study_plan(name)
     runs = budget_runs(plan, rollout=plan.rollouts[0])
-    assert len(runs) == 3 * plan.seeds and len({run.stem for run in runs}) == len(runs)
+    assert len(runs) == 3 * len(plan.encoders) * plan.seeds and len({run.stem for run in runs}) == len(runs)
+    assert {(run.config.algo, run.config.encoder.kind) for run in runs} == {
+        (algo, kind) for algo in ("dqn", "ppo", "hybrid") for kind in plan.encoders}
     assert {run.config.total_timesteps for run in runs} == {plan.steps}
     assert all(run.eval_seeds == plan.eval_seeds and run.val_seeds == plan.selection_seeds for run in runs)
     assert all(run.config.encoder.root_path == "root" for run in runs)

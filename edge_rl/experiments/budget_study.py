@@ -2,8 +2,9 @@
 when it trains long enough, and from what budget on?
 
 The card trains each model for 10,000 environment steps (PPO makes 2 updates in that time). Here
-DQN-GNN, PPO-GNN and the hybrid, all with the chosen root-path GCN encoder, train for
-``plan.steps`` environment steps each (200,000 in full), the hybrid from scratch so that every
+DQN-GNN, PPO-GNN and the hybrid, each on the GCN and on the GraphSAGE encoder with the chosen
+root path (:attr:`StudyPlan.encoders`), train for ``plan.steps`` environment steps each
+(200,000 in full), the hybrid from scratch so that every
 algorithm uses the same environment steps, and every one keeps its last weights (none is picked
 by its validation curve). What the study reads:
 
@@ -14,7 +15,8 @@ by its validation curve). What the study reads:
 
 PPO's rollout length (the one hyperparameter the card's budget decides for it: 8 x 1,024 steps
 per update leaves 2 updates in 10,000 steps) is chosen first, on validation seeds only
-(:func:`tuning_runs`, :func:`choose_rollout`), and used by PPO and the hybrid alike; every other
+(:func:`tuning_runs`, :func:`choose_rollout`, with the GCN encoder), and used by PPO and the
+hybrid alike, on both encoders; every other
 hyperparameter is the card's (DQN's exploration schedule is a fraction of the budget, so it
 scales with it).
 """
@@ -29,7 +31,7 @@ import pandas as pd
 from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.card import BOUND
-from edge_rl.experiments.catalogue import DESIGN, STUDY_VARIANTS
+from edge_rl.experiments.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.stats import Interval, improvement_interval, interquartile_mean, iqm_interval, run_scores
@@ -46,6 +48,7 @@ class StudyPlan:
     tune_steps: int  # environment steps of each rollout-length candidate
     tune_seeds: int  # training seeds per candidate
     rollouts: tuple[int, ...]  # PPO's candidate steps per environment per rollout (8 environments)
+    encoders: tuple[str, ...] = STUDY_ENCODERS  # each algorithm is trained on each
     eval_episodes: int = 100  # test episodes per final model
     selection_episodes: int = 50  # validation episodes that choose the rollout length
 
@@ -59,11 +62,12 @@ class StudyPlan:
 
 
 STUDY_PLANS = {
-    # About 5 CPU-hours: DQN-GNN ~27, PPO-GNN ~13, the hybrid ~37 CPU-minutes per 200,000-step run.
+    # About 5 CPU-hours per encoder: DQN-GNN ~27, PPO-GNN ~13, the hybrid ~37 CPU-minutes per 200,000-step
+    # run with the other core busy (12.5, 6.3 and 12.7 on an idle machine).
     "full": StudyPlan("full", steps=200_000, seeds=5, checkpoints=(10_000, 20_000, 50_000, 100_000, 200_000),
                       tune_steps=50_000, tune_seeds=2, rollouts=(128, 1024)),
     "quick": StudyPlan("quick", steps=3_000, seeds=1, checkpoints=(1_000, 2_000, 3_000), tune_steps=1_500,
-                       tune_seeds=1, rollouts=(32, 64), eval_episodes=10, selection_episodes=10),
+                       tune_seeds=1, rollouts=(32, 64), encoders=("gcn",), eval_episodes=10, selection_episodes=10),
 }
 
 def study_plan(name: str) -> StudyPlan:
@@ -73,8 +77,8 @@ def study_plan(name: str) -> StudyPlan:
     return STUDY_PLANS[name]
 
 
-def _config(algo: str, seed: int, steps: int, rollout: int) -> TrainConfig:
-    encoder = EncoderConfig(root_path=DESIGN)
+def _config(algo: str, seed: int, steps: int, rollout: int, encoder: str = "gcn") -> TrainConfig:
+    encoder = EncoderConfig(kind=encoder, root_path=DESIGN)
     if algo == "hybrid":  # from scratch, its last weights: as the baselines
         return TrainConfig(algo="hybrid", encoder=encoder, seed=seed, total_timesteps=steps,
                            hybrid=HybridConfig(n_steps=rollout, select_best=False))
@@ -107,11 +111,12 @@ def choose_rollout(rows: pd.DataFrame) -> tuple[int, pd.DataFrame]:
 
 
 def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
-    """Every algorithm, ``plan.seeds`` seeds, ``plan.steps`` steps, PPO and the hybrid with
-    ``rollout`` steps per environment per rollout; evaluated on the test seeds, and on the
+    """Every algorithm on every encoder of the plan, ``plan.seeds`` seeds, ``plan.steps`` steps,
+    PPO and the hybrid with ``rollout`` steps per environment per rollout (chosen with the GCN
+    encoder, and used with every encoder); evaluated on the test seeds, and on the
     model-selection seeds (which choose the seed a server would serve)."""
-    return [Run(variant.label, _config(algo, seed, plan.steps, rollout), plan.eval_seeds, plan.selection_seeds)
-            for seed in range(plan.seeds) for algo, variant in STUDY_VARIANTS.items()]
+    return [Run(v.label, _config(v.algo, seed, plan.steps, rollout, v.encoder), plan.eval_seeds, plan.selection_seeds)
+            for seed in range(plan.seeds) for v in STUDY_VARIANTS.values() if v.encoder in plan.encoders]
 
 
 def at_budgets(curves: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:

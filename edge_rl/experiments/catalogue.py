@@ -187,20 +187,30 @@ STUDY = "study"
 """The folder under ``results/`` of the studies' runs (``make study``), apart from the card's."""
 
 
-def _budget(algo: str, name: str) -> Variant:
+def _budget(algo: str, name: str, encoder: str) -> Variant:
     kind = "DQN+PPO+GNN" if algo == "hybrid" else f"{algo.upper()}+GNN"
     how = "from scratch, " if algo == "hybrid" else ""
-    return Variant(f"Budget {name} + {DESIGN}", f"Budget {name} + {DESIGN}", kind,
-                   f"{name} on the GCN encoder (root path), trained {how}for the budget study's whole budget "
-                   "(make study: 200,000 environment steps), last weights",
-                   algo, "gnn", "gcn", _CARD_FUSION.fusion if algo == "hybrid" else None,
-                   "scratch" if algo == "hybrid" else "card", f"{algo}_budget", DESIGN, STUDY)
+    # the GCN runs keep the names they had before the GraphSAGE arm joined them
+    label, model_type = ((f"Budget {name} + {DESIGN}", f"{algo}_budget") if encoder == "gcn" else
+                         (f"Budget {name} ({ENCODER_NAMES[encoder]}) + {DESIGN}", f"{algo}_budget_{encoder}"))
+    return Variant(label, label, kind,
+                   f"{name} on the {'GraphSAGE' if encoder == 'sage' else ENCODER_NAMES[encoder]} encoder (root "
+                   f"path), trained {how}for the budget study's whole budget (make study: 200,000 environment steps), "
+                   "last weights",
+                   algo, "gnn", encoder, _CARD_FUSION.fusion if algo == "hybrid" else None,
+                   "scratch" if algo == "hybrid" else "card", model_type, DESIGN, STUDY)
 
 
-STUDY_VARIANTS: dict[str, Variant] = {algo: _budget(algo, name)
-                                      for algo, name in (("dqn", "DQN-GNN"), ("ppo", "PPO-GNN"), ("hybrid", "Hybrid"))}
-"""The budget study's models, by algorithm (:mod:`edge_rl.experiments.budget_study`), in
-``results/study/``; the API serves each as ``<algo>_budget``."""
+STUDY_ENCODERS = ("gcn", "sage")
+"""The budget study's encoders: the card's GCN and GraphSAGE, each with the chosen root path
+(GraphSAGE has a root weight of its own, so the path adds nothing to it)."""
+
+STUDY_VARIANTS: dict[str, Variant] = {
+    v.model_type: v for encoder in STUDY_ENCODERS  # type: ignore[misc]
+    for v in (_budget(algo, name, encoder) for algo, name in (("dqn", "DQN-GNN"), ("ppo", "PPO-GNN"),
+                                                                 ("hybrid", "Hybrid")))}
+"""The budget study's models (:mod:`edge_rl.experiments.budget_study`), in ``results/study/``,
+by the API's name for each: ``<algo>_budget`` (GCN) and ``<algo>_budget_sage``."""
 
 
 def served() -> tuple[Variant, ...]:

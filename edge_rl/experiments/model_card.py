@@ -278,13 +278,15 @@ def _studies(card: CardInputs) -> list[str]:
     if final is not None and passes is not None:
         sections += [
             "### Training longer (budget study)",
-            "DQN-GNN, PPO-GNN and the hybrid (root-path GCN, the hybrid from scratch) trained for the same "
-            "environment steps, PPO's rollout length chosen on validation seeds (notebook 06). From which budget "
-            "each stays above the rule on the validation episodes, and the last weights on the test episodes:",
+            "DQN-GNN, PPO-GNN and the hybrid (the hybrid from scratch) on two encoders, the card's GCN with the "
+            "root path and GraphSAGE, trained for the same environment steps, PPO's rollout length chosen on "
+            "validation seeds with GCN (notebook 06). From which budget each stays above the rule on the "
+            "validation episodes, and the last weights on the test episodes:",
             markdown(passes), markdown(final), _budget_summary(final, passes),
             "![Budget study](figures/budget_learning_curves.png)",
-            "`make serve` offers these final weights as `dqn_budget`, `ppo_budget` and `hybrid_budget` (each the "
-            "training seed that scores best on the model-selection episodes), and the unsuffixed `hybrid` serves "
+            "`make serve` offers these final weights as `dqn_budget`, `ppo_budget` and `hybrid_budget` (GCN) and "
+            "`dqn_budget_sage`, `ppo_budget_sage` and `hybrid_budget_sage` (each the training seed that scores best "
+            "on the model-selection episodes), and the unsuffixed `hybrid` serves "
             "whichever hybrid scores best there, the card's or this one; `GET /models` says which, and why.",
         ]
     elif zero_shot is not None:
