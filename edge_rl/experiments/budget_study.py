@@ -4,9 +4,8 @@ when it trains long enough, and from what budget on?
 The card trains each model for 10,000 environment steps (PPO makes 2 updates in that time). Here
 DQN-GNN, PPO-GNN and the hybrid, each on the GCN and on the GraphSAGE encoder with the chosen
 root path (:attr:`StudyPlan.encoders`), train for ``plan.steps`` environment steps each
-(200,000 in full), the hybrid from scratch so that every
-algorithm uses the same environment steps, and every one keeps its last weights (none is picked
-by its validation curve). What the study reads:
+(200,000 in full), the hybrid from scratch so that every algorithm uses the same environment
+steps, and every one keeps its last weights (none is picked by its validation curve). What the study reads:
 
 - each run's *validation curve* (greedy return on 5 validation episodes every 1,000 steps, the
   one every checkpoint records), at fixed budgets (:attr:`StudyPlan.checkpoints`): the last
@@ -16,9 +15,8 @@ by its validation curve). What the study reads:
 PPO's rollout length (the one hyperparameter the card's budget decides for it: 8 x 1,024 steps
 per update leaves 2 updates in 10,000 steps) is chosen first, on validation seeds only
 (:func:`tuning_runs`, :func:`choose_rollout`, with the GCN encoder), and used by PPO and the
-hybrid alike, on both encoders; every other
-hyperparameter is the card's (DQN's exploration schedule is a fraction of the budget, so it
-scales with it).
+hybrid alike, on both encoders; every other hyperparameter is the card's (DQN's exploration
+schedule is a fraction of the budget, so it scales with it).
 """
 
 from __future__ import annotations
@@ -77,8 +75,8 @@ def study_plan(name: str) -> StudyPlan:
     return STUDY_PLANS[name]
 
 
-def _config(algo: str, seed: int, steps: int, rollout: int, encoder: str = "gcn") -> TrainConfig:
-    encoder = EncoderConfig(kind=encoder, root_path=DESIGN)
+def _config(algo: str, seed: int, steps: int, rollout: int, kind: str = "gcn") -> TrainConfig:
+    encoder = EncoderConfig(kind=kind, root_path=DESIGN)
     if algo == "hybrid":  # from scratch, its last weights: as the baselines
         return TrainConfig(algo="hybrid", encoder=encoder, seed=seed, total_timesteps=steps,
                            hybrid=HybridConfig(n_steps=rollout, select_best=False))
