@@ -112,21 +112,28 @@ def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_0
     from edge_rl.experiments.suites import ablation_runs, designs, hybrid_runs
     from edge_rl.registry import FUSIONS, encoder_kinds
 
-    quick = BUDGETS["quick"]
-    runs = ablation_runs(quick)
+    full, quick = BUDGETS["full"], BUDGETS["quick"]
+    runs = ablation_runs(full)
     cells = {(r.config.encoder.kind, r.config.hybrid.fusion, r.config.encoder.root_path): r.label
              for r in runs if r.config.algo == "hybrid"}
     assert set(cells) == {(e, f, d) for e in encoder_kinds() for f in FUSIONS for d in designs()}
     assert len({r.stem for r in runs}) == len(runs)
-    earlier = {run.stem: run.config for run in hybrid_runs(quick)}
+    earlier = {run.stem: run.config for run in hybrid_runs(full)}
     shared = [run for run in runs if run.stem in earlier]
     # The five cells notebook 02 trains, and the GCN/GAT/SAGE pre-training, in both designs: same stems, same configs.
-    assert len(shared) == quick.ablation_seeds * (5 + 6) * 2 and all(earlier[r.stem] == r.config for r in shared)
+    assert len(shared) == full.ablation_seeds * (5 + 6) * 2 and all(earlier[r.stem] == r.config for r in shared)
     assert cells[("hybrid", "gating", "none")] == "Hybrid GCN+GAT+SAGE gating"
     assert cells[("hybrid", "gating", "root")] == "Hybrid GCN+GAT+SAGE gating + root"
     assert {r.label for r in runs if r.config.encoder.kind == "hybrid" and r.config.algo != "hybrid"} == {
         "DQN-GNN (GCN+GAT+SAGE)", "PPO-GNN (GCN+GAT+SAGE)", "DQN-GNN (GCN+GAT+SAGE) + root",
         "PPO-GNN (GCN+GAT+SAGE) + root"}
+    # The smoke budget's grid is the GCN's cells, each one that notebook 02 has trained with the same config.
+    smoke = ablation_runs(quick)
+    trained = {run.stem: run.config for run in hybrid_runs(quick)}
+    assert {r.config.encoder.kind for r in smoke} == {"gcn"}
+    assert {(r.config.hybrid.fusion, r.config.encoder.root_path) for r in smoke if r.config.algo == "hybrid"} == {
+        (f, d) for f in FUSIONS for d in designs()}
+    assert all(trained.get(r.stem) == r.config for r in smoke)
 
 
 def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() -> None:

@@ -39,6 +39,9 @@ class Budget:
     rollout_seeds: int = 2  # training seeds per rollout candidate
     design_encoders: tuple[str, ...] = ("gcn", "gat", "sage")  # the layer kinds of those two comparisons
     ablation_seeds: int = 3  # training seeds per cell of the encoder x fusion x design ablation
+    # the encoders of that ablation (None: every kind; the smoke budget's GCN only, whose cells
+    # notebook 02 has trained, so that make test's notebooks train no run of their own there)
+    ablation_encoders: tuple[str, ...] | None = None
     design_seeds: int = 3  # training seeds per cell of the encoder-design comparison
     selection_episodes: int = 50  # validation episodes that choose between trained models
 
@@ -78,7 +81,7 @@ BUDGETS = {
                    design_rollout=8, rollouts=(8, 16, 32, 64, 128, 256, 1024)),
     "quick": Budget("quick", eval_episodes=10, train_seeds=2, our_seeds=1, step_scale=0.1, ppo_rollout=128,
                     ablation_seeds=1, design_seeds=1, selection_episodes=10, design_rollout=8, rollouts=(8, 64),
-                    rollout_seeds=1, design_encoders=("gcn",)),
+                    rollout_seeds=1, design_encoders=("gcn",), ablation_encoders=("gcn",)),
 }
 
 
@@ -183,8 +186,9 @@ def hybrid_runs(budget: Budget) -> list[Run]:
 
 
 def ablation_runs(budget: Budget) -> list[Run]:
-    """Every encoder (GCN, GAT, GraphSAGE, hybrid) x every fusion (weighted sum, attention,
-    gating) x the two encoder designs (plain, chosen root path), by the card's procedure,
+    """Every encoder (GCN, GAT, GraphSAGE, hybrid; ``budget.ablation_encoders`` when given) x
+    every fusion (weighted sum, attention, gating) x the two encoder designs (plain, chosen root
+    path), by the card's procedure,
     ``budget.ablation_seeds`` seeds each (the first of notebook 02's: 24 cells at 10 seeds would
     double a full reproduction's time), with their pre-training runs. Cells that notebook 02 trained
     keep its labels and are not retrained."""
@@ -192,7 +196,7 @@ def ablation_runs(budget: Budget) -> list[Run]:
     for seed in range(budget.ablation_seeds):
         card = _card_hybrid(budget, seed)
         for root_path in designs():
-            for encoder in encoder_kinds():
+            for encoder in budget.ablation_encoders or encoder_kinds():
                 runs += _pretraining(budget, card, encoder, root_path)
                 runs += [_hybrid_run(budget, card, find("hybrid", encoder=encoder, fusion=fusion, root_path=root_path))
                          for fusion in FUSIONS]
