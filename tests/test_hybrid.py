@@ -258,10 +258,12 @@ def test_same_config_seed_and_threads_give_identical_weights_and_numbers() -> No
 
 def test_the_hybrid_learns_measurably_better_than_random() -> None:
     random_return = evaluate(make_heuristic("random"), EVAL_SEEDS)["return"].mean()
-    # From scratch the hybrid stays near random for ~5,000 steps, then climbs: 8 rollouts.
-    config = TrainConfig(algo="hybrid", total_timesteps=8_192)
+    # With the root path the hybrid climbs from its first steps: after 4,096 it is about 290
+    # above random (random -258, hybrid +31); asked for a single step, about 50 above. The
+    # bound lies between.
+    config = TrainConfig(algo="hybrid", total_timesteps=4_096)
     agent = train_hybrid(config)
-    assert evaluate(agent, EVAL_SEEDS)["return"].mean() > random_return + 50
+    assert evaluate(agent, EVAL_SEEDS)["return"].mean() > random_return + 200
 
 
 def test_bad_hybrid_configs_are_refused() -> None:
