@@ -176,11 +176,15 @@ def test_an_output_path_no_file_can_be_created_in_is_refused_before_training(
 
 
 def test_a_save_that_fails_after_training_keeps_the_trained_model(
-        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
     import edge_rl.agents.checkpoint
     from edge_rl.agents import load
 
     save = edge_rl.agents.checkpoint.save
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("system-tmp")))  # not the real /tmp
 
     def disk_full_in_tmp_path(path, *args):  # noqa: ANN001, ANN002, ANN202
         if Path(path).parent == tmp_path:
