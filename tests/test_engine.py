@@ -1,12 +1,13 @@
 """The experiment engine on Ray: the same numbers in this process, on an embedded Ray and on a
 real two-node cluster; a worker killed mid-run is retried; a run that raises is named and the
-others finish; a killed driver takes its tasks with it; the embedded engine listens on loopback
+others finish; a killed driver (its whole process group) takes every Ray process with it; the embedded engine listens on loopback
 only. Every Ray here is stopped by the test that started it."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -61,19 +62,6 @@ def _running(processes: list[psutil.Process], title: str) -> list[psutil.Process
         try:
             if process.status() != psutil.STATUS_ZOMBIE and " ".join(process.cmdline()).startswith(title):
                 alive.append(process)
-        except psutil.Error:
-            pass
-    return alive
-
-
-def _working(tree: list[psutil.Process]) -> list[str]:
-    """The processes of ``tree`` still alive that train or schedule (Ray's workers, raylet, GCS):
-    all but its dashboard and runtime-env agents, which watch the raylet and exit on their own."""
-    alive = []
-    for process in tree:
-        try:
-            if process.status() != psutil.STATUS_ZOMBIE and not process.name().endswith("Agent"):
-                alive.append(f"{process.pid} {' '.join(process.cmdline())[:60]}")
         except psutil.Error:
             pass
     return alive
@@ -186,26 +174,76 @@ def _long_sweep(path: Path) -> Path:
     return path
 
 
-def test_killing_the_driver_stops_its_tasks(tmp_path: Path) -> None:
+def _family(root: subprocess.Popen) -> list[psutil.Process]:
+    """``root`` and every process under it now (a driver: its Ray's GCS, raylet, workers, agents)."""
+    try:
+        process = psutil.Process(root.pid)
+        return [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _alive(processes: list[psutil.Process]) -> list[str]:
+    """Those of ``processes`` still running, wherever they moved in the process tree since (Ray's
+    agents and workers outlive their raylet with parent PID 1)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{process.pid} {' '.join(process.cmdline())[:60]}")
+        except psutil.Error:
+            pass
+    return alive
+
+
+def _wait_for_tasks(root: subprocess.Popen, title: str) -> list[psutil.Process]:
+    """Until the tasks run and Ray's agents have been up a while (agents killed while starting
+    exit at once; those that are up waited minutes for a raylet that is gone); then the family."""
+    deadline = time.monotonic() + 180
+    wanted = (title, "ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+    def started() -> bool:
+        titles = _alive(_family(root))
+        return all(any(w in t for t in titles) for w in wanted)
+
+    while not started() and time.monotonic() < deadline and root.poll() is None:
+        time.sleep(0.2)
+    assert started(), f"the tasks ({title}) or Ray's agents never started"
+    time.sleep(5)
+    return _family(root)
+
+
+def _stopped_within(processes: list[psutil.Process], seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while _alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _alive(processes)
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for process in processes:  # a failed test leaves nothing running either
+        try:
+            if process.is_running():
+                process.kill()
+        except psutil.Error:
+            pass
+
+
+def test_a_driver_killed_outright_leaves_no_ray_process_behind(tmp_path: Path) -> None:
+    """SIGKILL of the driver alone (as a notebook kernel dies when its papermill is gone): 10 s
+    later no process of its Ray is left (workers, raylet, GCS, the dashboard and runtime-env
+    agents), and nothing more was written."""
     spec = _long_sweep(tmp_path / "sweep.toml")
     out = tmp_path / "out"
     driver = subprocess.Popen([sys.executable, "-m", "edge_rl", "sweep", str(spec), "--out", str(out), "--workers", "2",
-                               "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tree: list[psutil.Process] = []
+                               "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    family: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 180
-        while not _running(tree, "ray::_execute") and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.2)
-            tree = [psutil.Process(driver.pid), *psutil.Process(driver.pid).children(recursive=True)]
-        assert _running(tree, "ray::_execute"), "the sweep's tasks never started"
-        time.sleep(1)
-        tree = [psutil.Process(driver.pid), *psutil.Process(driver.pid).children(recursive=True)]
+        family = _wait_for_tasks(driver, "ray::_execute")
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-        deadline = time.monotonic() + 30
-        while _working(tree) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _working(tree) == [], "still running 30 s after the driver was killed"
+        assert _stopped_within(family, 10) == [], "still running 10 s after the driver was killed"
         files = sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file())
         time.sleep(2)
         assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()) == files
@@ -214,9 +252,38 @@ def test_killing_the_driver_stops_its_tasks(tmp_path: Path) -> None:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-        for process in tree:  # Ray's agents end on their own within about a minute; ours go now
-            try:
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    process.kill()
-            except psutil.Error:
-                pass
+        _kill(family)
+
+
+NOTEBOOK = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": [
+    "import time\n",
+    "from edge_rl.experiments.engine import session\n",
+    "def waits():\n",
+    "    time.sleep(600)\n",
+    "with session(workers=1) as engine:\n",
+    "    engine.submit(waits)\n",
+    "    list(engine.completed())\n"]}],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_killing_makes_process_group_stops_the_notebooks_ray(tmp_path: Path) -> None:
+    """`kill -9 -- -PGID` of a `make reproduce`: papermill dies with the group, but its kernel,
+    and the Ray the kernel started, live in a session of their own, out of the signal's reach.
+    The kernel exits when it sees papermill gone; 10 s later no process of its Ray is left."""
+    notebook = tmp_path / "waits.ipynb"
+    notebook.write_text(json.dumps(NOTEBOOK))
+    make = subprocess.Popen([sys.executable, "-m", "papermill", str(notebook), str(tmp_path / "out.ipynb"), "-k", "python3"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    family: list[psutil.Process] = []
+    try:
+        family = _wait_for_tasks(make, "ray::waits")
+        assert any(p.pid != make.pid and os.getsid(p.pid) != make.pid for p in family)  # the kernel's own session
+        os.killpg(make.pid, signal.SIGKILL)
+        make.wait()
+        assert _stopped_within(family, 10) == [], "still running 10 s after make's process group was killed"
+    finally:
+        if make.poll() is None:
+            make.kill()
+            make.wait()
+        _kill(family)

@@ -21,20 +21,26 @@ asks for as many CPUs as its torch threads), and hands back their return values 
 Faults: a task whose worker process dies is retried up to :data:`RETRIES` times; a task that
 raises is not retried, and its error comes back as its result. When the session ends early
 (an error, Ctrl-C, SIGTERM), its unfinished tasks are cancelled and their workers killed; a
-driver killed outright (SIGKILL) takes its tasks with it, as Ray ends the workers of a driver
-that is gone.
+driver killed outright (SIGKILL, of it or of its process group) takes its tasks with it: on a
+cluster Ray ends the workers of a driver that is gone, and an embedded Ray's every process
+(workers and agents too) is ended within a few seconds by :mod:`~edge_rl.experiments.watchdog`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from edge_rl.experiments import watchdog as watchdog_module
 
 # Imported in a notebook, Ray logs that ipywidgets is missing into the cell's output: it is not needed.
 logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
@@ -169,6 +175,31 @@ def _stopped_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Watchdog:
+    """The embedded Ray's :mod:`~edge_rl.experiments.watchdog`: marks this process's environment
+    (so every Ray process started from now on inherits the mark) and starts the watchdog, which
+    ends the marked processes when this process closes the pipe or dies."""
+
+    def __init__(self) -> None:
+        token = secrets.token_hex(16)
+        read, self._pipe = os.pipe()  # not inherited by the processes Ray starts (PEP 446)
+        environment = {k: v for k, v in os.environ.items() if k != watchdog_module.VARIABLE}
+        self._process = subprocess.Popen(
+            [sys.executable, watchdog_module.__file__, str(os.getpid()), token], stdin=read, env=environment,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(read)
+        os.environ[watchdog_module.VARIABLE] = token
+
+    def stop(self) -> None:
+        """After ``ray.shutdown()``: the watchdog ends what is left of this Ray, and exits."""
+        os.close(self._pipe)
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
 @contextmanager
 def session(address: str | None = None, workers: int | None = None) -> Iterator[Engine]:
     """An engine for the time of the ``with`` block (see the module's docstring).
@@ -199,7 +230,8 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
             finally:
                 engine.cancel()
         return
-    saved = {name: os.environ.get(name) for name in (LOOPBACK, "RAY_AUTH_MODE")}
+    saved = {name: os.environ.get(name) for name in (LOOPBACK, "RAY_AUTH_MODE", watchdog_module.VARIABLE)}
+    watchdog = None
     from ray._private import ray_constants
     from ray._raylet import Config
 
@@ -221,6 +253,7 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
             os.environ[LOOPBACK] = "0"  # Ray's processes inherit it ...
             ray_constants.ENABLE_RAY_CLUSTER = False  # ... and this process read it when it imported ray
             cpus = workers or os.cpu_count() or 1
+            watchdog = _Watchdog()  # before ray.init: Ray's processes inherit its mark
             # "local": a new Ray of our own, never one that `ray start` left running on this machine.
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                      object_store_memory=OBJECT_STORE_BYTES)
@@ -232,6 +265,8 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
                 engine.cancel()
     finally:
         ray.shutdown()
+        if watchdog is not None:
+            watchdog.stop()
         ray_constants.ENABLE_RAY_CLUSTER = cluster_flag
         for name, value in saved.items():
             if value is None:
