@@ -30,7 +30,7 @@ CARD_OUTPUT = {"selected_node", "confidence", "q_values", "processing_time_ms"}
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None)) as client:
+    with TestClient(create_app(None, ROOT / "results", torch_threads=None)) as client:
         yield client
 
 
@@ -285,7 +285,7 @@ def test_the_fast_path_answers_exactly_as_the_routed_endpoint(client: TestClient
                                   ((0, "hybrid"), (1, "dqn"), (2, "ppo"), (3, "greedy_earliest_finish"))]
     bodies += [body for body, _, _ in BAD_REQUESTS.values()]
     bodies += [b"{not json", b"", b"null", {**card_request(), "model_type": "hybrid_xl"}]
-    with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None, fast_predict=False)) as routed:
+    with TestClient(create_app(None, ROOT / "results", torch_threads=None, fast_predict=False)) as routed:
         for body in bodies:
             fast = _post(client, body)
             assert routed_calls.pop() is False  # the fast path answered
@@ -440,7 +440,7 @@ def test_the_server_runs_torch_on_one_thread_and_restores_the_count() -> None:
     import torch
 
     before = torch.get_num_threads()
-    with TestClient(create_app(MODELS)) as client:
+    with TestClient(create_app()) as client:
         assert client.get("/health").json()["torch_threads"] == 1
     assert torch.get_num_threads() == before
 
@@ -459,3 +459,121 @@ def test_a_request_that_names_no_model_is_refused_not_answered_by_a_default(clie
     del request["model_type"]
     response = client.post("/predict", json=request)
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "model_type"]
+
+
+# ---------------------------------------------------------------------- what a careless client sends
+
+
+def test_a_value_past_the_clip_headroom_is_refused_naming_the_field(client: TestClient) -> None:
+    from edge_rl.serve.schemas import CAPS, CLIP_HEADROOM
+
+    request = card_request(0, "dqn")
+    request["network_state"]["nodes"][3]["bandwidth"] = 1e308  # was clipped silently to the answer for 200
+    response = _post(client, request)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "network_state", "nodes", 3, "bandwidth"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["NodeState"]["properties"]
+    assert schema["bandwidth"]["maximum"] == CLIP_HEADROOM * CAPS["bandwidth"]  # the schema says the bound
+
+
+def test_a_clipped_value_is_named_in_the_answer(client: TestClient) -> None:
+    request = card_request(0, "dqn")
+    plain = _post(client, request).json()
+    assert plain["clipped"] == []
+    request["network_state"]["nodes"][3]["bandwidth"] = 1000.0  # past the 200 Mbit/s the model reads
+    request["network_state"]["nodes"][5]["queue_len"] = 50.0
+    answer = _post(client, request).json()
+    assert answer["clipped"] == ["network_state.nodes[3].bandwidth", "network_state.nodes[5].queue_len"]
+
+
+def test_duplicate_edges_are_merged_as_documented(client: TestClient) -> None:
+    request = card_request(0, "hybrid_gcn")
+    edges = request["network_state"]["edges"]
+    twice = copy.deepcopy(request)
+    twice["network_state"]["edges"] = edges + edges + [[t, s] for s, t in edges]
+    one, two = _post(client, request).json(), _post(client, twice).json()
+    assert {**one, "processing_time_ms": 0} == {**two, "processing_time_ms": 0}
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["NetworkState"]["properties"]
+    assert "duplicates are merged" in schema["edges"]["description"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_a_body_of_another_media_type_gets_415(client: TestClient, content_type: str) -> None:
+    body = json.dumps(card_request(0, "dqn"))
+    for path, content in (("/predict", body), ("/batch-predict", json.dumps({"requests": [json.loads(body)]}))):
+        response = client.post(path, content=content, headers={"content-type": content_type})
+        assert response.status_code == 415, path
+        assert response.json()["detail"][0]["loc"] == ["header", "content-type"] and "application/json" in response.json()["message"]
+    for accepted in ("application/json; charset=utf-8", "APPLICATION/JSON"):
+        assert client.post("/predict", content=body, headers={"content-type": accepted}).status_code == 200
+
+
+@pytest.mark.parametrize("path, body, loc", [
+    ("/predict", '{"network_state": %s, "model_type": "dqn", "model_type": "ppo"}', ["body", "model_type"]),
+    ("/predict", '{"network_state": %s, "model_type": "dqn", "task": {"input_kb": 10, "input_kb": 20}}',
+     ["body", "task", "input_kb"]),
+    ("/batch-predict", '{"requests": [{"network_state": %s, "model_type": "dqn"}, '
+     '{"model_type": "dqn", "network_state": %s, "model_type": "ppo"}]}', ["body", "requests", 1, "model_type"]),
+], ids=["model_type", "task field", "batch item"])
+def test_a_key_given_twice_is_refused_naming_it(client: TestClient, path: str, body: str, loc: list) -> None:
+    state = json.dumps(card_request(0)["network_state"])
+    response = _post(client, body.replace("%s", state), path)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc and "twice" in response.json()["message"]
+
+
+def test_a_duplicated_node_field_is_refused_with_its_node() -> None:
+    from edge_rl.serve.strict_json import duplicate_key, json_path
+
+    body = json.dumps(card_request(0)["network_state"]).encode()
+    assert duplicate_key(body) is None
+    first = body.index(b'"energy"')
+    second = body.index(b'"energy"', first + 1)
+    edited = body[:second] + b'"energy": 1.0, ' + body[second:]
+    assert duplicate_key(edited) == "energy" and json_path(edited, duplicated="energy") == ["nodes", 1, "energy"]
+
+
+def test_json_nested_too_deeply_names_the_field(client: TestClient) -> None:
+    request = card_request(0, "dqn")
+    request["network_state"]["edges"] = "@"
+    body = json.dumps(request).replace('"@"', "[" * 5000 + "]" * 5000)
+    response = _post(client, body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:3] == ["body", "network_state", "edges"]
+    assert response.json()["message"].startswith("body.network_state.edges")
+
+
+def test_each_batch_item_reports_its_own_processing_time(client: TestClient) -> None:
+    batch = {"requests": [card_request(0, "greedy_earliest_finish"), card_request(1, "hybrid_gcn"),
+                          card_request(2, "greedy_earliest_finish"), card_request(3, "hybrid_gcn")]}
+    answer = _post(client, batch, "/batch-predict").json()
+    times = [p["processing_time_ms"] for p in answer["predictions"]]
+    assert all(0 < t <= answer["processing_time_ms"] for t in times)
+    assert len(set(times)) == len(times)  # not the whole batch's time repeated
+
+
+def test_a_corrupt_checkpoint_is_not_told_to_train_but_to_restore(tmp_path: Path) -> None:
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(MODELS / f"ppo-gnn-seed0{suffix}", tmp_path)
+        shutil.copy(MODELS / f"hybrid-best-seed0{suffix}", tmp_path)
+    weights = tmp_path / "hybrid-best-seed0.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # truncated
+    with TestClient(create_app(tmp_path, tmp_path / "no-results", torch_threads=None)) as client:
+        unavailable = client.get("/health").json()["models_unavailable"]
+        corrupt, missing = unavailable["hybrid_card"], unavailable["hybrid_gat"]
+    assert "restore" in corrupt and str(tmp_path / "hybrid-best-seed0") in corrupt and "to train it" not in corrupt
+    assert "make reproduce` to train it" in missing and "restore" not in missing
+
+
+def test_one_variable_moves_every_models_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_rl.serve.models import Predictor
+
+    budget = MODEL_SPECS["dqn_budget"]
+    stem = Predictor(lazy=True).checkpoint("dqn_budget")
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(ROOT / "results" / budget.folder / "models" / f"{stem}{suffix}", tmp_path)
+    monkeypatch.setenv("EDGE_RL_MODELS_DIR", str(tmp_path))
+    with TestClient(create_app(torch_threads=None)) as client:
+        info = client.get("/models/dqn_budget").json()
+        assert info["available"] and info["checkpoint_path"] == str(tmp_path / stem)
+        assert client.post("/predict", json=card_request(0, "dqn_budget")).status_code == 200

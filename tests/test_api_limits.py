@@ -37,7 +37,7 @@ MODELS = ROOT / "results" / "models"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(MODELS, ROOT / "results", torch_threads=None)) as client:
+    with TestClient(create_app(None, ROOT / "results", torch_threads=None)) as client:
         yield client
 
 

@@ -102,7 +102,7 @@ def browser(tmp_path: Path) -> Iterator[BrowserContext]:
 
 def test_the_dashboard_makes_a_prediction(dashboard: str, browser: BrowserContext, tmp_path: Path) -> None:
     state, task = common.generate(EnvConfig(), 0)  # the page's default network
-    expected = Predictor(ROOT / "results" / "models").predict("hybrid", [to_observation(state, task)])[0]
+    expected = Predictor().predict("hybrid", [to_observation(state, task)])[0]
     page = browser.new_page()
     page.goto(f"{dashboard}/predict")
     page.get_by_role("button", name="Predict").click()

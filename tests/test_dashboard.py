@@ -18,7 +18,6 @@ from edge_rl.serve.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "edge_rl" / "serve" / "dashboard"
-MODELS = ROOT / "results" / "models"
 
 
 def _run(page: str) -> AppTest:
@@ -32,7 +31,7 @@ def expected() -> tuple[int, float, str]:
     """The hybrid's answer for the page's default network (the card's, seed 0), straight from
     edge_rl, and the checkpoint that gave it."""
     state, task = common.generate(EnvConfig(), 0)
-    predictor = Predictor(MODELS)
+    predictor = Predictor()
     decision = predictor.predict("hybrid", [to_observation(state, task)])[0]
     return decision.selected_node, decision.confidence, predictor.checkpoint("hybrid")
 
@@ -93,7 +92,7 @@ def test_the_replay_page_runs_the_chosen_policies_on_one_episode() -> None:
     chosen = app.multiselect[0].value
     assert {"hybrid", "greedy_earliest_finish"} <= set(chosen)
     summary = app.dataframe[0].value
-    predictor = Predictor(MODELS)
+    predictor = Predictor()
     frame = replay({name: predictor.agent(name) for name in chosen}, int(app.number_input[0].value))
     # Each model named as the results tables name the checkpoint it serves; a rule by its name.
     shown = {row.split(": ", 1)[0]: row for row in summary.index}

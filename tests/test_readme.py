@@ -52,7 +52,7 @@ def test_the_readmes_api_examples_are_answered_by_the_api() -> None:
 
     examples = re.findall(r"curl -s -X POST http://127\.0\.0\.1:8000(/\S+) .*?-d '(.*?)'\n", README, re.S)
     assert {path for path, _ in examples} == {"/predict", "/batch-predict"}
-    with TestClient(create_app(ROOT / "results" / "models", ROOT / "results", torch_threads=None)) as client:
+    with TestClient(create_app(None, ROOT / "results", torch_threads=None)) as client:
         for path, body in examples:
             response = client.post(path, json=json.loads(body))
             assert response.status_code == 200, (path, response.text[:300])

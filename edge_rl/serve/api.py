@@ -50,7 +50,7 @@ from starlette.concurrency import run_in_threadpool
 import edge_rl
 from edge_rl.agents import Observation
 from edge_rl.checks import positive_int
-from edge_rl.serve.conversions import example_request, to_observation
+from edge_rl.serve.conversions import clipped_fields, example_request, to_observation
 from edge_rl.serve.http import (
     ERRORS,
     ApiError,
@@ -146,8 +146,11 @@ class Server:
             raise ApiError(422, [*loc, "network_state", "nodes"], "no_eligible_node", str(error)) from None
         return observation
 
-    def answer(self, model_type: str, decision: Decision, start: float) -> dict[str, Any]:
-        return {
+    def answer(self, request: PredictRequest, decision: Decision, seconds: float) -> dict[str, Any]:
+        """The answer to ``request``; ``seconds``: the server's time on it before formatting."""
+        start = time.perf_counter()
+        model_type = request.model_type
+        answer = {
             "model_type": model_type,
             "model": self.predictor.checkpoint(model_type),
             "selected_node": decision.selected_node,
@@ -155,8 +158,10 @@ class Server:
             "q_values": decision.q_values,
             "node_scores": decision.node_scores,
             "score_kind": self.predictor.policies[model_type].score_kind,
-            "processing_time_ms": (time.perf_counter() - start) * 1e3,
+            "clipped": clipped_fields(request.network_state),
         }
+        answer["processing_time_ms"] = (seconds + time.perf_counter() - start) * 1e3
+        return answer
 
 
 def _lifespan(models: Path | None, results: Path | None, seed: int | None,
@@ -206,7 +211,7 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
         srv = server()
         observation = srv.prepare(request, ["body"])
         decision = await srv.batchers[request.model_type].submit(observation)
-        return json_response(srv.answer(request.model_type, decision, start))
+        return json_response(srv.answer(request, decision, time.perf_counter() - start))
 
     @app.post("/batch-predict", response_model=BatchPredictResponse, responses=errors(BatchPredictRequest),
               tags=["predict"],
@@ -216,13 +221,21 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
         batch: BatchPredictRequest = await parse(raw, BatchPredictRequest)
         start = time.perf_counter()
         srv = server()
-        observations = [srv.prepare(r, ["body", "requests", i]) for i, r in enumerate(batch.requests)]
+        # Each item's time: its own conversion and formatting, plus its model group's forward
+        # pass (shared with the group's other items), so that items of a cheap rule do not
+        # report a learned model's pass, nor any item the whole batch's time.
+        observations, seconds = [], []
+        for i, r in enumerate(batch.requests):
+            began = time.perf_counter()
+            observations.append(srv.prepare(r, ["body", "requests", i]))
+            seconds.append(time.perf_counter() - began)
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(batch.requests):
             groups.setdefault(r.model_type, []).append(i)
         decisions: list[Decision | None] = [None] * len(observations)
         for model_type, indices in groups.items():
             group = [observations[i] for i in indices]
+            began = time.perf_counter()
             if isinstance(srv.predictor.policies[model_type], LearnedPolicy):
                 # A forward pass of up to MAX_BATCH_NODES node slots (~0.1 s): in a worker thread,
                 # where torch lets the event loop run meanwhile. (The rules are cheap, and keep
@@ -230,13 +243,12 @@ def _add_predict_routes(app: FastAPI, server: Callable[[], Server]) -> Callable[
                 answered = await run_in_threadpool(srv.predictor.predict, model_type, group)
             else:
                 answered = srv.predictor.predict(model_type, group)
+            shared = time.perf_counter() - began
             for i, decision in zip(indices, answered):
                 decisions[i] = decision
-        answers = [srv.answer(r.model_type, d, start) for r, d in zip(batch.requests, decisions)]  # type: ignore[arg-type]
-        elapsed = (time.perf_counter() - start) * 1e3
-        for answer in answers:
-            answer["processing_time_ms"] = elapsed
-        return json_response({"predictions": answers, "processing_time_ms": elapsed})
+                seconds[i] += shared
+        answers = [srv.answer(r, d, t) for r, d, t in zip(batch.requests, decisions, seconds)]  # type: ignore[arg-type]
+        return json_response({"predictions": answers, "processing_time_ms": (time.perf_counter() - start) * 1e3})
 
     return predict
 

@@ -4,6 +4,7 @@
   units) into exactly the observation ``edge_rl/IoTEdge-v0`` gives a policy;
   :func:`network_state_from_env` goes the other way, from a running environment's raw
   quantities, and :func:`network_state_from_observation` from an observation.
+- :func:`clipped_fields` names the values past a cap, which the answer lists.
 - :func:`stack_observations` pads observations of different sizes into one batch.
 - :func:`example_request` is a request in the card's format, read off the environment.
 """
@@ -27,7 +28,7 @@ from edge_rl.envs.iot_edge import (
     QUEUE_CAP_STEPS,
     IoTEdgeEnv,
 )
-from edge_rl.serve.schemas import NetworkState, NodeState, TaskSpec
+from edge_rl.serve.schemas import CAPS, NetworkState, NodeState, TaskSpec
 
 _TASK_FIELDS = ("demand_mi", "input_kb", "memory_mb", "deadline_ms")  # TaskSpec's, in TASK_FEATURES' order
 assert len(_TASK_FIELDS) == len(TASK_FEATURES)
@@ -74,6 +75,14 @@ def to_observation(state: NetworkState, task: TaskSpec | None = None) -> Observa
         "node_mask": np.ones(n, dtype=np.float32),
         "task": np.minimum(np.array(raw_task, dtype=np.float32) / _TASK_HIGH, 1.0),
     }
+
+
+def clipped_fields(state: NetworkState) -> list[str]:
+    """The fields of ``state`` that :func:`to_observation` clips (past their cap,
+    :data:`~edge_rl.serve.schemas.CAPS`), as paths in the request: ``network_state.nodes[3].bandwidth``.
+    The answer names them, so that no value a client sends is changed unsaid."""
+    return [f"network_state.nodes[{i}].{field}"
+            for i, node in enumerate(state.nodes) for field, cap in CAPS.items() if getattr(node, field) > cap]
 
 
 def network_state_from_env(env: Any) -> tuple[NetworkState, TaskSpec]:

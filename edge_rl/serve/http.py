@@ -3,7 +3,8 @@
 - Errors: :class:`ApiError` and the handlers that answer every client error as
   ``{"detail": [{loc, msg, type, input}], "message": ...}``, inputs echoed only when small and
   never as a NaN (not valid JSON).
-- Bodies: :func:`parse` validates a body with pydantic straight from its bytes. Each endpoint
+- Bodies: :func:`parse` validates a body with pydantic straight from its bytes, as JSON only
+  (415 for another media type) and with every key of an object given once. Each endpoint
   reads at most :data:`BODY_LIMITS` (a few times its largest valid request, as ``json.dumps``
   writes it): a longer body gets 413 before it is read, one holding more JSON values than that
   request gets 413 before it is parsed, so what is parsed costs at most about a maximal valid
@@ -42,6 +43,7 @@ from edge_rl.serve.schemas import (
     BatchPredictRequest,
     PredictRequest,
 )
+from edge_rl.serve.strict_json import JSON_MEDIA_TYPE, duplicate_key, is_json_media_type, json_path, nesting_loc
 
 HEADROOM = 4
 """A body may have this many times the bytes of the largest valid request written compactly:
@@ -212,22 +214,49 @@ def errors(model: type[BaseModel]) -> dict[int, dict[str, Any]]:
     limit = BODY_LIMITS[model]
     too_large = (f"Body of more than {limit.bytes:,} bytes or {limit.values:,} JSON values ({HEADROOM}x the bytes, "
                  f"and the values, of the largest valid request: {limit.largest:,} bytes as json.dumps writes it)")
-    return {**ERRORS, 413: {"description": too_large, **_ERROR_SCHEMA}}
+    return {**ERRORS, 413: {"description": too_large, **_ERROR_SCHEMA},
+            415: {"description": f"A body sent as another media type than JSON (send it as {JSON_MEDIA_TYPE})",
+                  **_ERROR_SCHEMA}}
 
 
 def _validate(model: type[BaseModel], body: bytes) -> Any:
     try:
-        return model.model_validate_json(body)
+        value = model.model_validate_json(body)
     except ValidationError as error:
-        errors_ = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        errors_ = [_located(e, body) for e in error.errors(include_url=False)]
         raise RequestValidationError(errors_) from None
+    key = duplicate_key(body)
+    if key is not None:  # valid, but a parser kept one of two values: the client must say which
+        loc = ("body", *json_path(body, duplicated=key))
+        raise RequestValidationError([{"type": "duplicate_key", "loc": loc, "input": key,
+                                       "msg": f"the key {key!r} appears twice in one JSON object; give it once"}])
+    return value
+
+
+def _located(error: Any, body: bytes) -> dict[str, Any]:
+    """A pydantic error with ``loc`` under ``body``; JSON nested past the parser's limit (which
+    jiter reports by line and column alone) gets the field it is in."""
+    loc = error["loc"]
+    if error["type"] == "json_invalid" and "recursion limit" in error["msg"]:
+        loc = tuple(nesting_loc(body, error["msg"]))
+        where = ".".join(map(str, loc)) or "the body"
+        error = {**error, "input": None,
+                 "msg": f"{where} is nested too deeply (JSON arrays or objects inside one another past the "
+                        f"parser's limit); {error['msg']}"}
+    return {**error, "loc": ("body", *loc)}
 
 
 async def parse(request: Request, model: type[BaseModel]) -> Any:
-    """The body validated by pydantic straight from its bytes (any content type): faster than
-    FastAPI's decode-then-validate, and a body that is not even UTF-8 gets the same 422.
-    Refused with 413 past the endpoint's :data:`BODY_LIMITS`, before it is read or parsed;
-    parsed in the worker thread past :data:`INLINE_BYTES`."""
+    """The body validated by pydantic straight from its bytes: faster than FastAPI's
+    decode-then-validate, and a body that is not even UTF-8 gets the same 422. Refused with 415
+    if sent as another media type than JSON, with 413 past the endpoint's :data:`BODY_LIMITS`,
+    before it is read or parsed, and with 422 if an object names a key twice
+    (:mod:`edge_rl.serve.strict_json`); parsed in the worker thread past :data:`INLINE_BYTES`."""
+    content_type = request.headers.get("content-type")
+    if not is_json_media_type(content_type):
+        raise ApiError(415, ["header", "content-type"], "unsupported_media_type",
+                       f"Content-Type {content_type!r}: the body is read as JSON only; send it as {JSON_MEDIA_TYPE}",
+                       content_type)
     limit = BODY_LIMITS[model]
     body = await _read_body(request, limit.bytes)
     values = _values(body)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from edge_rl.agents import Agent, CheckpointError, Observation, load
+from edge_rl.agents.checkpoint import paths
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
 from edge_rl.experiments.catalogue import BEST_HYBRID, STUDY, served
@@ -48,9 +49,14 @@ def results_dir() -> Path:
     return Path(os.environ.get("EDGE_RL_RESULTS_DIR") or ROOT / "results")
 
 
+MODELS_VARIABLE = "EDGE_RL_MODELS_DIR"
+"""Names the one folder that every checkpoint the server reads comes from (the budget study's
+``budget-*`` beside the card's); unset, each comes from its results folder (:meth:`Predictor.checkpoints`)."""
+
+
 def models_dir() -> Path:
     """``$EDGE_RL_MODELS_DIR``, else ``<results>/models`` (the checkpoints ``make reproduce`` commits)."""
-    return Path(os.environ.get("EDGE_RL_MODELS_DIR") or results_dir() / "models")
+    return Path(os.environ.get(MODELS_VARIABLE) or results_dir() / "models")
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,9 @@ class Predictor:
 
     def __init__(self, models: str | os.PathLike | None = None, seed: int | None = None,
                  results: str | os.PathLike | None = None, lazy: bool = False) -> None:
+        # A folder given (here or by the variable) holds every checkpoint; none given, each
+        # model's checkpoints are in its own results folder's models/.
+        self.single_folder = models is not None or bool(os.environ.get(MODELS_VARIABLE))
         self.models_dir = Path(models) if models is not None else models_dir()
         self.results_dir = Path(results) if results is not None else results_dir()
         self.seed = seed
@@ -280,9 +289,10 @@ class Predictor:
             self._load(spec)
 
     def checkpoints(self, spec: ModelSpec) -> Path:
-        """The folder of ``spec``'s checkpoints: :attr:`models_dir` for the card's models, the
-        study's own ``<results>/study/models`` for the budget study's."""
-        return spec.home(self.results_dir) / "models" if spec.folder else self.models_dir
+        """The folder of ``spec``'s checkpoints: the one folder given (``models``,
+        ``$EDGE_RL_MODELS_DIR``) for every model; none given, :attr:`models_dir` for the card's
+        models and the study's own ``<results>/study/models`` for the budget study's."""
+        return spec.home(self.results_dir) / "models" if spec.folder and not self.single_folder else self.models_dir
 
     def _load(self, spec: ModelSpec) -> None:
         choice = self.choices[spec.model_type]
@@ -290,11 +300,7 @@ class Predictor:
         try:
             agent = load(path)
         except (CheckpointError, OSError) as error:
-            where = (f"Point EDGE_RL_RESULTS_DIR (or --results-dir) at a folder whose {spec.folder}/models has "
-                     f"{choice.stem}.json/.safetensors, or run `make study` to train it." if spec.folder else
-                     f"Point EDGE_RL_MODELS_DIR (or --models-dir) at a folder with {choice.stem}.json/.safetensors, "
-                     "or run `make reproduce` to train it.")
-            self.errors[spec.model_type] = f"{error}. {where}"
+            self.errors[spec.model_type] = f"{error}. {self._remedy(spec, path)}"
             return
         if agent.config.policy != "gnn":
             self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
@@ -304,6 +310,19 @@ class Predictor:
         except Exception as error:  # noqa: BLE001 - a model that cannot answer is unavailable, not fatal
             self.errors[spec.model_type] = (f"{path}: the model loaded but failed on a two-node probe network "
                                             f"({type(error).__name__}: {error})")
+
+    def _remedy(self, spec: ModelSpec, path: Path) -> str:
+        """What to do about a checkpoint that did not load, by its cause: missing, or there but
+        unusable (corrupt, truncated, edited, half a pair)."""
+        make = "make study" if spec.folder else "make reproduce"
+        files = f"{path.name}.json/.safetensors"
+        if not any(p.exists() for p in paths(path)):
+            where = (f"Point {MODELS_VARIABLE} (or --models-dir) at a folder with {files}" if self.single_folder
+                     or not spec.folder else
+                     f"Point EDGE_RL_RESULTS_DIR (or --results-dir) at a folder whose {spec.folder}/models has {files}")
+            return f"{where}, or run `{make}` to train it."
+        return (f"The checkpoint is there but unusable: restore {path}.json and {path}.safetensors from where they "
+                f"came (for a committed model, `git checkout -- {path}.*`), or delete both and run `{make}` to retrain it.")
 
     def _resolve(self, spec: ModelSpec) -> None:
         """An alias answers with the variant that scores best on validation and loads (the next

@@ -132,13 +132,35 @@ def _index(high: int) -> Any:
     ]
 
 
-def _finite(low: float, **bounds: float) -> Any:
-    return Field(allow_inf_nan=False, strict=True, **({"ge": low} | bounds))
+CLIP_HEADROOM = 10_000
+"""A raw value may be up to this many times the cap the model reads it at. Past its cap it is
+clipped, as the environment clips it, and the answer lists it in ``clipped``; past this many
+times the cap (2 Tbit/s, 1,000,000 J, ...) it is no measurement but a unit or typing error
+(``1e308``), and is refused with the field named."""
+
+CAPS: dict[str, float] = {
+    "energy": ENERGY_CAP * ENERGY_SCALE_J,
+    "latency": LATENCY_CAP * LATENCY_SCALE_MS,
+    "bandwidth": BANDWIDTH_SCALE_MBPS,
+    "queue_len": QUEUE_CAP_STEPS,
+}
+"""The raw value, per node field, at which the model's input is clipped (in the field's units)."""
+
+
+def _capped(field: str, low: float, description: str, gt: bool = False) -> Any:
+    """A raw quantity the model reads clipped at ``CAPS[field]``, accepted up to
+    :data:`CLIP_HEADROOM` times that."""
+    bound = {"gt": low} if gt else {"ge": low}
+    most = CLIP_HEADROOM * CAPS[field]
+    return Field(allow_inf_nan=False, strict=True, le=most, **bound,
+                 description=f"{description} At most {most:,.0f}: past its cap a value is clipped and "
+                 "named in the answer's `clipped`; past the maximum it is refused as no measurement.")
 
 
 class NodeState(BaseModel):
     """One node, in the card's raw units. Values beyond a cap are clipped, as the environment
-    clips them; the caps are given for each field."""
+    clips them, and the answer's ``clipped`` names them; the caps are given for each field, and
+    a value past :data:`CLIP_HEADROOM` times its cap is refused."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -150,26 +172,27 @@ class NodeState(BaseModel):
         ge=0.0, le=1.0, allow_inf_nan=False, strict=True,
         description="Memory in use / capacity, in [0, 1].",
     )
-    energy: float = _finite(
-        0.0,
-        description=f"Energy to run the current task on this node, in J (>= 0; the model reads "
-        f"J / {ENERGY_SCALE_J:g}, clipped at {ENERGY_CAP * ENERGY_SCALE_J:g} J).",
+    energy: float = _capped(
+        "energy", 0.0,
+        f"Energy to run the current task on this node, in J (>= 0; the model reads "
+        f"J / {ENERGY_SCALE_J:g}, clipped at {CAPS['energy']:g} J).",
     )
-    latency: float = _finite(
-        0.0,
-        description=f"Network latency from the task's source to this node, access-link wait "
+    latency: float = _capped(
+        "latency", 0.0,
+        f"Network latency from the task's source to this node, access-link wait "
         f"included, in ms (>= 0; 0 at the source; the model reads ms / {LATENCY_SCALE_MS:g}, "
-        f"clipped at {LATENCY_CAP * LATENCY_SCALE_MS:g} ms).",
+        f"clipped at {CAPS['latency']:g} ms).",
     )
-    bandwidth: float = Field(
-        gt=0.0, allow_inf_nan=False, strict=True,
-        description=f"Bandwidth from the task's source to this node, min(path, access link), in "
+    bandwidth: float = _capped(
+        "bandwidth", 0.0,
+        f"Bandwidth from the task's source to this node, min(path, access link), in "
         f"Mbit/s (> 0; the model reads Mbit/s / {BANDWIDTH_SCALE_MBPS:g}, clipped at 1: give "
         f"{BANDWIDTH_SCALE_MBPS:g} or more at the source itself, where nothing is transferred).",
+        gt=True,
     )
-    queue_len: float = _finite(
-        0.0,
-        description=f"Queued work in steps of the node's own compute, backlog / (MIPS x "
+    queue_len: float = _capped(
+        "queue_len", 0.0,
+        f"Queued work in steps of the node's own compute, backlog / (MIPS x "
         f"{_ENV.step_ms:g} ms) (>= 0, clipped at {QUEUE_CAP_STEPS:g}). The card counts tasks; "
         "the environment counts work, because nodes differ 400-fold in speed.",
     )
@@ -196,8 +219,9 @@ class NetworkState(BaseModel):
     )
     edges: list[Edge] = Field(
         default_factory=list, max_length=MAX_EDGES,
-        description="Undirected links as [source, target] node indices; duplicates and both "
-        "directions are accepted, a node may not link to itself. Each index must name a node of "
+        description="Undirected links as [source, target] node indices; a node may not link to itself. "
+        "A link listed more than once, in either direction, is one link: duplicates are merged, not counted "
+        "twice (the model reads a 0/1 adjacency). Each index must name a node of "
         "`nodes` (below its length: JSON Schema cannot say so, the server refuses it with 422). "
         "No links is allowed (every node then sees only itself).",
     )
@@ -319,7 +343,14 @@ class PredictResponse(BaseModel):
     processing_time_ms: float = Field(
         description="Time in the server from the validated request to the answer: conversion, "
         "forward pass and formatting (HTTP and JSON parsing excluded). Requests that arrive "
-        "together share one forward pass; a batch item reports the whole batch's time."
+        "together share one forward pass. In /batch-predict, an item's own conversion and "
+        "formatting plus the forward pass of its model's group (which it shares with the group's "
+        "other items); the whole call's time is the batch's processing_time_ms."
+    )
+    clipped: list[str] = Field(
+        default_factory=list,
+        description="The request's fields whose values were past the cap the model reads them at, and so "
+        "were clipped to it (e.g. network_state.nodes[3].bandwidth); empty when none was.",
     )
 
 
@@ -355,7 +386,8 @@ class BatchPredictRequest(BaseModel):
 
 class BatchPredictResponse(BaseModel):
     predictions: list[PredictResponse] = Field(description="One answer per request, in order.")
-    processing_time_ms: float
+    processing_time_ms: float = Field(description="Time in the server from the validated batch to the answer, "
+                                      "every group's forward pass included (HTTP and JSON parsing excluded).")
 
 
 class ModelInfo(BaseModel):

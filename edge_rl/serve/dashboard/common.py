@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -28,8 +29,9 @@ from edge_rl.serve.schemas import NetworkState, TaskSpec
 @st.cache_resource(show_spinner="Loading the models ...")
 def predictor(models: str) -> serving.Predictor:
     """Every model of :data:`edge_rl.serve.models.MODEL_SPECS`, each loaded when a page first asks
-    for it, once per models folder (a page that uses three models does not wait for all)."""
-    return serving.Predictor(models, lazy=True)
+    for it, once per models folder (a page that uses three models does not wait for all);
+    ``models`` empty: each model's own results folder, as the API reads them."""
+    return serving.Predictor(models or None, lazy=True)
 
 
 FIRST = ("headline", "evaluation_results", "model_variants", "probability_of_improvement", "encoder_designs",
@@ -97,7 +99,8 @@ def compact_json(document: object) -> str:
 
 
 def models_dir() -> str:
-    return str(serving.models_dir())
+    """The one models folder ``$EDGE_RL_MODELS_DIR`` names, or "" (each model's results folder)."""
+    return os.environ.get(serving.MODELS_VARIABLE, "")
 
 
 def results_dir() -> Path:
