@@ -131,7 +131,7 @@ def test_the_card_says_a_rule_wins_only_when_one_does(tmp_path: Path) -> None:
     assert "**A fixed rule wins.** `greedy_earliest_finish`" in wins and "TBD" not in wins
     assert "the best trained model is DQN Baseline" in wins
     assert "Hybrid (Best) against DQN Baseline: probability of improvement 0.00 [0.00, 0.00] (5 vs 5 seeds): loses." in wins
-    assert "the best encoder × fusion cell is Hybrid (Best)" in wins  # pre-training cells are not hybrid cells
+    assert "the best hybrid's encoder × fusion cell is Hybrid (Best)" in wins  # pre-training cells are not hybrid cells
     assert "Its greedy episodes put 100% of the tasks on sensors" in wins and "uniform over 17 nodes: 0.059" in wins
     assert "8 × 16 has the best mean" in wins and "2 seeds each" in wins  # the rollout chosen on validation
     loses = model_card(_results(tmp_path / "b", greedy=20.0))
