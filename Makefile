@@ -109,12 +109,17 @@ compare: setup
 	$(if $(OUT),,$(error make compare needs OUT=, the folder of a rerun, e.g. make compare OUT=rerun))
 	$(PY) -m edge_rl.experiments.compare results $(OUT)
 
-# A results folder holds one budget: quick results never pass for full ones, or the reverse.
+# A results folder holds one budget: quick results never pass for full ones, or the reverse. A
+# folder other than results/ (OUT=xq) gets a .gitignore of everything, so that git never offers
+# a rerun for a commit.
 $(RESULTS)/.budget-$(BUDGET):
 	@other=$$(ls -A $(RESULTS) 2>/dev/null | grep '^\.budget-' | grep -vx '\.budget-$(BUDGET)'); \
 	if [ -n "$$other" ]; then \
 	  echo "error: $(RESULTS) holds results of another budget ($$other); choose another OUT=" >&2; exit 1; fi
 	mkdir -p $(RESULTS) && touch $@
+	$(if $(filter-out results,$(RESULTS)),@test -e $(RESULTS)/.gitignore || \
+	  printf '# made by make (OUT=$(RESULTS)): a rerun folder that git ignores. Delete this file to commit it.\n*\n' \
+	  > $(RESULTS)/.gitignore)
 
 # JupyterLab runs from the project's own environment, so its python3 kernel is .venv's.
 # Jupyter refuses to run as root unless told (containers and CI machines often are root).
