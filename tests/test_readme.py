@@ -59,3 +59,33 @@ def test_the_readmes_api_examples_are_answered_by_the_api() -> None:
     named = set(re.findall(r"`([a-z_]+)`", README.split("| `model_type` | serves |", 1)[1].split("\n\n", 1)[0]))
     assert named <= set(MODEL_SPECS), sorted(named - set(MODEL_SPECS))
 
+
+
+def test_the_first_evaluate_example_is_a_model_that_works_and_its_numbers_are_its_test_episodes() -> None:
+    """A newcomer's first command evaluates a model that places well (not the card's plain stack,
+    which collapses), and the returns the README gives for it and its plain twin are theirs."""
+    import pandas as pd
+
+    stem = re.search(r"edge_rl evaluate --checkpoint results/models/(\S+)", README).group(1)
+    assert "root" in stem, f"the first evaluate example, {stem}, is a plain-stack model"
+    said = re.search(r"DQN-GNN \+ root, seed 0 \(return ([-\d.]+) ± ([\d.]+).*?collapses \(([-\d.]+)", README, re.S)
+    for name, value in ((stem, said.group(1)), ("dqn-gnn-seed0", said.group(3))):
+        returns = pd.read_csv(ROOT / "results" / "runs" / f"{name}.csv")["return"]
+        assert f"{returns.mean():.2f}" == value, name
+    assert f"{pd.read_csv(ROOT / 'results' / 'runs' / f'{stem}.csv')['return'].std():.2f}" == said.group(2)
+
+
+def test_a_rerun_folder_that_make_creates_is_ignored_by_git(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    folder = f"rerun-gitignore-test-{tmp_path.name}"
+    try:
+        subprocess.run(["make", f"OUT={folder}", f"{folder}/.budget-full"], cwd=ROOT, check=True, capture_output=True)
+        (ROOT / folder / "runs").mkdir()
+        (ROOT / folder / "runs" / "a.csv").write_text("x\n")
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", folder], cwd=ROOT,
+                                check=True, capture_output=True, text=True).stdout
+        assert status == "", status
+    finally:
+        shutil.rmtree(ROOT / folder, ignore_errors=True)
