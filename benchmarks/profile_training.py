@@ -1,7 +1,7 @@
 """Where a training step's time goes: DQN-GNN, PPO-GNN and the hybrid, card hyperparameters.
 
-Run with ``python benchmarks/profile_training.py`` (``--markdown`` prints the table committed as
-``benchmarks/PROFILE.md``). Each run is timed by phase: the methods that make up a phase (SB3's
+Run with ``python benchmarks/profile_training.py``: it prints the markdown table committed in
+``benchmarks/PROFILE.md`` (made with ``PYTHONPATH`` on the code before issue 27). Each run is timed by phase: the methods that make up a phase (SB3's
 ``_sample_action``, ``VecEnv.step``, ``ReplayBuffer.sample``, ``torch.autograd.backward``, ...)
 are wrapped, for this run only, with a timer, and each phase's time is its own, without the
 phases called inside it (exclusive time, as a profiler's "self" column): "gradient step:
@@ -160,7 +160,6 @@ def main() -> None:
     parser.add_argument("--dqn-steps", type=int, default=10_000, help="DQN-GNN steps (1,000 of warm-up)")
     parser.add_argument("--ppo-steps", type=int, default=8_192, help="PPO-GNN steps (one rollout of 8 x 1,024)")
     parser.add_argument("--hybrid-steps", type=int, default=4_096, help="hybrid steps (4 rollouts of 8 x 128)")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table (benchmarks/PROFILE.md)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     configs = {"dqn-gnn (card)": TrainConfig(algo="dqn", total_timesteps=args.dqn_steps),
