@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
 from edge_rl.agents.base import Agent, Observation, rollout_steps
+from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
 from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
 from edge_rl.envs.mixture import make_training_env
@@ -97,13 +98,19 @@ def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, di
     if graph:
         policy_kwargs["features_extractor_kwargs"] = {"config": config.encoder}
         policy_kwargs["net_arch"] = list(config.encoder.head_hidden)
+    # Graph policies read dict observations: SB3's dict buffers, less a copy of every sample
+    # (edge_rl.agents.sb3_parts; the same data bit for bit).
     if config.algo == "dqn":
         kwargs = dict(vars(config.dqn))
         if graph:
-            return MaskedDQN, GraphDQNPolicy, {**kwargs, "policy_kwargs": policy_kwargs}
+            return MaskedDQN, GraphDQNPolicy, {**kwargs, "policy_kwargs": policy_kwargs,
+                                               "replay_buffer_class": SampledDictReplayBuffer}
         return DQN, "MlpPolicy", {**kwargs, "policy_kwargs": policy_kwargs}
     kwargs = {k: v for k, v in vars(config.ppo).items() if k != "n_envs"}
-    return PPO, (GraphActorCriticPolicy if graph else "MlpPolicy"), {**kwargs, "policy_kwargs": policy_kwargs}
+    if graph:
+        return PPO, GraphActorCriticPolicy, {**kwargs, "policy_kwargs": policy_kwargs,
+                                             "rollout_buffer_class": SampledDictRolloutBuffer}
+    return PPO, "MlpPolicy", {**kwargs, "policy_kwargs": policy_kwargs}
 
 
 def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) -> BaseAlgorithm:

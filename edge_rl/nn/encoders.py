@@ -9,7 +9,8 @@ a stack is made of is a layer kind (:mod:`edge_rl.nn.layers`, :data:`edge_rl.reg
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -95,14 +96,21 @@ class DenseGraphStack(nn.Module):
         if self.root_path == "jk":
             self.jump = nn.Sequential(JumpingKnowledge("cat"), nn.Linear(sum(widths[1:]), config.embed))
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None,
-                every_layer: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """Node embeddings ``(B, N, embed)``; with ``every_layer``, each layer's output (the
-        last one first projected by ``jk``), to see how alike the nodes become."""
+    def operator(self, adj: torch.Tensor, adj_with_loops: torch.Tensor | None) -> Any:
+        """What every layer of this stack reads of the graph (:meth:`LayerKind.prepare`)."""
         kind = self.layer_kind
         if kind.self_loops and adj_with_loops is None:
             raise ValueError(f"{self.kind} layers read the adjacency with self-loops: pass adj_with_loops")
-        operator = kind.prepare(adj_with_loops if kind.self_loops else adj, self.convs)
+        return kind.prepare(adj_with_loops if kind.self_loops else adj, self.convs)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, adj_with_loops: torch.Tensor | None,
+                every_layer: bool = False, operator: Any = None) -> torch.Tensor | list[torch.Tensor]:
+        """Node embeddings ``(B, N, embed)``; with ``every_layer``, each layer's output (the
+        last one first projected by ``jk``), to see how alike the nodes become. ``operator``:
+        :meth:`operator` of this adjacency, if already derived."""
+        kind = self.layer_kind
+        if operator is None:
+            operator = self.operator(adj, adj_with_loops)
         if self.input is not None:
             x = torch.relu(self.input(x))
         outputs, last = [], len(self.convs) - 1
@@ -118,6 +126,42 @@ class DenseGraphStack(nn.Module):
             x = self.jump(outputs)
             outputs.append(x)
         return outputs if every_layer else x
+
+
+class GraphOperatorCache:
+    """The graph operators of the last adjacency batch seen, per batch shape and mode.
+
+    An RL run feeds the same topology over and over (one network per run, or a few with
+    ``env_mix``), and a forward pass derives the same self-loops and normalised adjacency
+    from it every time: about a tenth of a single observation's forward pass, a few percent of a
+    training batch's. Comparing the batch with the last one costs one pass over it; when equal,
+    the operators derived from the last one are reused: the same tensors, so the same numbers,
+    bit for bit. Kept apart per inference mode (an inference tensor must not reach autograd)
+    and never used for an adjacency that requires a gradient.
+
+    Not part of the module's state: ``state_dict``, ``deepcopy`` and pickling see an empty cache.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[torch.Tensor, Any]] = {}
+
+    def get(self, adj: torch.Tensor, derive: Callable[[torch.Tensor], Any]) -> Any:
+        """``derive(adj)``, or what it returned for the last equal adjacency of this shape and mode."""
+        if adj.requires_grad:
+            return derive(adj)
+        key = (tuple(adj.shape), adj.dtype, adj.device, torch.is_inference_mode_enabled())
+        entry = self._entries.get(key)
+        if entry is not None and torch.equal(entry[0], adj):
+            return entry[1]
+        derived = derive(adj)
+        self._entries[key] = (adj.clone(), derived)  # a copy: the caller's tensor may be changed
+        return derived
+
+    def __deepcopy__(self, memo: dict) -> GraphOperatorCache:
+        return GraphOperatorCache()
+
+    def __getstate__(self) -> dict:
+        return {"_entries": {}}
 
 
 class GraphEncoder(nn.Module):
@@ -140,14 +184,19 @@ class GraphEncoder(nn.Module):
         embed = self.config.embed
         self.project = nn.Linear(len(kinds) * embed, embed) if len(kinds) > 1 else None
         self._self_loops = any(stack.layer_kind.self_loops for stack in self.stacks)
+        self._operators = GraphOperatorCache()
 
-    def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
-        x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
+    def _derive_operators(self, adj: torch.Tensor) -> tuple[torch.Tensor | None, list[Any]]:
         # Self-loops for the kinds that read them (GCN, GAT), added once for all their layers.
         loops = None
         if self._self_loops:
             loops = torch.maximum(adj, torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device))
-        outputs = [stack(x, adj, loops) for stack in self.stacks]
+        return loops, [stack.operator(adj, loops) for stack in self.stacks]
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> GraphFeatures:
+        x, adj, mask = node_inputs(obs), obs["adjacency"], obs["node_mask"]
+        loops, operators = self._operators.get(adj, self._derive_operators)
+        outputs = [stack(x, adj, loops, operator=op) for stack, op in zip(self.stacks, operators)]
         if self.project is None:
             nodes = outputs[0]
         else:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
@@ -63,7 +64,21 @@ class GraphFeaturesExtractor(BaseFeaturesExtractor):
         return self.encoder(observations)
 
 
-class GraphQNetwork(QNetwork):
+class _FloatObservations:
+    """``extract_features`` without SB3's ``preprocess_obs`` when every tensor is already
+    float32: on a Box space that is ``obs.float()`` per key, which then returns the tensor
+    itself, so skipping it changes no number (it is a Python walk over the dict per pass)."""
+
+    features_extractor: BaseFeaturesExtractor
+
+    def extract_features(self, obs: Any, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
+        # (ActorCriticPolicy's takes None for its own, shared, extractor: the graph policy's always is.)
+        if isinstance(obs, dict) and all(v.dtype == torch.float32 for v in obs.values()):
+            return (features_extractor if features_extractor is not None else self.features_extractor)(obs)
+        return super().extract_features(obs, features_extractor)  # type: ignore[misc]
+
+
+class GraphQNetwork(_FloatObservations, QNetwork):
     """SB3's QNetwork with a node scorer in place of the MLP: Q(s, i) for every node i."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -110,7 +125,7 @@ class _GraphLatents(nn.Module):
         return self.value_net(features.graph)
 
 
-class GraphActorCriticPolicy(ActorCriticPolicy):
+class GraphActorCriticPolicy(_FloatObservations, ActorCriticPolicy):
     """PPO policy on the graph observation: node-scoring logits, a value from the graph embedding.
 
     ``net_arch`` gives the hidden widths of the node scorer and of the value MLP (default
@@ -143,3 +158,14 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
+
+    def _get_action_dist_from_latent(self, latent_pi: GraphFeatures) -> CategoricalDistribution:  # type: ignore[override]
+        # SB3's Categorical, without torch.distributions' argument checks (logits finite, actions
+        # in range): the node scorer's logits are finite by construction (padded nodes get the
+        # lowest float, not -inf) and the actions come from this distribution. The checks change
+        # no number; they cost a few small tensor operations per pass, in acting and learning.
+        distribution = self.action_dist
+        assert isinstance(distribution, CategoricalDistribution)
+        distribution.distribution = torch.distributions.Categorical(logits=self.action_net(latent_pi),
+                                                                    validate_args=False)
+        return distribution

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.buffers import DictReplayBuffer, DictRolloutBuffer
 from stable_baselines3.common.utils import polyak_update, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
@@ -46,6 +45,7 @@ from edge_rl.agents.base import Agent, rollout_steps
 from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_baseline
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
+from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
 from edge_rl.config import HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 
@@ -166,9 +166,10 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
 
     envs = _make_vec_env(config, log_dir)
     obs_space, action_space = envs.observation_space, envs.action_space
-    rollout = DictRolloutBuffer(hybrid.n_steps, obs_space, action_space, "cpu", hybrid.gae_lambda, hybrid.gamma,
+    # SB3's dict buffers, less a copy of every sample (edge_rl.agents.sb3_parts: the same data).
+    rollout = SampledDictRolloutBuffer(hybrid.n_steps, obs_space, action_space, "cpu", hybrid.gae_lambda, hybrid.gamma,
                                 hybrid.n_envs)
-    replay = DictReplayBuffer(hybrid.buffer_size, obs_space, action_space, "cpu", hybrid.n_envs,
+    replay = SampledDictReplayBuffer(hybrid.buffer_size, obs_space, action_space, "cpu", hybrid.n_envs,
                               handle_timeout_termination=True)
 
     val_seeds = list(range(VALIDATION_SEEDS_START, VALIDATION_SEEDS_START + hybrid.val_episodes))
