@@ -80,7 +80,8 @@ def test_the_unsuffixed_hybrid_serves_the_budget_study_s_when_it_validates_best(
         pytest.skip("the committed results have no budget study (make study)")
     models, results = tmp_path / "models", tmp_path / "results"
     _copy_checkpoint(committed / "models", f"{card.checkpoint}-seed0", models)
-    _copy_checkpoint(committed / "study" / "models", f"{study.checkpoint}-seed0", results / "study" / "models")
+    # A models folder given holds every checkpoint, the study's too (EDGE_RL_MODELS_DIR's meaning).
+    _copy_checkpoint(committed / "study" / "models", f"{study.checkpoint}-seed0", models)
     _validation(results, f"{card.checkpoint}-seed0", [80.0])
     _validation(results / "study", f"{study.checkpoint}-seed0", [90.0])  # the study's rows, in its own folder
 
@@ -93,7 +94,8 @@ def test_the_unsuffixed_hybrid_serves_the_budget_study_s_when_it_validates_best(
     assert reason.startswith("hybrid_budget: ") and "against hybrid_gating's 80.00" in reason
 
     # Without the study's checkpoints, the next best that loads answers, and says so.
-    shutil.rmtree(results / "study" / "models")
+    for path in models.glob(f"{study.checkpoint}-seed0.*"):
+        path.unlink()
     fallback = Predictor(models, results=results)
     assert fallback.aliases["hybrid"] == "hybrid_gating"
     assert fallback.choices["hybrid"].reason.startswith("hybrid_gating: the first hybrid that loads")
