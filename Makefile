@@ -57,7 +57,7 @@ help:
 	@echo "                about 3 hours on 2 cores (QUICK=1, OUT=, RAY_ADDRESS= as for make reproduce)"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
-	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, evaluation, the API, the engine: 35-45 minutes)"
+	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, evaluation, the API, the engine)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
 	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"

@@ -19,7 +19,8 @@ from edge_rl.config import NODE_FEATURES, EnvConfig
 from edge_rl.envs.iot_edge import make_env
 from edge_rl.serve.api import create_app
 from edge_rl.serve.conversions import network_state_from_env
-from edge_rl.serve.models import MODEL_SPECS, PERFORMANCE_TABLES
+from edge_rl.serve.models import MODEL_SPECS
+from edge_rl.serve.performance import PERFORMANCE_TABLES
 from edge_rl.serve.schemas import MAX_BATCH, MAX_NODES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,13 +24,12 @@ from edge_rl.serve.conversions import (
 )
 from edge_rl.serve.models import (
     MODEL_SPECS,
-    PERFORMANCE_TABLES,
     ModelUnavailableError,
     NoEligibleNodeError,
     Predictor,
     UnknownModelError,
-    model_performance,
 )
+from edge_rl.serve.performance import PERFORMANCE_TABLES, model_performance
 from edge_rl.serve.schemas import MAX_NODES, NetworkState, NodeState, PredictRequest, TaskSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -71,19 +71,11 @@ from edge_rl.serve.models import (
     NoEligibleNodeError,
     Predictor,
     UnknownModelError,
-    model_performance,
 )
 from edge_rl.serve.models import results_dir as default_results_dir
-from edge_rl.serve.schemas import (
-    MAX_BATCH,
-    MAX_NODES,
-    BatchPredictRequest,
-    BatchPredictResponse,
-    Health,
-    ModelInfo,
-    PredictRequest,
-    PredictResponse,
-)
+from edge_rl.serve.performance import model_performance
+from edge_rl.serve.responses import BatchPredictResponse, Health, ModelInfo, PredictResponse
+from edge_rl.serve.schemas import MAX_BATCH, MAX_NODES, BatchPredictRequest, PredictRequest
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 

@@ -8,7 +8,7 @@ Pure logic, no web framework: :mod:`edge_rl.serve.api` (FastAPI) and
   and the budget study's in ``results/study/models/``, graph policies, so any topology size)
   and every fixed rule.
 - :class:`Predictor` loads them once and answers a batch of observations per call.
-- :func:`model_performance` reads each policy's measured results from ``results/``.
+- :mod:`edge_rl.serve.performance` reads each policy's measured results from ``results/``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.agents.checkpoint import paths
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
-from edge_rl.experiments.catalogue import BEST_HYBRID, STUDY, served
+from edge_rl.experiments.catalogue import BEST_HYBRID, served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
 from edge_rl.serve.selection import Choice, choose_seed, rank_variants
@@ -38,11 +37,6 @@ DEFAULT_SEED = 0
 model's seed on validation episodes, never on test ones (:mod:`edge_rl.serve.selection`);
 ``GET /models`` shows the variant's row over all seeds and the served checkpoint's own test
 episodes."""
-
-PERFORMANCE_TABLES = {"": "evaluation_results.csv", STUDY: "budget_final.csv"}
-"""The table in ``results/tables/`` that ``GET /models`` reads a policy's measured results from
-(its row ``Model``), by the folder its runs are in: the card's, or the budget study's."""
-
 
 def results_dir() -> Path:
     """``$EDGE_RL_RESULTS_DIR``, else the repository's ``results/``."""
@@ -374,42 +368,3 @@ class Predictor:
     def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:
         """Decisions for a batch of observations (any sizes), in order."""
         return self.policy(model_type).decide(observations)
-
-
-# ---------------------------------------------------------------------- measured performance
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
-                      stem: str | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """``(variant, checkpoint)``: the policy's row of its table (:data:`PERFORMANCE_TABLES`: every
-    training seed on the test episodes) and, for learned models, the mean of the served
-    checkpoint's own test episodes (``<its folder>/runs/<stem>.csv``; ``stem`` default: seed 0's).
-    Either is None when its file is missing."""
-    results = Path(results) if results is not None else results_dir()
-    variant = checkpoint = None
-    name = PERFORMANCE_TABLES[spec.folder]
-    table = results / "tables" / name
-    if table.is_file():
-        frame = pd.read_csv(table, index_col=0)  # the rows are named in the first column ("Model", "policy")
-        if spec.row in frame.index:
-            metrics = {k: _json_value(v) for k, v in frame.loc[spec.row].items()}
-            variant = {"source": f"{results.name}/tables/{name}", "row": spec.row, "metrics": metrics}
-    stem = stem if stem is not None else spec.stem()
-    runs = spec.home(results) / "runs" / f"{stem}.csv" if stem else None
-    if runs is not None and runs.is_file():
-        frame = pd.read_csv(runs)
-        numeric = ["return", "deadline_success", "latency_mean_ms", "latency_p95_ms", "energy_per_task_j",
-                   "load_balance", "dropped"]
-        metrics = {k: _json_value(frame[k].mean()) for k in numeric if k in frame}
-        metrics["return_std"] = _json_value(frame["return"].std()) if "return" in frame else None
-        metrics["episodes"] = len(frame)
-        checkpoint = {"source": "/".join((results.name, *Path(spec.folder).parts, "runs", runs.name)), "metrics": metrics}
-    return variant, checkpoint
