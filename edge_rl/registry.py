@@ -1,4 +1,4 @@
-"""Registries: one per extension axis (encoder layer kinds, fusions, algorithms).
+"""Registries: one per extension axis (encoder layer kinds, fusions, hybrid designs, algorithms).
 
 A :class:`Registry` maps a name to what it names, in the manner of Gymnasium's environment
 registry: an entry is either the object itself or an entry point ``"module:attribute"`` that
@@ -100,6 +100,15 @@ FUSIONS = Registry("fusion")
 FUSIONS.register("weighted_sum", "edge_rl.nn.fusions:WeightedSum")
 FUSIONS.register("attention", "edge_rl.nn.fusions:Attention")
 FUSIONS.register("gating", "edge_rl.nn.fusions:Gating")
+
+HYBRID_DESIGNS = Registry("design")
+"""How the hybrid learns from its Q head and its policy head (:mod:`edge_rl.agents.hybrid.designs`),
+for ``HybridConfig.design``: ``card`` (PPO on the fused distribution plus TD into one encoder, the
+card's), ``separated`` (the encoder and Q head learn by TD alone) and ``distill`` (the policy also
+learns toward ``softmax(Q_target / tau)``)."""
+HYBRID_DESIGNS.register("card", "edge_rl.agents.hybrid.designs:Card")
+HYBRID_DESIGNS.register("separated", "edge_rl.agents.hybrid.designs:Separated")
+HYBRID_DESIGNS.register("distill", "edge_rl.agents.hybrid.designs:Distill")
 
 ALGORITHMS = Registry("algo")
 """Learning algorithms: each an :class:`~edge_rl.agents.base.Agent` subclass, which builds its

@@ -22,7 +22,7 @@ from edge_rl.checks import (
     from_dict,
 )
 from edge_rl.config.env import EnvConfig
-from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
+from edge_rl.registry import ALGORITHMS, FUSIONS, HYBRID_DESIGNS, encoder_kinds
 
 # Bounds on the agents' sizes, as on the environment's (edge_rl.config.env).
 MAX_WIDTH = 4_096
@@ -41,6 +41,9 @@ MAX_THREADS = 1_024
 """Most torch threads (``threads``)."""
 MAX_ENV_MIX = 64
 """Most environments a run trains on at once (``env_mix``): each is built, topology and all."""
+DISTILL_TEMPERATURE_BOUNDS = (1e-3, 1e3)
+"""``HybridConfig.distill_temperature`` lies in this closed range (in units of the state's
+standardised Q spread: below 1e-3 the target is an argmax to float precision, above 1e3 uniform)."""
 
 
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
@@ -191,7 +194,20 @@ class HybridConfig:
         encoder_from: which pre-trained model's encoder the warm start copies.
         eval_every, val_episodes: validation during training (seeds apart from test seeds).
         select_best: keep the weights with the best validation return (else the last ones).
+        design: how the parts learn (:data:`edge_rl.registry.HYBRID_DESIGNS`): ``card`` (the
+            card's: PPO on the fused distribution plus TD, both into the encoder), ``separated``
+            (the PPO loss moves neither the Q head nor the encoder) or ``distill`` (``separated``
+            plus a KL term pulling the policy toward ``softmax(Q_target / distill_temperature)``;
+            acts by the policy head).
+        distill_temperature, distill_coef: ``distill``'s temperature (on per-state standardised
+            Q-values, :data:`DISTILL_TEMPERATURE_BOUNDS`) and the weight of its KL term.
+        distill_target_tau: how far ``distill``'s target network moves toward the online
+            encoder and Q head after each gradient step (in (0, 1]).
     """
+
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("design", "distill_temperature", "distill_coef",
+                                                  "distill_target_tau")
+    """Fields added after checkpoints were first written: absent, they are the card's design."""
 
     fusion: str = "weighted_sum"
     q_weight: float = 0.6
@@ -219,9 +235,17 @@ class HybridConfig:
     eval_every: int = 1_000
     val_episodes: int = 5
     select_best: bool = True
+    design: str = "card"
+    distill_temperature: float = 0.25
+    distill_coef: float = 1.0
+    distill_target_tau: float = 0.005
 
     def __post_init__(self) -> None:
         check_types(self)
+        check(self.design in HYBRID_DESIGNS, "design", f"one of {list(HYBRID_DESIGNS.names())}", self.design)
+        low, high = DISTILL_TEMPERATURE_BOUNDS
+        check(low <= self.distill_temperature <= high, "distill_temperature", f"in [{low:g}, {high:g}]",
+              self.distill_temperature)
         check(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS.names())}", self.fusion)
         check(self.encoder_from in ("dqn", "ppo"), "encoder_from", "'dqn' or 'ppo'", self.encoder_from)
         check_at_least(self, 1, "n_envs", "n_steps", "batch_size", "n_epochs", "buffer_size", "eval_every",
@@ -232,9 +256,11 @@ class HybridConfig:
         check(1 <= self.val_episodes <= 100, "val_episodes", "an integer in [1, 100]", self.val_episodes)
         check_at_least(self, 0, "learning_starts")
         check_positive(self, "learning_rate", "clip_range", "max_grad_norm")
-        check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef")
+        check_non_negative(self, "q_weight", "policy_weight", "td_coef", "ppo_coef", "ent_coef", "vf_coef",
+                           "distill_coef")
         check_fractions(self, "gamma", "gae_lambda")
         check(0 < self.tau <= 1, "tau", "in (0, 1]", self.tau)
+        check(0 < self.distill_target_tau <= 1, "distill_target_tau", "in (0, 1]", self.distill_target_tau)
 
 
 @dataclass(frozen=True)
@@ -303,11 +329,13 @@ class TrainConfig:
     @property
     def name(self) -> str:
         """A short label, e.g. ``dqn-gnn-gcn``, ``ppo-mlp`` or ``hybrid-gat-root-gating`` (the
-        encoder's root path named when it has one; ``-mix`` when it trains on ``env_mix``)."""
+        encoder's root path named when it has one; a hybrid design other than the card's, e.g.
+        ``-distill``; ``-mix`` when it trains on ``env_mix``)."""
         encoder = self.encoder.kind + ("" if self.encoder.root_path == "none" else f"-{self.encoder.root_path}")
         mix = "-mix" if self.env_mix else ""
-        if self.algo == "hybrid":
-            return f"hybrid-{encoder}-{self.hybrid.fusion}{mix}"
+        if self.algo == "hybrid":  # the card's design unnamed, so its runs keep their names
+            design = "" if self.hybrid.design == "card" else f"-{self.hybrid.design}"
+            return f"hybrid-{encoder}-{self.hybrid.fusion}{design}{mix}"
         parts = [self.algo, self.policy] + ([encoder] if self.policy == "gnn" else [])
         return "-".join(parts) + mix
 

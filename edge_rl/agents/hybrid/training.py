@@ -13,6 +13,9 @@ losses are pure functions in :mod:`edge_rl.agents.hybrid.losses`):
   the probability ratio is taken on the fused distribution that chose the actions;
 - each PPO minibatch step also takes a TD minibatch from the replay buffer, and one optimizer
   step on ``ppo_coef * L_ppo + td_coef * L_td`` sends both gradients into the shared encoder.
+  That is the card's design (``HybridConfig.design = "card"``); the other designs
+  (:mod:`edge_rl.agents.hybrid.designs`) keep the PPO gradient out of the DQN part, and one
+  also distils the Q-values into the policy; they take the minibatch step themselves.
 
 What that costs: about 2.6x PPO-GNN's matrix arithmetic per environment step (the PPO
 gradient also runs through the Q head; the TD step adds a forward and backward pass and the
@@ -43,6 +46,7 @@ from tqdm import tqdm
 
 from edge_rl.agents.base import Agent, rollout_steps
 from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_baseline
+from edge_rl.agents.hybrid.designs import design_for
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
 from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
@@ -51,9 +55,14 @@ from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 
 
 class HybridAgent(Agent):
-    """A trained hybrid: acts with the fused distribution; shows Q-values and policy scores."""
+    """A trained hybrid: acts with the fused distribution (or, by its design, the policy head's:
+    :mod:`edge_rl.agents.hybrid.designs`); shows Q-values and policy scores."""
 
     greedy_output = "fused_logits"
+
+    def __init__(self, config: TrainConfig, network: torch.nn.Module, trained: dict[str, Any]) -> None:
+        super().__init__(config, network, trained)
+        self.greedy_output = design_for(config.hybrid).acts_by  # what the design acts by
 
     @staticmethod
     def build_network(config: TrainConfig) -> HybridNetwork:
@@ -85,7 +94,8 @@ class HybridAgent(Agent):
         out = self.network(obs)
         fused = out.fused - out.fused.logsumexp(dim=-1, keepdim=True)
         logits = out.logits - out.logits.logsumexp(dim=-1, keepdim=True)
-        return {"fused_logits": fused, "probabilities": fused.exp(), "q_values": out.q_values,
+        acting = fused if self.greedy_output == "fused_logits" else logits
+        return {"fused_logits": fused, "probabilities": acting.exp(), "q_values": out.q_values,
                 "logits": logits}
 
 
@@ -146,6 +156,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     torch.set_num_threads(config.threads)
     start_time = time.perf_counter()
     hybrid = config.hybrid
+    design = design_for(hybrid)  # how the parts learn; the card's step is the loop's own code below
     trained: dict[str, Any] = {"pretrain_timesteps": {}}
 
     set_random_seed(config.seed)  # the initial weights
@@ -202,7 +213,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         for _ in range(hybrid.n_steps):
             with torch.inference_mode():  # acting needs no autograd at all (cheaper than no_grad)
                 out = network(as_tensors(obs))
-                distribution = torch.distributions.Categorical(logits=out.fused, validate_args=False)
+                distribution = torch.distributions.Categorical(logits=design.acting_logits(out), validate_args=False)
                 actions = distribution.sample()
                 log_prob = distribution.log_prob(actions)
             next_obs, rewards, dones, infos = envs.step(actions.numpy())
@@ -233,6 +244,9 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         td_ready = replay.size() * hybrid.n_envs >= hybrid.learning_starts
         for _ in range(hybrid.n_epochs):
             for batch in rollout.get(hybrid.batch_size):
+                if design.owns_step:  # a design other than the card's (designs.py) takes the step
+                    design.step(network, target, optimizer, batch, replay.sample(hybrid.batch_size) if td_ready else None)
+                    continue
                 if td_ready:
                     sample = replay.sample(hybrid.batch_size)
                     targets = td_targets(network, target, sample.rewards.flatten(), sample.next_observations,
