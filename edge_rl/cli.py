@@ -53,6 +53,8 @@ def unread_setting(config: TrainConfig, key: str) -> str | None:
         return "encoder settings apply to graph policies (--policy gnn)"
     if key in ("hybrid.q_weight", "hybrid.policy_weight") and config.hybrid.fusion != "weighted_sum":
         return f"the weights apply to --fusion weighted_sum, not {config.hybrid.fusion}"
+    if key.startswith("hybrid.distill_") and config.hybrid.design != "distill":
+        return f"distill settings apply to hybrid.design=distill, not {config.hybrid.design}"
     return None
 
 

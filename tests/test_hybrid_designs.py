@@ -368,3 +368,10 @@ def test_the_heads_table_scores_each_head_and_marks_the_acting_one(design: str) 
     by_q = HybridAgent(agent.config, agent.network, {})
     by_q.greedy_output = "q_values"
     assert table.loc[1, "return_mean"] == pytest.approx(evaluate(by_q, seeds)["return"].mean(), rel=1e-9)
+
+
+def test_the_cli_says_when_a_distill_setting_goes_unread() -> None:
+    from edge_rl.cli import unread_setting
+
+    assert "apply to hybrid.design=distill" in unread_setting(TrainConfig(algo="hybrid"), "hybrid.distill_temperature")
+    assert unread_setting(TrainConfig(algo="hybrid", hybrid=HybridConfig(design="distill")), "hybrid.distill_coef") is None
