@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,12 @@ from edge_rl.registry import ALGORITHMS
 
 Observation = dict[str, np.ndarray]
 """One graph observation of ``edge_rl/IoTEdge-v0``, or a batch (a leading axis on every array)."""
+
+StopRule = Callable[[Sequence[tuple[int, float]]], bool]
+"""Asked after every validation during training with the learning curve so far (``(step,
+return)`` pairs, validation seeds only): True ends the training there, as an SB3 callback that
+returns False does. A tuning study's pruner (:mod:`edge_rl.experiments.tuning`) is one; a
+rule that reads only the curve changes nothing of a run it does not stop."""
 
 
 class Agent(ABC):
@@ -56,10 +62,12 @@ class Agent(ABC):
     @classmethod
     @abstractmethod
     def train(cls, config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = ()) -> Agent:
+              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = (),
+              stop: StopRule | None = None) -> Agent:
         """Train what ``config`` describes; save it to ``path`` if given; keep the training
         episodes in ``log_dir`` (SB3 Monitor CSVs). ``prerequisites``: trained agents for the
-        configs of :meth:`prerequisites`, to start from instead of training them."""
+        configs of :meth:`prerequisites`, to start from instead of training them. ``stop``:
+        ends the training early when it says so after a validation (:data:`StopRule`)."""
 
     @classmethod
     def prerequisites(cls, config: TrainConfig) -> tuple[TrainConfig, ...]:

@@ -25,7 +25,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
-from edge_rl.agents.base import Agent, Observation, rollout_steps
+from edge_rl.agents.base import Agent, Observation, StopRule, rollout_steps
 from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
 from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
@@ -153,9 +153,10 @@ class _Validation(BaseCallback):
     end. It reads the policy and changes nothing of the training: its episodes run in
     environments of their own, and a greedy action draws no random number."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, stop: StopRule | None = None) -> None:
         super().__init__()
         self.config = config
+        self.stop = stop
         self.seeds = list(range(VALIDATION_SEEDS_START, VALIDATION_SEEDS_START + VALIDATION_EPISODES))
         self.history: list[tuple[int, float]] = []
         self.seconds = 0.0
@@ -172,6 +173,8 @@ class _Validation(BaseCallback):
         if self.num_timesteps >= self._next:
             self._validate()
             self._next += VALIDATION_EVERY
+            if self.stop is not None and self.stop(self.history):
+                return False  # SB3 ends learn() here
         return True
 
     def _on_training_end(self) -> None:
@@ -180,7 +183,7 @@ class _Validation(BaseCallback):
 
 
 def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-                   log_dir: str | os.PathLike | None = None) -> BaselineAgent:
+                   log_dir: str | os.PathLike | None = None, stop: StopRule | None = None) -> BaselineAgent:
     """Train the baseline ``config`` describes; save it to ``path`` if given; with ``log_dir``,
     write each training environment's episodes there (SB3 Monitor CSVs).
 
@@ -188,11 +191,11 @@ def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, p
     rollouts, so it may run past ``total_timesteps`` to finish the last one; the checkpoint
     records the steps actually taken, and the learning curve on validation episodes
     (``validation_returns``: step, mean greedy return; their cost in ``validation_s``, part of
-    ``wall_time_s``).
+    ``wall_time_s``). ``stop`` may end the training after a validation (:data:`StopRule`).
     """
     model = make_model(config, log_dir)
     start = time.perf_counter()
-    validation = _Validation(config)
+    validation = _Validation(config, stop)
     planned = BaselineAgent.planned_steps(config)["train"]  # the bar's total: the steps PPO will really take
     callbacks = [validation] + ([_ProgressBar(planned, config.name)] if progress else [])
     model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
@@ -238,10 +241,11 @@ class BaselineAgent(Agent):
 
     @classmethod
     def train(cls, config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = ()) -> BaselineAgent:
+              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = (),
+              stop: StopRule | None = None) -> BaselineAgent:
         if prerequisites:
             raise ValueError(f"{config.algo} trains from scratch: it takes no pre-trained agents")
-        return train_baseline(config, path, progress, log_dir)
+        return train_baseline(config, path, progress, log_dir, stop)
 
     @classmethod
     def training_envs(cls, config: TrainConfig) -> int:

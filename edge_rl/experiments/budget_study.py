@@ -75,7 +75,9 @@ def study_plan(name: str) -> StudyPlan:
     return STUDY_PLANS[name]
 
 
-def _config(algo: str, seed: int, steps: int, rollout: int, kind: str = "gcn") -> TrainConfig:
+def study_config(algo: str, seed: int, steps: int, rollout: int, kind: str = "gcn") -> TrainConfig:
+    """The study's run of ``algo``: the chosen root path on encoder ``kind``, from scratch, its
+    last weights, every other hyperparameter the card's (the tuning study starts from it too)."""
     encoder = EncoderConfig(kind=kind, root_path=DESIGN)
     if algo == "hybrid":  # from scratch, its last weights: as the baselines
         return TrainConfig(algo="hybrid", encoder=encoder, seed=seed, total_timesteps=steps,
@@ -87,7 +89,7 @@ def _config(algo: str, seed: int, steps: int, rollout: int, kind: str = "gcn") -
 def tuning_runs(plan: StudyPlan) -> list[Run]:
     """PPO-GNN with each candidate rollout length, ``plan.tune_steps`` steps, evaluated on the
     model-selection seeds only (never test seeds)."""
-    return [Run(f"Tune PPO-GNN rollout {rollout}", _config("ppo", seed, plan.tune_steps, rollout), (),
+    return [Run(f"Tune PPO-GNN rollout {rollout}", study_config("ppo", seed, plan.tune_steps, rollout), (),
                 plan.selection_seeds)
             for seed in range(plan.tune_seeds) for rollout in plan.rollouts]
 
@@ -113,7 +115,7 @@ def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
     PPO and the hybrid with ``rollout`` steps per environment per rollout (chosen with the GCN
     encoder, and used with every encoder); evaluated on the test seeds, and on the
     model-selection seeds (which choose the seed a server would serve)."""
-    return [Run(v.label, _config(v.algo, seed, plan.steps, rollout, v.encoder), plan.eval_seeds, plan.selection_seeds)
+    return [Run(v.label, study_config(v.algo, seed, plan.steps, rollout, v.encoder), plan.eval_seeds, plan.selection_seeds)
             for seed in range(plan.seeds) for v in STUDY_VARIANTS.values() if v.encoder in plan.encoders]
 
 

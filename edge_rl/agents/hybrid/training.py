@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from edge_rl.agents.base import Agent, rollout_steps
+from edge_rl.agents.base import Agent, StopRule, rollout_steps
 from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_baseline
 from edge_rl.agents.hybrid.designs import design_for
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
@@ -70,9 +70,11 @@ class HybridAgent(Agent):
 
     @classmethod
     def train(cls, config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = ()) -> HybridAgent:
+              log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = (),
+              stop: StopRule | None = None) -> HybridAgent:
         pretrained = tuple(prerequisites) if prerequisites else None
-        return train_hybrid(config, path, progress, pretrained=pretrained, log_dir=log_dir)  # type: ignore[arg-type]
+        return train_hybrid(config, path, progress, pretrained=pretrained, log_dir=log_dir,  # type: ignore[arg-type]
+                            stop=stop)
 
     @classmethod
     def prerequisites(cls, config: TrainConfig) -> tuple[TrainConfig, ...]:
@@ -141,7 +143,7 @@ def _check_pretrained(config: TrainConfig, pretrained: tuple[BaselineAgent, ...]
 
 def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
                  pretrained: tuple[BaselineAgent, BaselineAgent] | None = None,
-                 log_dir: str | os.PathLike | None = None) -> HybridAgent:
+                 log_dir: str | os.PathLike | None = None, stop: StopRule | None = None) -> HybridAgent:
     """Train the hybrid ``config`` describes (pre-training first if ``pretrain_steps``);
     ``log_dir`` keeps the fine-tuning's episodes (SB3 Monitor CSVs).
 
@@ -149,7 +151,8 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     them; they must be exactly what :func:`pretrain` would train (same encoder, environment,
     seed and steps), as the baseline runs of the same seed are. Same config, seed and thread
     count give bit-identical weights. Training runs whole rollouts, so it may run past
-    ``total_timesteps`` to finish the last one.
+    ``total_timesteps`` to finish the last one. ``stop`` may end it after a validation
+    (:data:`~edge_rl.agents.base.StopRule`).
     """
     if config.algo != "hybrid":
         raise ValueError(f"train_hybrid needs algo='hybrid', got {config.algo!r}")
@@ -269,6 +272,8 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         if steps >= next_eval or steps >= config.total_timesteps:
             validate(steps)
             next_eval += hybrid.eval_every
+            if stop is not None and stop(history):
+                break  # a pruned tuning trial (edge_rl.agents.base.StopRule)
     bar.close()
     envs.close()
 
