@@ -71,7 +71,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test,tensorboard]"
 	touch $(STAMP)
 
 test: setup chromium
