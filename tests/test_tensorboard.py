@@ -93,7 +93,8 @@ def test_a_sweep_brings_each_run_s_events_back_and_a_retried_task_writes_them_on
     spec.write_text('algos = ["dqn"]\nseeds = "0-1"\nsteps = [128]\neval_seeds = "10000-10001"\n[set]\n'
                     '"dqn.learning_starts" = 32\n"encoder.hidden" = 8\n"encoder.embed" = 8\n')
     out, tb = tmp_path / "out", tmp_path / "tb"
-    assert main(["sweep", str(spec), "--out", str(out), "--workers", "0", "--no-progress", "--tensorboard", str(tb)]) == 0
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "0", "--no-progress",
+                 "--tensorboard", str(tb)]) == 0
     runs = load_spec(spec)
     assert sorted(p.name for p in tb.iterdir()) == sorted(run.stem for run in runs)
     assert not (out / "tensorboard").exists()  # the events go to --tensorboard, not into the results

@@ -113,6 +113,12 @@ def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, di
     return PPO, "MlpPolicy", {**kwargs, "policy_kwargs": policy_kwargs}
 
 
+def sb3_arguments(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, dict[str, Any]]:
+    """The SB3 algorithm class, the policy and every keyword argument ``config`` trains with:
+    what :func:`make_model` builds, and what RL Zoo's configs give SB3 (:mod:`edge_rl.zoo`)."""
+    return _algorithm_kwargs(config)
+
+
 def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None,
                events: RunEvents | None = None) -> BaseAlgorithm:
     """The untrained SB3 model for ``config``, seeded, on the CPU (training logs in ``log_dir``;
