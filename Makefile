@@ -46,7 +46,15 @@ DASHBOARD_PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup test bench reproduce study estimate compare lab serve dashboard chromium screenshot clean
+# RL Zoo 3 runs in a venv of its own: its dependencies would move pillow and python-dateutil in
+# .venv below our versions (pillow draws the committed figures). `make zoo` creates .venv-zoo
+# (torch first, as setup does) and trains and replays DQN-GNN for 300 steps with rl_zoo3.
+VENV_ZOO  := .venv-zoo
+ZOO_PY    := $(VENV_ZOO)/bin/python
+ZOO_STAMP := $(VENV_ZOO)/.installed
+ZOO_ARGS  := --env edge_rl/IoTEdge-v0 --gym-packages edge_rl --device cpu
+
+.PHONY: help setup test bench reproduce study estimate compare lab serve dashboard chromium screenshot zoo clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
@@ -62,6 +70,7 @@ help:
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
 	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"
 	@echo "make screenshot run the browser test and save its screenshot to docs/dashboard.png (the README's)"
+	@echo "make zoo        create .venv-zoo with RL Zoo 3 (rl_zoo3), then train and replay DQN-GNN briefly with it"
 	@echo "make clean      remove caches (never results/)"
 
 setup: $(STAMP)
@@ -71,7 +80,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test,tensorboard]"
 	touch $(STAMP)
 
 test: setup chromium
@@ -146,6 +155,22 @@ dashboard: setup
 	$(PY) -m streamlit run edge_rl/serve/dashboard/app.py --server.address 127.0.0.1 \
 		--server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
+# The check writes into runs/zoo-check (git-ignored), replaced each time.
+zoo: $(ZOO_STAMP)
+	rm -rf runs/zoo-check
+	OMP_NUM_THREADS=1 $(ZOO_PY) -m rl_zoo3.train --algo dqn $(ZOO_ARGS) -conf edge_rl/zoo/dqn.py \
+		--n-timesteps 300 --seed 0 -f runs/zoo-check
+	OMP_NUM_THREADS=1 $(ZOO_PY) -m rl_zoo3.enjoy --algo dqn $(ZOO_ARGS) -f runs/zoo-check --exp-id 1 \
+		--n-timesteps 300 --no-render --deterministic
+
+$(ZOO_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edge-rl needs Python 3.11, found " + sys.version.split()[0]'
+	test -x $(ZOO_PY) || $(PYTHON) -m venv $(VENV_ZOO)
+	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check -e ".[zoo,tensorboard]"
+	touch $(ZOO_STAMP)
+
 chromium: $(CHROMIUM)
 
 screenshot: setup chromium
@@ -157,4 +182,4 @@ $(CHROMIUM):
 
 clean:
 	rm -rf .pytest_cache .hypothesis build *.egg-info
-	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -not -path "./$(VENV_ZOO)/*" -exec rm -rf {} +

@@ -6,6 +6,7 @@ Examples::
     python -m edge_rl train --algo ppo --policy mlp --set ppo.learning_rate=1e-4
     python -m edge_rl train --algo hybrid --encoder gcn --fusion weighted_sum     # the card's procedure
     python -m edge_rl train --algo hybrid --fusion gating --from-scratch --steps 25000
+    python -m edge_rl train --algo ppo --tensorboard tb --out models/ppo-s0   # then: tensorboard --logdir tb
     python -m edge_rl evaluate --checkpoint models/dqn-gat-s1 --seeds 10000-10099
     python -m edge_rl evaluate --checkpoint results/models/hybrid-best-seed0
     python -m edge_rl evaluate --heuristic greedy_earliest_finish --env n_sensors=20 --env n_fog=8
@@ -77,16 +78,18 @@ def _writable(path: Path, option: str) -> None:
         raise UsageError(f"{option}: cannot create files in {folder} ({error.strerror or error})") from None
 
 
-def _train_and_save(config: TrainConfig, out: str, progress: bool) -> Any:
+def _train_and_save(config: TrainConfig, out: str, progress: bool, tensorboard: Path | None = None) -> Any:
     """Train ``config`` (its prerequisites first, each saved as ``<out>-pretrain-<algo>``, as
     training with a path saves them) and save it to ``out``; a save that fails keeps the
-    training (:func:`_save_or_keep`)."""
+    training (:func:`_save_or_keep`). With ``tensorboard``, each writes its events into
+    ``tensorboard/<its checkpoint's stem>/``."""
     from edge_rl.agents.base import algorithm
 
     cls = algorithm(config)
-    prerequisites = [_train_and_save(before, f"{out}-pretrain-{before.algo}", progress)
+    prerequisites = [_train_and_save(before, f"{out}-pretrain-{before.algo}", progress, tensorboard)
                      for before in cls.prerequisites(config)]
-    agent = cls.train(config, None, progress, prerequisites=prerequisites)
+    extra = {} if tensorboard is None else {"tensorboard": tensorboard / Path(out).name}
+    agent = cls.train(config, None, progress, prerequisites=prerequisites, **extra)
     _save_or_keep(agent, out)
     return agent
 
@@ -159,13 +162,35 @@ def _train(args: argparse.Namespace) -> None:
             _writable(path, "--out")
             if path.exists() and not args.overwrite:
                 raise UsageError(f"--out: {path} exists; pass --overwrite to replace it, or choose another --out")
+    tensorboard = None if args.tensorboard is None else Path(args.tensorboard)
+    if tensorboard is not None:
+        _events_writable(tensorboard, [Path(stem).name for stem in written], args.overwrite)
     planned = cls.planned_steps(config)
     if planned["train"] != config.total_timesteps:
         print(f"{config.name} collects whole rollouts: {config.total_timesteps:,} steps asked, {planned['train']:,} "
               "run", file=sys.stderr)
-    agent = _train_and_save(config, out, progress=not args.no_progress)
+    agent = _train_and_save(config, out, progress=not args.no_progress, tensorboard=tensorboard)
     print(f"saved {', '.join(str(p) for stem in written for p in paths(stem))} "
           f"({agent.trained['timesteps']:,} steps, {agent.trained['wall_time_s']:.1f} s)")
+    if tensorboard is not None:
+        print(f"TensorBoard events in {', '.join(str(tensorboard / Path(stem).name) for stem in written)} "
+              f"(tensorboard --logdir {tensorboard})")
+
+
+def _events_writable(folder: Path, stems: list[str], overwrite: bool) -> None:
+    """Refuse, before training, a --tensorboard folder that cannot be written, or one whose run
+    subfolders already hold events (a second curve under the same name) without --overwrite."""
+    from edge_rl.agents.tensorboard import events_files, require_tensorboard
+
+    require_tensorboard()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--tensorboard: {folder} is a file; give a folder (one subfolder per run goes in it)")
+    for stem in stems:
+        _writable(folder / stem / "events", "--tensorboard")
+        old = events_files(folder / stem)
+        if old and not overwrite:
+            raise UsageError(f"--tensorboard: {folder / stem} already holds events ({old[0].name}); pass "
+                             "--overwrite to replace this program's, or choose another folder")
 
 
 def default_stem(config: TrainConfig) -> Path:
@@ -222,9 +247,15 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UsageError("--out: give the folder the sweep writes into (or --dry-run to only list its runs)")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out: {args.out} is a file, not a folder")
+    if args.tensorboard is not None and Path(args.tensorboard).exists() and not Path(args.tensorboard).is_dir():
+        raise UsageError(f"--tensorboard: {args.tensorboard} is a file; give a folder (one subfolder per run goes in it)")
+    if args.tensorboard is not None:
+        from edge_rl.agents.tensorboard import require_tensorboard
+
+        require_tensorboard()
     try:
         table = run_sweep(args.spec, args.out, address=args.address, workers=args.workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, tensorboard=args.tensorboard)
     except RuntimeError as error:  # runs that failed, by name; the others are written
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -269,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any TrainConfig field, dotted, value in JSON: dqn.learning_rate=3e-4, "
                             "hybrid.q_weight=0.5, env.n_sensors=20, encoder.hidden=32 (repeatable)")
+    train.add_argument("--tensorboard", metavar="DIR",
+                       help="also write TensorBoard events (SB3's scalars; the hybrid's PPO, TD, entropy and "
+                            "validation scalars) into DIR/<checkpoint stem>/, a hybrid's pre-training beside "
+                            "it (view with: tensorboard --logdir DIR); the weights are the same as without")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(run=_train)
 
@@ -302,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and their estimated cost; run nothing")
     sweep.add_argument("--reference", default="results",
                        help="the results whose timings --dry-run estimates from (default: results)")
+    sweep.add_argument("--tensorboard", metavar="DIR",
+                       help="also write the TensorBoard events of the runs trained now into DIR/<run stem>/ "
+                            "(finished runs are skipped and get none)")
     sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sweep.set_defaults(run=_sweep)
     return parser
@@ -311,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (UsageError, ValueError, TypeError, OSError) as error:  # CheckpointError is a ValueError
+    except (UsageError, ValueError, TypeError, OSError, ImportError) as error:  # CheckpointError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM during a sweep: its tasks were cancelled

@@ -17,11 +17,19 @@ import edge_rl
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _pyproject_pins() -> dict[str, str]:
+SEPARATE_VENVS = {"zoo"}
+"""Extras installed in a venv of their own (make zoo: .venv-zoo), never beside the others: the
+conda environment does not carry them."""
+
+
+def _pyproject_pins(extras: bool | str = True) -> dict[str, str]:
+    """The exact pins of the dependencies and of every extra but those of :data:`SEPARATE_VENVS`
+    (``extras=False``: the dependencies only; a name: the dependencies and that extra)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
-    for extra in project.get("optional-dependencies", {}).values():
-        requirements += extra
+    for name, extra in project.get("optional-dependencies", {}).items():
+        if extras is True and name not in SEPARATE_VENVS or extras == name:
+            requirements += extra
     pins = {}
     for requirement in requirements:
         name, sep, version = requirement.partition("==")
@@ -40,6 +48,13 @@ def _environment_pins() -> dict[str, str]:
 
 def test_pyproject_and_environment_yml_pin_the_same_versions() -> None:
     assert _pyproject_pins() == _environment_pins()
+
+
+def test_the_zoo_extra_is_pinned_and_kept_out_of_the_conda_environment() -> None:
+    zoo = set(_pyproject_pins("zoo")) - set(_pyproject_pins(False))
+    assert zoo == {"rl_zoo3"} and _pyproject_pins("zoo")["rl_zoo3"] == "2.9.2"
+    assert "rl_zoo3" not in _environment_pins() and "rl_zoo3" not in _pyproject_pins()
+    assert "-e \".[zoo,tensorboard]\"" in (ROOT / "Makefile").read_text()
 
 
 def test_torch_is_pinned_exactly_to_the_cpu_build_version() -> None:

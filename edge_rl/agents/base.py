@@ -67,7 +67,11 @@ class Agent(ABC):
         """Train what ``config`` describes; save it to ``path`` if given; keep the training
         episodes in ``log_dir`` (SB3 Monitor CSVs). ``prerequisites``: trained agents for the
         configs of :meth:`prerequisites`, to start from instead of training them. ``stop``:
-        ends the training early when it says so after a validation (:data:`StopRule`)."""
+        ends the training early when it says so after a validation (:data:`StopRule`).
+
+        An algorithm that can write TensorBoard events also takes ``tensorboard``, the run's
+        events folder (:mod:`edge_rl.agents.tensorboard`); the built-in ones all do. It is
+        passed only when asked for, so an algorithm without it trains as before."""
 
     @classmethod
     def prerequisites(cls, config: TrainConfig) -> tuple[TrainConfig, ...]:
@@ -200,7 +204,9 @@ def load(path: str | os.PathLike) -> Agent:
 
 
 def train(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-          log_dir: str | os.PathLike | None = None) -> Agent:
+          log_dir: str | os.PathLike | None = None, tensorboard: str | os.PathLike | None = None) -> Agent:
     """Train what ``config`` describes (a DQN/PPO baseline or the hybrid); save it to ``path``;
-    keep the training episodes in ``log_dir`` (SB3 Monitor CSVs)."""
-    return algorithm(config).train(config, path, progress, log_dir)
+    keep the training episodes in ``log_dir`` (SB3 Monitor CSVs); with ``tensorboard``, write
+    its TensorBoard events into that folder."""
+    extra = {} if tensorboard is None else {"tensorboard": tensorboard}
+    return algorithm(config).train(config, path, progress, log_dir, **extra)

@@ -19,7 +19,6 @@ import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -27,6 +26,7 @@ from tqdm import tqdm
 
 from edge_rl.agents.base import Agent, Observation, StopRule, rollout_steps
 from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
+from edge_rl.agents.tensorboard import RunEvents
 from edge_rl.config import EnvConfig, HybridConfig, TrainConfig
 from edge_rl.envs import make_env
 from edge_rl.envs.mixture import make_training_env
@@ -113,8 +113,16 @@ def _algorithm_kwargs(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, di
     return PPO, "MlpPolicy", {**kwargs, "policy_kwargs": policy_kwargs}
 
 
-def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) -> BaseAlgorithm:
-    """The untrained SB3 model for ``config``, seeded, on the CPU (training logs in ``log_dir``)."""
+def sb3_arguments(config: TrainConfig) -> tuple[type[BaseAlgorithm], Any, dict[str, Any]]:
+    """The SB3 algorithm class, the policy and every keyword argument ``config`` trains with:
+    what :func:`make_model` builds, and what RL Zoo's configs give SB3 (:mod:`edge_rl.zoo`)."""
+    return _algorithm_kwargs(config)
+
+
+def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None,
+               events: RunEvents | None = None) -> BaseAlgorithm:
+    """The untrained SB3 model for ``config``, seeded, on the CPU (training logs in ``log_dir``;
+    SB3's scalars to ``events``' logger: TensorBoard events, or by default nowhere)."""
     torch.set_num_threads(config.threads)
     algorithm, policy, kwargs = _algorithm_kwargs(config)
     n_envs = BaselineAgent.training_envs(config)
@@ -122,8 +130,8 @@ def make_model(config: TrainConfig, log_dir: str | os.PathLike | None = None) ->
     model = algorithm(policy, env, seed=config.seed, device="cpu", verbose=0, **kwargs)
     # SB3's learn() otherwise configures a logger that writes nothing but first creates an
     # empty SB3-<date> directory in the temp folder, one per run (thousands per reproduction).
-    # The same silent logger, given up front, creates none.
-    model.set_logger(Logger(folder=None, output_formats=[]))
+    # A logger given up front (silent, or writing TensorBoard events) creates none.
+    model.set_logger((events or RunEvents(None)).logger)
     return model
 
 
@@ -167,6 +175,8 @@ class _Validation(BaseCallback):
         agent = BaselineAgent(self.config, self.model.policy, {})
         score = float(episode_returns(agent, self.seeds, self.config.env).mean())
         self.history.append((int(self.num_timesteps), round(score, 4)))
+        self.logger.record("validation/return", score)  # SB3's logger: TensorBoard, or nowhere
+        self.logger.dump(int(self.num_timesteps))
         self.seconds += time.perf_counter() - start
 
     def _on_step(self) -> bool:
@@ -183,9 +193,12 @@ class _Validation(BaseCallback):
 
 
 def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
-                   log_dir: str | os.PathLike | None = None, stop: StopRule | None = None) -> BaselineAgent:
+                   log_dir: str | os.PathLike | None = None, stop: StopRule | None = None,
+                   tensorboard: str | os.PathLike | None = None) -> BaselineAgent:
     """Train the baseline ``config`` describes; save it to ``path`` if given; with ``log_dir``,
-    write each training environment's episodes there (SB3 Monitor CSVs).
+    write each training environment's episodes there (SB3 Monitor CSVs); with ``tensorboard``,
+    SB3's scalars and the validation return as TensorBoard events in that folder
+    (:mod:`edge_rl.agents.tensorboard`).
 
     Same config, seed and thread count give bit-identical weights. PPO collects whole
     rollouts, so it may run past ``total_timesteps`` to finish the last one; the checkpoint
@@ -193,12 +206,16 @@ def train_baseline(config: TrainConfig, path: str | os.PathLike | None = None, p
     (``validation_returns``: step, mean greedy return; their cost in ``validation_s``, part of
     ``wall_time_s``). ``stop`` may end the training after a validation (:data:`StopRule`).
     """
-    model = make_model(config, log_dir)
+    events = RunEvents(tensorboard)
+    model = make_model(config, log_dir, events)
     start = time.perf_counter()
     validation = _Validation(config, stop)
     planned = BaselineAgent.planned_steps(config)["train"]  # the bar's total: the steps PPO will really take
     callbacks = [validation] + ([_ProgressBar(planned, config.name)] if progress else [])
-    model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
+    try:
+        model.learn(total_timesteps=config.total_timesteps, callback=callbacks)
+    finally:
+        events.close()
     model.get_env().close()  # closes the training logs (Monitor's files) while the agent lives on
     trained = {
         "timesteps": int(model.num_timesteps),
@@ -242,10 +259,10 @@ class BaselineAgent(Agent):
     @classmethod
     def train(cls, config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
               log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = (),
-              stop: StopRule | None = None) -> BaselineAgent:
+              stop: StopRule | None = None, tensorboard: str | os.PathLike | None = None) -> BaselineAgent:
         if prerequisites:
             raise ValueError(f"{config.algo} trains from scratch: it takes no pre-trained agents")
-        return train_baseline(config, path, progress, log_dir, stop)
+        return train_baseline(config, path, progress, log_dir, stop, tensorboard)
 
     @classmethod
     def training_envs(cls, config: TrainConfig) -> int:

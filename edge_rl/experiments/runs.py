@@ -10,7 +10,9 @@ with one progress bar over all runs. Each run leaves, under ``folder``:
 - ``runs/<stem>.csv``: its evaluation rows (one per test episode), with the run's ``label``,
   ``train_seed`` and ``env_steps`` (pre-training included); ``validation/<stem>.csv`` likewise;
 - ``logs/<stem>/``: the training episodes, one SB3 Monitor CSV per training environment, and
-  ``timing.json``, where the run's time went.
+  ``timing.json``, where the run's time went;
+- with ``tensorboard=DIR``, ``DIR/<stem>/``: the run's TensorBoard events (and a hybrid's own
+  pre-training's in ``DIR/<stem>-pretrain-<algo>/``), only for the runs trained in that call.
 
 A task writes only into a temporary folder of its own and returns the files' bytes; the
 driver writes them under ``folder``, each to a temporary file renamed into place, the
@@ -124,28 +126,40 @@ Files = dict[str, bytes]
 """A run's output: each file's path under the results folder (``runs/<stem>.csv``) and its bytes."""
 
 
-def _execute(run: Run, *prerequisites: Files) -> Files:
+EVENTS = "tensorboard/"
+"""A task's TensorBoard events travel back as ``tensorboard/<stem>/...``; the driver writes them
+into the ``tensorboard`` folder it was given (:func:`_store`)."""
+
+
+def _execute(run: Run, *prerequisites: Files, events: bool = False) -> Files:
     """Train, save, evaluate, in a temporary folder of the task's own; return every file made
     there. ``prerequisites``: the checkpoints of the runs it starts from (arguments of their own:
-Ray hands a task the results of the tasks whose handles are its arguments). Runs as a task."""
+Ray hands a task the results of the tasks whose handles are its arguments). ``events``: also
+    TensorBoard events (:data:`EVENTS`). Runs as a task."""
     threads = torch.get_num_threads()
     torch.set_num_threads(run.config.threads)  # inside the task: a worker process runs many
     try:
         with tempfile.TemporaryDirectory(prefix=f"edge-rl-{run.stem}-") as tmp:
-            return _train_and_evaluate(run, Path(tmp), prerequisites)
+            return _train_and_evaluate(run, Path(tmp), prerequisites, events)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...]) -> Files:
+def _execute_with_events(run: Run, *prerequisites: Files) -> Files:
+    """:func:`_execute`, writing TensorBoard events too (a task's arguments are positional)."""
+    return _execute(run, *prerequisites, events=True)
+
+
+def _train_and_evaluate(run: Run, folder: Path, prerequisites: tuple[Files, ...], events: bool = False) -> Files:
     given = {name for files in prerequisites for name in files}
     sources = []
     for files in prerequisites:  # in the order the algorithm asks for them
         _write(folder, files)
         sources += [folder / name for name in files if name.startswith("models/") and name.endswith(".json")][:1]
     model = _paths(folder, run)[0]
+    extra = {"tensorboard": folder / EVENTS / run.stem} if events else {}  # only when asked (Agent.train)
     agent = algorithm(run.config).train(run.config, model, log_dir=log_dir(folder, run),
-                                        prerequisites=tuple(load(p) for p in sources))
+                                        prerequisites=tuple(load(p) for p in sources), **extra)
     evaluation_start = time.perf_counter()
     _evaluate_splits(agent, run, folder, ("test", "validation"))
     # Where the run's CPU time went (the cost table); beside the training logs, which record when.
@@ -194,10 +208,14 @@ def _write(folder: Path, files: Files) -> None:
         atomic_write(folder / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
 
 
-def _store(folder: Path, run: Run, files: Files) -> None:
-    """Write a run's files under ``folder``, the checkpoint's description last: until it is
-    there the run is not finished, so an interruption anywhere leaves a run that reruns. The
-    same files twice (a retried task) write the same bytes."""
+def _store(folder: Path, run: Run, files: Files, tensorboard: Path | None = None) -> None:
+    """Write a run's files under ``folder`` (its events under ``tensorboard``), the checkpoint's
+    description last: until it is there the run is not finished, so an interruption anywhere
+    leaves a run that reruns. The same files twice (a retried task) write the same bytes."""
+    events = {name[len(EVENTS):]: data for name, data in files.items() if name.startswith(EVENTS)}
+    files = {name: data for name, data in files.items() if not name.startswith(EVENTS)}
+    if events and tensorboard is not None:  # fixed names (edge_rl.agents.tensorboard): a rewrite replaces
+        _write(tensorboard, events)
     last = f"models/{run.stem}.json"
     (folder / last).unlink(missing_ok=True)
     logs = log_dir(folder, run)
@@ -215,7 +233,8 @@ def _checkpoint_files(folder: Path, run: Run) -> Files:
 
 
 def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None = None,
-            progress: bool = True, address: str | None = None) -> pd.DataFrame:
+            progress: bool = True, address: str | None = None,
+            tensorboard: str | os.PathLike | None = None) -> pd.DataFrame:
     """Train and evaluate every run not done yet; return the test rows of all runs (those with test seeds).
 
     Args:
@@ -226,6 +245,8 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
         progress: one bar over all runs.
         address: a Ray cluster's ``<head>:<port>`` (default: ``RAY_ADDRESS``; unset: an
             embedded engine, started and stopped here).
+        tensorboard: a folder for the TensorBoard events of the runs trained now, one
+            subfolder per run named as its checkpoint (finished runs are skipped: no events).
 
     Raises:
         RuntimeError: runs that failed, each by name with its error, after every other run
@@ -261,7 +282,8 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                     continue
                 inputs = tuple(handles[s.stem] if s.stem in handles and s.stem not in topups
                                else _checkpoint_files(folder, s) for s in sources(run))
-                handles[run.stem] = engine.submit(_execute, run, *inputs, cpus=run.config.threads)
+                task = _execute if tensorboard is None else _execute_with_events
+                handles[run.stem] = engine.submit(task, run, *inputs, cpus=run.config.threads)
             named = {handle: run for run, handle in zip(todo, handles.values())}
             handles.clear()  # each result is released once written (a dependent task holds what it needs)
             for handle, result in engine.completed():
@@ -272,7 +294,7 @@ def run_all(runs: Sequence[Run], folder: str | os.PathLike, workers: int | None 
                 if run.stem in topups:  # rows only: the checkpoint and its description stay as they are
                     _write(folder, result)
                 else:
-                    _store(folder, run, result)
+                    _store(folder, run, result, None if tensorboard is None else Path(tensorboard))
                 bar.update(1)
     bar.close()
     for run in runs:  # a run whose prerequisite failed failed with its error: say which it was

@@ -20,7 +20,8 @@ Each combination is a :class:`~edge_rl.experiments.runs.Run` labelled by what va
 (``DQN-GNN GCN 20000 steps n_sensors=20``) and run by :func:`~edge_rl.experiments.runs.run_all`
 on the engine: ``DIR`` gets ``models/``, ``runs/``, ``validation/``, ``logs/`` as ``make reproduce``
 writes them, and ``tables/sweep.csv`` and ``.md``: the IQM table over seeds. A rerun skips
-finished runs. ``--dry-run`` lists the runs and their estimated cost
+finished runs. ``--tensorboard TB`` also writes the TensorBoard events of the runs it trains,
+one folder per run, ``TB/<stem>/``. ``--dry-run`` lists the runs and their estimated cost
 (:func:`edge_rl.experiments.costs.run_costs`) without running anything.
 """
 
@@ -157,8 +158,9 @@ def _label(config: TrainConfig, encoder: bool, fusion: bool, steps: int | None, 
 
 
 def run_sweep(spec: str | Path, out: str | Path, address: str | None = None, workers: int | None = None,
-              progress: bool = True) -> Path:
-    """Run the spec into ``out``; return the IQM table's CSV (``out/tables/sweep.csv``)."""
+              progress: bool = True, tensorboard: str | Path | None = None) -> Path:
+    """Run the spec into ``out`` (TensorBoard events into ``tensorboard``, if given); return the
+    IQM table's CSV (``out/tables/sweep.csv``)."""
     from edge_rl.experiments.report import results_table, save_table
     from edge_rl.experiments.runs import run_all
     from edge_rl.files import atomic_write
@@ -167,7 +169,7 @@ def run_sweep(spec: str | Path, out: str | Path, address: str | None = None, wor
     out = Path(out)
     text = Path(spec).read_text()
     atomic_write(out / "sweep.toml", lambda tmp: Path(tmp).write_text(text))  # what made this folder
-    rows = run_all(runs, out, workers=workers, progress=progress, address=address)
+    rows = run_all(runs, out, workers=workers, progress=progress, address=address, tensorboard=tensorboard)
     if rows.empty:
         return out / "tables" / "sweep.csv"
     save_table(results_table(rows), out / "tables" / "sweep")

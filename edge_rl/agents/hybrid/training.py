@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,7 @@ from edge_rl.agents.hybrid.designs import design_for
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
 from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
+from edge_rl.agents.tensorboard import RunEvents
 from edge_rl.config import HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import VALIDATION_SEEDS_START, episode_returns
 
@@ -71,10 +73,10 @@ class HybridAgent(Agent):
     @classmethod
     def train(cls, config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
               log_dir: str | os.PathLike | None = None, prerequisites: Sequence[Agent] = (),
-              stop: StopRule | None = None) -> HybridAgent:
+              stop: StopRule | None = None, tensorboard: str | os.PathLike | None = None) -> HybridAgent:
         pretrained = tuple(prerequisites) if prerequisites else None
         return train_hybrid(config, path, progress, pretrained=pretrained, log_dir=log_dir,  # type: ignore[arg-type]
-                            stop=stop)
+                            stop=stop, tensorboard=tensorboard)
 
     @classmethod
     def prerequisites(cls, config: TrainConfig) -> tuple[TrainConfig, ...]:
@@ -119,13 +121,15 @@ def pretrain_config(config: TrainConfig, algo: str) -> TrainConfig:
                    hybrid=HybridConfig(), **unread)
 
 
-def pretrain(config: TrainConfig, path: str | os.PathLike | None = None,
-             progress: bool = False) -> tuple[BaselineAgent, BaselineAgent]:
-    """The card's pre-training: DQN-GNN and PPO-GNN, ``pretrain_steps`` each, same encoder and seed."""
+def pretrain(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
+             tensorboard: str | os.PathLike | None = None) -> tuple[BaselineAgent, BaselineAgent]:
+    """The card's pre-training: DQN-GNN and PPO-GNN, ``pretrain_steps`` each, same encoder and
+    seed (saved, and their events written, as ``<path>-pretrain-<algo>``, ``<tensorboard>-pretrain-<algo>``)."""
     agents = []
     for algo in ("dqn", "ppo"):
         sub_path = None if path is None else f"{path}-pretrain-{algo}"
-        agents.append(train_baseline(pretrain_config(config, algo), sub_path, progress=progress))
+        events = None if tensorboard is None else f"{os.fspath(tensorboard)}-pretrain-{algo}"
+        agents.append(train_baseline(pretrain_config(config, algo), sub_path, progress=progress, tensorboard=events))
     return agents[0], agents[1]
 
 
@@ -143,9 +147,12 @@ def _check_pretrained(config: TrainConfig, pretrained: tuple[BaselineAgent, ...]
 
 def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, progress: bool = False,
                  pretrained: tuple[BaselineAgent, BaselineAgent] | None = None,
-                 log_dir: str | os.PathLike | None = None, stop: StopRule | None = None) -> HybridAgent:
+                 log_dir: str | os.PathLike | None = None, stop: StopRule | None = None,
+                 tensorboard: str | os.PathLike | None = None) -> HybridAgent:
     """Train the hybrid ``config`` describes (pre-training first if ``pretrain_steps``);
-    ``log_dir`` keeps the fine-tuning's episodes (SB3 Monitor CSVs).
+    ``log_dir`` keeps the fine-tuning's episodes (SB3 Monitor CSVs); ``tensorboard``, its
+    scalars as TensorBoard events (after each update: ``train/`` PPO, value and TD losses and the
+    entropy, ``rollout/ep_rew_mean``, and ``validation/return`` when it validates).
 
     ``pretrained`` gives the DQN-GNN and PPO-GNN agents to start from instead of training
     them; they must be exactly what :func:`pretrain` would train (same encoder, environment,
@@ -167,7 +174,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     if pretrained is not None:
         _check_pretrained(config, pretrained)
     if config.pretrain_steps:
-        dqn, ppo = pretrained if pretrained is not None else pretrain(config, path, progress)
+        dqn, ppo = pretrained if pretrained is not None else pretrain(config, path, progress, tensorboard)
         warm_start(network, dqn, ppo, hybrid.encoder_from)
         trained["pretrain_timesteps"] = {"dqn": dqn.trained["timesteps"], "ppo": ppo.trained["timesteps"]}
     # Seed again after pre-training, so the rollouts' randomness does not depend on whether
@@ -191,6 +198,11 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     best_return, best_state, best_step = -np.inf, None, 0
 
     validation_seconds = 0.0
+    # SB3's logger: TensorBoard events, or nowhere. It reads numbers the training computed
+    # anyway (as Python floats, after the fact): no random draw, no tensor it learns from.
+    events = RunEvents(tensorboard)
+    logger = events.logger
+    recent_returns: deque[float] = deque(maxlen=100)  # the training episodes' returns, as SB3 keeps them
 
     def validate(step: int) -> None:
         nonlocal best_return, best_state, best_step, validation_seconds
@@ -200,6 +212,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         score = float(episode_returns(HybridAgent(config, network, {}), val_seeds, config.env).mean())
         network.train()
         history.append((step, round(score, 4)))
+        logger.record("validation/return", score)
         if score > best_return:
             best_return, best_state, best_step = score, copy.deepcopy(network.state_dict()), step
         validation_seconds += time.perf_counter() - started
@@ -209,6 +222,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
     steps, next_eval, next_target_update = 0, hybrid.eval_every, hybrid.target_update_interval
     bar = tqdm(total=HybridAgent.planned_steps(config)["train"], desc=config.name, unit="step", disable=not progress)
 
+    stopped = False
     while steps < config.total_timesteps:
         # ---- 1. Collect a rollout with the fused policy; every transition also goes to replay.
         rollout.reset()
@@ -229,6 +243,7 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
                     for k in real_next_obs:
                         real_next_obs[k][i] = infos[i]["terminal_observation"][k]
             replay.add(obs, real_next_obs, actions.numpy(), rewards, dones, infos)
+            recent_returns.extend(info["episode"]["r"] for info in infos if "episode" in info)
 
             rewards = bootstrap_time_limits(rewards, dones, infos, real_next_obs, network, hybrid.gamma)
             rollout.add(obs, actions.numpy()[:, None], rewards, episode_start, out.value, log_prob)
@@ -255,13 +270,20 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
                     targets = td_targets(network, target, sample.rewards.flatten(), sample.next_observations,
                                          sample.dones.flatten(), hybrid.gamma)
                 out = network(batch.observations)
-                loss, _ = ppo_loss(out, batch.actions.long().flatten(), batch.old_log_prob,
-                                   batch.advantages, batch.returns, hybrid)
+                loss, parts = ppo_loss(out, batch.actions.long().flatten(), batch.old_log_prob,
+                                       batch.advantages, batch.returns, hybrid)
+                ppo_part = loss
                 loss = hybrid.ppo_coef * loss
                 if td_ready:
                     # The TD loss reads Q(s, a) of the taken node only: the Q head scores that node.
                     q_taken = network.q_values(sample.observations, sample.actions.long()).squeeze(-1)
-                    loss = loss + hybrid.td_coef * F.smooth_l1_loss(q_taken, targets)
+                    td_loss = F.smooth_l1_loss(q_taken, targets)
+                    loss = loss + hybrid.td_coef * td_loss
+                    logger.record_mean("train/td_loss", td_loss.item())
+                for key, value in (("ppo_loss", ppo_part), ("policy_loss", parts["policy_loss"]),
+                                   ("value_loss", parts["value_loss"]), ("entropy", parts["entropy"]),
+                                   ("loss", loss)):
+                    logger.record_mean(f"train/{key}", value.item())
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(network.parameters(), hybrid.max_grad_norm, foreach=True)
@@ -272,10 +294,15 @@ def train_hybrid(config: TrainConfig, path: str | os.PathLike | None = None, pro
         if steps >= next_eval or steps >= config.total_timesteps:
             validate(steps)
             next_eval += hybrid.eval_every
-            if stop is not None and stop(history):
-                break  # a pruned tuning trial (edge_rl.agents.base.StopRule)
+            stopped = stop is not None and stop(history)  # a pruned tuning trial (edge_rl.agents.base.StopRule)
+        if recent_returns:
+            logger.record("rollout/ep_rew_mean", float(np.mean(recent_returns)))
+        logger.dump(steps)
+        if stopped:
+            break
     bar.close()
     envs.close()
+    events.close()
 
     trained["timesteps"] = steps
     trained["selected"] = "final"
