@@ -26,10 +26,14 @@ $(error OUT must be a folder inside the project, relative to it (e.g. OUT=rerun)
 endif
 # The card's reproduction is notebooks 00-05; the studies beyond the card (`make study`: the budget
 # study, 06, and the generalisation study, 07) run apart, after notebook 00 (its rules and bounds).
+# The tuning study (`make tune`, notebook 08) gives DQN-GNN, PPO-GNN and each hybrid design the
+# same tuning budget on validation seeds; the budget study (06) trains what it chose, so it runs first.
 STUDIES   := notebooks/06_budget.ipynb notebooks/07_generalisation.ipynb
-NOTEBOOKS := $(filter-out $(STUDIES),$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
+TUNING    := notebooks/08_tuning.ipynb
+NOTEBOOKS := $(filter-out $(STUDIES) $(TUNING),$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
 EXECUTED  := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(NOTEBOOKS))
 STUDIED   := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(STUDIES))
+TUNED     := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(TUNING))
 # What the notebooks run: every module but serving (edge_rl/serve/), compare and sweep, which they
 # never import; editing those does not rerun them.
 PACKAGE   := $(filter-out edge_rl/experiments/compare.py edge_rl/experiments/sweep.py,\
@@ -54,7 +58,7 @@ ZOO_PY    := $(VENV_ZOO)/bin/python
 ZOO_STAMP := $(VENV_ZOO)/.installed
 ZOO_ARGS  := --env edge_rl/IoTEdge-v0 --gym-packages edge_rl --device cpu
 
-.PHONY: help setup test bench reproduce study estimate compare lab serve dashboard chromium screenshot zoo clean
+.PHONY: help setup test bench reproduce study tune estimate compare lab serve dashboard chromium screenshot zoo clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
@@ -63,6 +67,8 @@ help:
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
 	@echo "make study      the studies beyond the card: training budgets (06) and other networks and loads (07),"
 	@echo "                about 3 hours on 2 cores (QUICK=1, OUT=, RAY_ADDRESS= as for make reproduce)"
+	@echo "make tune       the tuning study (08): DQN-GNN, PPO-GNN and each hybrid design, the same Optuna budget on"
+	@echo "                validation seeds (QUICK=1, OUT=, RAY_ADDRESS= as for make reproduce); make study runs it first"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
 	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, evaluation, the API, the engine)"
@@ -93,6 +99,12 @@ reproduce: estimate $(EXECUTED)
 study: | $(STAMP)
 	@test -f $(lastword $(EXECUTED)) || $(MAKE) reproduce
 	@$(MAKE) $(STUDIED)
+
+# The tuning reads nothing of the card's results; the budget study reads what it chose.
+tune: | $(STAMP)
+	@$(MAKE) $(TUNED)
+
+$(RESULTS)/notebooks/06_budget.ipynb: $(TUNED)
 
 # Before the notebooks start: which will rerun, how many of their training runs are not done, and
 # about how long that takes, at the committed runs' rates (edge_rl.experiments.costs).

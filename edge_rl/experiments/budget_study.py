@@ -22,6 +22,8 @@ schedule is a fraction of the budget, so it scales with it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,9 @@ from edge_rl.experiments.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.stats import Interval, improvement_interval, interquartile_mean, iqm_interval, run_scores
+
+if TYPE_CHECKING:
+    from edge_rl.experiments.tuning import TuningPlan
 
 
 @dataclass(frozen=True)
@@ -198,3 +203,50 @@ def final_table(rows: pd.DataFrame, rules: pd.DataFrame, bounds: pd.DataFrame, r
     table["P(beats rule) [95% CI]"] = [wins.get(p, "") for p in table.index]
     table["Gap to bound"] = table.loc[BOUND, "Mean Reward"] - table["Mean Reward"]
     return table.sort_values("Mean Reward", ascending=False)
+
+
+# ---------------------------------------------------------------------------- the tuned rows (issue 28)
+
+TUNED_BASELINES = ("dqn-gnn", "ppo-gnn")
+"""The tuned models the study always trains at budget; the best hybrid design joins them."""
+
+
+def best_hybrid_design(tuning_folder: str | Path, tuning: TuningPlan) -> str:
+    """The hybrid design (its :data:`~edge_rl.experiments.search_spaces.MODELS` key) whose best
+    tuning trial scored highest on the model-selection seeds."""
+    from edge_rl.experiments.search_spaces import MODELS
+    from edge_rl.experiments.tuning import best_trials
+
+    best = best_trials(tuning_folder, tuning)
+    labels = {model.label: key for key, model in MODELS.items() if model.algo == "hybrid"}
+    hybrids = best[best.index.isin(list(labels))]
+    if hybrids.empty:
+        raise ValueError(f"no hybrid design has a finished tuning trial in {tuning_folder}: run make tune")
+    return labels[hybrids["selection return"].idxmax()]
+
+
+def tuned_runs(plan: StudyPlan, tuning_folder: str | Path, tuning: TuningPlan) -> list[Run]:
+    """Tuned DQN-GNN, tuned PPO-GNN and the best tuned hybrid design, ``plan.seeds`` seeds of
+    ``plan.steps`` steps each with the settings of their hyperparameter files; evaluated on the
+    test seeds and on the model-selection seeds, as the untuned runs are."""
+    from edge_rl.experiments.search_spaces import MODELS
+    from edge_rl.experiments.tuning import tuned_config
+
+    keys = (*TUNED_BASELINES, best_hybrid_design(tuning_folder, tuning))
+    return [Run(f"Tuned {MODELS[key].label}", tuned_config(key, tuning_folder, plan.steps, seed, tuning),
+                plan.eval_seeds, plan.selection_seeds)
+            for seed in range(plan.seeds) for key in keys]
+
+
+def improvement_table(rows: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """P(X > Y) over training seeds, with its 95 % bootstrap interval, for each ``(X, Y)`` pair
+    of policies in ``rows`` (per-seed mean returns; a policy with one seed, a rule, is one run)."""
+    scores = run_scores(rows)
+    out = []
+    for x, y in pairs:
+        a = scores.loc[scores["policy"] == x, "return"].to_numpy()
+        b = scores.loc[scores["policy"] == y, "return"].to_numpy()
+        interval = improvement_interval(a, b if b.size > 1 else b.mean())
+        out.append({"X": x, "Y": y, "P(X > Y)": interval.estimate, "95% CI": f"[{interval.low:.2f}, {interval.high:.2f}]",
+                    "seeds (X, Y)": f"{a.size}, {b.size}"})
+    return pd.DataFrame(out).set_index(["X", "Y"])
