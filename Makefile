@@ -49,6 +49,16 @@ DASHBOARD_PORT ?= 8501
 # `make chromium` installs it with apt-get when it is missing (as root, or through sudo).
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# `make image`: the API and dashboard image (Containerfile) with podman, or ENGINE=docker. Its base,
+# a minimal Debian bookworm, is made from Debian's packages by container/base-image.sh when missing
+# (debootstrap, as root; no image registry needed). The CPU torch wheel goes into container/wheels
+# first: pip download of the exact pin, from TORCH_INDEX or wherever this machine's pip finds it.
+ENGINE      ?= podman
+IMAGE       ?= edge-rl
+BASE_IMAGE  ?= edge-rl-base:bookworm
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Extra options for `$(ENGINE) build`, e.g. the runtime and limits a restricted machine needs (README, Docker).
+IMAGE_FLAGS ?=
 
 # RL Zoo 3 runs in a venv of its own: its dependencies would move pillow and python-dateutil in
 # .venv below our versions (pillow draws the committed figures). `make zoo` creates .venv-zoo
@@ -58,7 +68,7 @@ ZOO_PY    := $(VENV_ZOO)/bin/python
 ZOO_STAMP := $(VENV_ZOO)/.installed
 ZOO_ARGS  := --env edge_rl/IoTEdge-v0 --gym-packages edge_rl --device cpu
 
-.PHONY: help setup test bench reproduce study tune estimate compare lab serve dashboard chromium screenshot zoo clean
+.PHONY: help setup test bench reproduce study tune estimate compare lab serve dashboard chromium screenshot zoo image clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
@@ -74,6 +84,8 @@ help:
 	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, evaluation, the API, the engine)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
+	@echo "make image      build the container image of the API and the dashboard (podman; ENGINE=docker; base made by"
+	@echo "                container/base-image.sh with debootstrap when missing; README, Docker)"
 	@echo "make chromium   install Debian's Chromium for the browser test (make test does it when missing)"
 	@echo "make screenshot run the browser test and save its screenshot to docs/dashboard.png (the README's)"
 	@echo "make zoo        create .venv-zoo with RL Zoo 3 (rl_zoo3), then train and replay DQN-GNN briefly with it"
@@ -182,6 +194,14 @@ $(ZOO_STAMP): pyproject.toml
 	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check -e ".[zoo,tensorboard]"
 	touch $(ZOO_STAMP)
+
+image:
+	container/base-image.sh $(ENGINE) $(BASE_IMAGE)
+	ls container/wheels/$(subst ==,-,$(TORCH))+cpu-cp311-*.whl >/dev/null 2>&1 || \
+	  $(PYTHON) -m pip download --quiet --no-deps --retries 0 --only-binary=:all: --python-version 3.11 \
+	    --platform manylinux_2_28_x86_64 --extra-index-url $(TORCH_INDEX) -d container/wheels "$(TORCH)+cpu"
+	$(ENGINE) build $(if $(filter podman,$(notdir $(ENGINE))),--format docker) $(IMAGE_FLAGS) --build-arg BASE=$(BASE_IMAGE) \
+	  -f Containerfile -t $(IMAGE) .
 
 chromium: $(CHROMIUM)
 
