@@ -16,6 +16,12 @@ def test_the_headline_table_is_the_one_notebook_03_wrote() -> None:
     assert block.group(2) == (ROOT / block.group(1)).read_text(encoding="utf-8")
 
 
+def test_the_tuning_table_is_the_one_notebook_08_wrote() -> None:
+    block = re.search(r"<!-- tuning: (\S+) -->\n(.*?)<!-- /tuning -->", README, re.S)
+    assert block, "README.md lost its tuning markers"
+    assert block.group(2) == (ROOT / block.group(1)).read_text(encoding="utf-8")
+
+
 def test_every_results_file_the_readme_names_exists() -> None:
     named = set(re.findall(r"\((results/[^)\s]+)\)", README)) | set(re.findall(r"`(results/[^`*\s]+\.(?:md|png|csv))`", README))
     assert named, "README.md names no result file"

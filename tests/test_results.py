@@ -93,3 +93,21 @@ def test_every_run_the_full_budget_study_asks_for_is_committed_with_its_config()
     rollout = int(rollouts["validation return (mean over seeds)"].idxmax())
     runs = budget_runs(study_plan("full"), rollout)
     assert [run.stem for run in runs if not finished(RESULTS / "study", run)] == []
+
+
+def test_the_committed_tuning_study_is_complete_and_its_tuned_runs_are_committed(monkeypatch) -> None:
+    """``make tune`` replays the committed trials without training one, and ``make study`` finds
+    every tuned run it asks for finished with its config."""
+    from edge_rl.experiments import tuning
+    from edge_rl.experiments.budget_study import study_plan, tuned_runs
+    from edge_rl.experiments.runs import finished
+
+    def no_training(*args):
+        raise AssertionError("a committed trial would train again")
+
+    monkeypatch.setattr(tuning, "run_trial", no_training)
+    plan = tuning.tuning_plan("full")
+    studies = tuning.tune(plan, RESULTS / "tuning", workers=0, report=None)
+    assert {key: len(study.trials) for key, study in studies.items()} == {key: plan.trials for key in studies}
+    runs = tuned_runs(study_plan("full"), RESULTS / "tuning", plan)
+    assert [run.stem for run in runs if not finished(RESULTS / "study", run)] == []

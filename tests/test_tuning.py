@@ -110,3 +110,16 @@ def test_tuning_reads_no_test_seed_and_a_rerun_reads_its_records_back(tmp_path, 
 def test_an_unknown_model_is_refused_by_name(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown model.*'dqn'.*accepted"):
         tune(SMALL, tmp_path, models=["dqn"], workers=0)
+
+
+@pytest.mark.parametrize("interval, says", [("[0.60, 0.90]", "helps: the hybrid beats"),
+                                            ("[0.10, 0.40]", "does not help"),
+                                            ("[0.30, 0.70]", "neither clearly helps")])
+def test_the_card_says_whether_combining_helps_from_the_interval(interval: str, says: str) -> None:
+    import pandas as pd
+
+    from edge_rl.experiments.tuning_card import combination_verdict
+
+    table = pd.DataFrame({"X": ["Tuned Hybrid"], "Y": ["Tuned DQN-GNN"], "P(X > Y)": [0.5],
+                          "95% CI": [interval]}).set_index(["X", "Y"])
+    assert says in combination_verdict(table, "Tuned Hybrid", "Tuned DQN-GNN")

@@ -21,6 +21,7 @@ from edge_rl.experiments.catalogue import DESIGN, variant, with_root_path
 from edge_rl.experiments.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
 from edge_rl.experiments.generalisation import MIXED
 from edge_rl.experiments.report import markdown
+from edge_rl.experiments.tuning_card import tuning_section
 from edge_rl.files import atomic_write
 
 
@@ -289,6 +290,7 @@ def _studies(card: CardInputs) -> list[str]:
             "on the model-selection episodes), and the unsuffixed `hybrid` serves "
             "whichever hybrid scores best there, the card's or this one; `GET /models` says which, and why.",
         ]
+        sections += tuning_section(card.results)
     elif zero_shot is not None:
         sections.append("The budget study (notebook 06) is not complete in this folder: `make study` runs it, and an "
                         "interrupted study resumes where it stopped (its finished runs are in `study/`).")
