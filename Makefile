@@ -93,13 +93,20 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# A venv ($(1)) with the package and its extras ($(2)): Python 3.11 checked, torch first and alone.
+define make-venv
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edge-rl needs Python 3.11, found " + sys.version.split()[0]'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[serve,test,tensorboard]"
-	touch $(STAMP)
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$(2)]"
+	touch $(1)/.installed
+endef
+MAIN_EXTRAS := serve,test,tensorboard
+ZOO_EXTRAS  := zoo,tensorboard
+
+$(STAMP): pyproject.toml
+	$(call make-venv,$(VENV),$(MAIN_EXTRAS))
 
 test: setup chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=25
@@ -188,12 +195,7 @@ zoo: $(ZOO_STAMP)
 		--n-timesteps 300 --no-render --deterministic
 
 $(ZOO_STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edge-rl needs Python 3.11, found " + sys.version.split()[0]'
-	test -x $(ZOO_PY) || $(PYTHON) -m venv $(VENV_ZOO)
-	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(ZOO_PY) -m pip install --quiet --disable-pip-version-check -e ".[zoo,tensorboard]"
-	touch $(ZOO_STAMP)
+	$(call make-venv,$(VENV_ZOO),$(ZOO_EXTRAS))
 
 image:
 	container/base-image.sh $(ENGINE) $(BASE_IMAGE)
