@@ -68,11 +68,12 @@ ZOO_PY    := $(VENV_ZOO)/bin/python
 ZOO_STAMP := $(VENV_ZOO)/.installed
 ZOO_ARGS  := --env edge_rl/IoTEdge-v0 --gym-packages edge_rl --device cpu
 
-.PHONY: help setup test bench reproduce study tune estimate compare lab serve dashboard chromium screenshot zoo image clean
+.PHONY: help setup test test-fast bench reproduce study tune estimate compare lab serve dashboard chromium screenshot zoo image clean
 
 help:
 	@echo "make setup      create .venv and install the pinned environment (idempotent)"
 	@echo "make test       run the tests and check the notebooks with nbval (installs first if needed)"
+	@echo "make test-fast  the tests without the notebooks and the browser (the edit-test loop; make test runs all)"
 	@echo "make reproduce  run the notebooks into results/ (QUICK=1: smoke budget, into results/quick/; RAY_ADDRESS=head:6379 on a cluster;"
 	@echo "                OUT=rerun: a full run into rerun/, to compare with the committed results/)"
 	@echo "make study      the studies beyond the card: training budgets (06) and other networks and loads (07),"
@@ -110,6 +111,10 @@ $(STAMP): pyproject.toml
 
 test: setup chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=25
+
+# The edit-test loop: every test but the notebooks (nbval) and the browser test.
+test-fast: setup
+	$(PY) -m pytest tests --ignore=tests/test_browser.py -q
 
 reproduce: estimate $(EXECUTED)
 
