@@ -114,7 +114,8 @@ def test_an_unknown_model_is_refused_by_name(tmp_path) -> None:
 
 @pytest.mark.parametrize("interval, says", [("[0.60, 0.90]", "helps: the hybrid beats"),
                                             ("[0.10, 0.40]", "does not help"),
-                                            ("[0.30, 0.70]", "neither clearly helps")])
+                                            ("[0.30, 0.70]", "neither clearly helps"),
+                                            ("n/a (1 seed)", "one seed cannot tell")])
 def test_the_card_says_whether_combining_helps_from_the_interval(interval: str, says: str) -> None:
     import pandas as pd
 

@@ -34,7 +34,8 @@ from edge_rl.experiments.card import BOUND
 from edge_rl.experiments.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
-from edge_rl.experiments.stats import Interval, improvement_interval, interquartile_mean, iqm_interval, run_scores
+from edge_rl.experiments.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
+                                      probability_of_improvement, run_scores)
 
 if TYPE_CHECKING:
     from edge_rl.experiments.tuning import TuningPlan
@@ -243,6 +244,11 @@ def tuned_runs(plan: StudyPlan, tuning_folder: str | Path, tuning: TuningPlan) -
             for key in keys for seed in range(min(plan.seeds, TUNED_SEEDS))]
 
 
+def y_is_one_run(policy: str, rows: pd.DataFrame) -> bool:
+    """Whether ``policy`` trains nothing (a rule or a bound: one run by nature)."""
+    return bool(rows.loc[rows["policy"] == policy, "algo"].isin(["rule", "bound"]).all())
+
+
 def improvement_table(rows: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
     """P(X > Y) over training seeds, with its 95 % bootstrap interval, for each ``(X, Y)`` pair
     of policies in ``rows`` (per-seed mean returns; a policy with one seed, a rule, is one run)."""
@@ -251,7 +257,11 @@ def improvement_table(rows: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.Da
     for x, y in pairs:
         a = scores.loc[scores["policy"] == x, "return"].to_numpy()
         b = scores.loc[scores["policy"] == y, "return"].to_numpy()
-        interval = improvement_interval(a, b if b.size > 1 else b.mean())
-        out.append({"X": x, "Y": y, "P(X > Y)": interval.estimate, "95% CI": f"[{interval.low:.2f}, {interval.high:.2f}]",
-                    "seeds (X, Y)": f"{a.size}, {b.size}"})
+        if a.size < 2 or b.size == 0 or (b.size == 1 and not y_is_one_run(y, rows)):
+            # a bootstrap needs 2 runs of each side (a rule is one run by nature): the estimate alone
+            estimate, ci = probability_of_improvement(a, b), "n/a (1 seed)"
+        else:
+            interval = improvement_interval(a, b if b.size > 1 else b.mean())
+            estimate, ci = interval.estimate, f"[{interval.low:.2f}, {interval.high:.2f}]"
+        out.append({"X": x, "Y": y, "P(X > Y)": estimate, "95% CI": ci, "seeds (X, Y)": f"{a.size}, {b.size}"})
     return pd.DataFrame(out).set_index(["X", "Y"])

@@ -29,8 +29,10 @@ def _interval(text: str) -> tuple[float, float]:
 def combination_verdict(improvement: pd.DataFrame, hybrid: str, dqn: str) -> str:
     """Whether the tuned hybrid beats the tuned DQN-GNN, from P(hybrid > DQN-GNN) and its interval."""
     row = improvement.loc[(hybrid, dqn)]
-    low, high = _interval(row["95% CI"])
     estimate = row["P(X > Y)"]
+    if not str(row["95% CI"]).startswith("["):
+        return f"one seed cannot tell whether combining DQN and PPO helps (P({hybrid} > {dqn}) = {estimate:.2f})"
+    low, high = _interval(row["95% CI"])
     if low > 0.5:
         verdict = "combining DQN and PPO helps: the hybrid beats its DQN part"
     elif high < 0.5:
@@ -42,12 +44,12 @@ def combination_verdict(improvement: pd.DataFrame, hybrid: str, dqn: str) -> str
 
 def heads_sentence(heads: pd.DataFrame) -> str:
     """Per hybrid of the heads table: the mean over seeds acting by each head, and which is best."""
-    means = heads.groupby(level="policy")[["fused", "q", "policy"]].mean()
+    means = heads.groupby(level="policy")[["fused", "Q head", "policy head"]].mean()
     parts = []
     for policy, row in means.iterrows():
-        best = row.idxmax()
-        parts.append(f"{policy}: fused {row['fused']:.2f}, Q head {row['q']:.2f}, policy head {row['policy']:.2f} "
-                     f"(best: {dict(fused='the fused scores', q='its Q head', policy='its policy head')[best]})")
+        best = {"fused": "the fused scores", "Q head": "its Q head", "policy head": "its policy head"}[row.idxmax()]
+        parts.append(f"{policy}: fused {row['fused']:.2f}, Q head {row['Q head']:.2f}, policy head "
+                     f"{row['policy head']:.2f} (best: {best})")
     return "; ".join(parts)
 
 
