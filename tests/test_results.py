@@ -99,7 +99,8 @@ def test_the_committed_tuning_study_is_complete_and_its_tuned_runs_are_committed
     """``make tune`` replays the committed trials without training one, and ``make study`` finds
     every tuned run it asks for finished with its config."""
     from edge_rl.experiments import tuning
-    from edge_rl.experiments.budget_study import study_plan, tuned_runs
+    from edge_rl.experiments.budget_study import study_plan
+    from edge_rl.experiments.tuned import tuned_runs
     from edge_rl.experiments.runs import finished
 
     def no_training(*args):

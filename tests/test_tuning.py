@@ -16,8 +16,8 @@ from edge_rl.agents import algorithm
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.experiments import tuning
 from edge_rl.experiments.search_spaces import MODELS
-from edge_rl.experiments.tuning import (TuningPlan, best_trials, should_stop, thresholds, tune, tuned_config,
-                                        write_hyperparams)
+from edge_rl.experiments.tuned import best_trials, tuned_config, write_hyperparams
+from edge_rl.experiments.tuning import TuningPlan, should_stop, thresholds, tune
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -49,7 +49,7 @@ def test_the_rule_inside_a_task_decides_as_optunas_median_pruner() -> None:
 
 
 def _config(algo: str, steps: int = 2_048):
-    config = MODELS[{"dqn": "dqn-gnn", "hybrid": "hybrid-card"}[algo]].base(SMALL)
+    config = MODELS[{"dqn": "dqn-gnn", "hybrid": "hybrid-card"}[algo]].base(SMALL.steps, SMALL.train_seed)
     config = replace(config, total_timesteps=steps)
     if algo == "hybrid":
         config = replace(config, hybrid=replace(config.hybrid, n_steps=16))

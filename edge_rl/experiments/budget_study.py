@@ -22,8 +22,6 @@ schedule is a fraction of the budget, so it scales with it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,9 +34,6 @@ from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
                                       probability_of_improvement, run_scores)
-
-if TYPE_CHECKING:
-    from edge_rl.experiments.tuning import TuningPlan
 
 
 @dataclass(frozen=True)
@@ -206,43 +201,7 @@ def final_table(rows: pd.DataFrame, rules: pd.DataFrame, bounds: pd.DataFrame, r
     return table.sort_values("Mean Reward", ascending=False)
 
 
-# ---------------------------------------------------------------------------- the tuned rows (issue 28)
-
-TUNED_BASELINES = ("dqn-gnn", "ppo-gnn")
-"""The tuned models the study always trains at budget; the best hybrid design joins them."""
-
-TUNED_SEEDS = 3
-"""Training seeds of each tuned model at budget (0, 1, 2): fewer than the untuned rows' 5 for now,
-so that the tuned arm fits in about an hour on 2 cores; raising it trains only the new seeds."""
-
-
-def best_hybrid_design(tuning_folder: str | Path, tuning: TuningPlan) -> str:
-    """The hybrid design (its :data:`~edge_rl.experiments.search_spaces.MODELS` key) whose best
-    tuning trial scored highest on the model-selection seeds."""
-    from edge_rl.experiments.search_spaces import MODELS
-    from edge_rl.experiments.tuning import best_trials
-
-    best = best_trials(tuning_folder, tuning)
-    labels = {model.label: key for key, model in MODELS.items() if model.algo == "hybrid"}
-    hybrids = best[best.index.isin(list(labels))]
-    if hybrids.empty:
-        raise ValueError(f"no hybrid design has a finished tuning trial in {tuning_folder}: run make tune")
-    return labels[hybrids["selection return"].idxmax()]
-
-
-def tuned_runs(plan: StudyPlan, tuning_folder: str | Path, tuning: TuningPlan) -> list[Run]:
-    """Tuned DQN-GNN, the best tuned hybrid design and tuned PPO-GNN (the longest first), at most
-    :data:`TUNED_SEEDS` seeds of ``plan.steps`` steps each with the settings of their
-    hyperparameter files; evaluated on the test seeds and on the model-selection seeds, as the
-    untuned runs are."""
-    from edge_rl.experiments.search_spaces import MODELS
-    from edge_rl.experiments.tuning import tuned_config
-
-    keys = (TUNED_BASELINES[0], best_hybrid_design(tuning_folder, tuning), *TUNED_BASELINES[1:])
-    return [Run(f"Tuned {MODELS[key].label}", tuned_config(key, tuning_folder, plan.steps, seed, tuning),
-                plan.eval_seeds, plan.selection_seeds)
-            for key in keys for seed in range(min(plan.seeds, TUNED_SEEDS))]
-
+# ---------------------------------------------------------------------------- the tuned rows against the others
 
 def y_is_one_run(policy: str, rows: pd.DataFrame) -> bool:
     """Whether ``policy`` trains nothing (a rule or a bound: one run by nature)."""

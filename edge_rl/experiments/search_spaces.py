@@ -20,21 +20,18 @@ parameters are a ``--set`` of ``python -m edge_rl train``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge_rl.config import TrainConfig
 from edge_rl.experiments.budget_study import study_config
-
-if TYPE_CHECKING:
-    from edge_rl.experiments.tuning import TuningPlan
 
 GAMMAS = [0.9, 0.95, 0.98, 0.99, 0.995]
 BATCHES = [32, 64, 128, 256]
 
 
-def _dqn(trial: Any, base: TrainConfig, plan: TuningPlan) -> TrainConfig:
+def _dqn(trial: Any, base: TrainConfig, rollouts: Sequence[int]) -> TrainConfig:
     dqn = replace(
         base.dqn,
         learning_rate=trial.suggest_float("dqn.learning_rate", 1e-5, 1e-3, log=True),
@@ -49,9 +46,9 @@ def _dqn(trial: Any, base: TrainConfig, plan: TuningPlan) -> TrainConfig:
     return replace(base, dqn=dqn)
 
 
-def _rollout(trial: Any, section: str, plan: TuningPlan) -> dict[str, Any]:
+def _rollout(trial: Any, section: str, rollouts: Sequence[int]) -> dict[str, Any]:
     """PPO's space, for PPO's section or the hybrid's (the same fields)."""
-    n_steps = trial.suggest_categorical(f"{section}.n_steps", list(plan.rollouts))
+    n_steps = trial.suggest_categorical(f"{section}.n_steps", list(rollouts))
     return {
         "learning_rate": trial.suggest_float(f"{section}.learning_rate", 1e-5, 1e-3, log=True),
         "n_steps": n_steps,
@@ -65,12 +62,12 @@ def _rollout(trial: Any, section: str, plan: TuningPlan) -> dict[str, Any]:
     }
 
 
-def _ppo(trial: Any, base: TrainConfig, plan: TuningPlan) -> TrainConfig:
-    return replace(base, ppo=replace(base.ppo, **_rollout(trial, "ppo", plan)))
+def _ppo(trial: Any, base: TrainConfig, rollouts: Sequence[int]) -> TrainConfig:
+    return replace(base, ppo=replace(base.ppo, **_rollout(trial, "ppo", rollouts)))
 
 
-def _hybrid(trial: Any, base: TrainConfig, plan: TuningPlan) -> TrainConfig:
-    fields = _rollout(trial, "hybrid", plan)
+def _hybrid(trial: Any, base: TrainConfig, rollouts: Sequence[int]) -> TrainConfig:
+    fields = _rollout(trial, "hybrid", rollouts)
     fields.update(
         target_update_interval=trial.suggest_categorical("hybrid.target_update_interval", [1, 250, 500, 1000]),
         tau=trial.suggest_float("hybrid.tau", 0.005, 1.0, log=True),
@@ -92,12 +89,12 @@ class TunedModel:
 
     label: str
     algo: str
-    suggest: Callable[[Any, TrainConfig, TuningPlan], TrainConfig]
+    suggest: Callable[[Any, TrainConfig, Sequence[int]], TrainConfig]  # (trial, base, rollout lengths)
     design: str = "card"
 
-    def base(self, plan: TuningPlan) -> TrainConfig:
-        """The config a trial starts from: the budget study's, at the plan's steps."""
-        config = study_config(self.algo, plan.train_seed, plan.steps, 128 if self.algo == "hybrid" else 1024)
+    def base(self, steps: int, seed: int) -> TrainConfig:
+        """The config a trial starts from: the budget study's, at ``steps`` steps and training seed ``seed``."""
+        config = study_config(self.algo, seed, steps, 128 if self.algo == "hybrid" else 1024)
         if self.algo == "hybrid":
             config = replace(config, hybrid=replace(config.hybrid, design=self.design))
         return config

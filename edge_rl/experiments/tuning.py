@@ -175,7 +175,7 @@ class _Study:
         size = min(self.plan.batch, self.plan.trials - len(self.study.trials))
         for _ in range(size):
             trial = self.study.ask()
-            config = self.model.suggest(trial, self.model.base(self.plan), self.plan)
+            config = self.model.suggest(trial, self.model.base(self.plan.steps, self.plan.train_seed), self.plan.rollouts)
             self.batch.append((trial, replace(config, seed=self.plan.train_seed), medians))
         return self.batch
 
@@ -279,106 +279,3 @@ def trials_table(folder: str | os.PathLike, plan: TuningPlan) -> pd.DataFrame:
                      "env steps": record["timesteps"], "seconds": record["seconds"],
                      **{f"params_{k}": v for k, v in record["params"].items()}})
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------------- what it chose
-
-ENV_ID = "edge_rl/IoTEdge-v0"
-"""The key of the hyperparameter files, as RL Zoo keys its files by environment id."""
-
-
-def best_trials(folder: str | os.PathLike, plan: TuningPlan) -> pd.DataFrame:
-    """Per model, its best finished trial by selection return (ties: the earlier trial)."""
-    table = trials_table(folder, plan)
-    done = table[table["state"] == "complete"].sort_values(["model", "selection return", "trial"],
-                                                           ascending=[True, False, True], kind="stable")
-    return done.groupby("model", sort=False).head(1).set_index("model")
-
-
-def chosen_settings(record: dict[str, Any], plan: TuningPlan) -> dict[str, Any]:
-    """What a trial changed of its model's base config: ``{"section.field": value}``, every
-    field whose value differs (a drawn value as the config holds it, and what follows from it,
-    e.g. the card's ``policy_weight`` = 1 - ``q_weight``)."""
-    base = MODELS[record["model"]].base(plan).to_dict()
-    chosen = record["config"]
-    return {f"{section}.{name}": value
-            for section in ("dqn", "ppo", "hybrid") for name, value in chosen[section].items()
-            if base[section][name] != value}
-
-
-def write_hyperparams(folder: str | os.PathLike, plan: TuningPlan) -> list[Path]:
-    """One file per model, ``folder/hyperparams/<model>.yml``, keyed by environment id as RL Zoo's
-    files are: the best trial's settings (``python -m edge_rl train --set`` assignments), the
-    trial it came from and its selection return. Returns the files written."""
-    import yaml
-
-    folder = Path(folder)
-    written = []
-    for key in MODELS:
-        records = [json.loads(p.read_text()) for p in sorted((folder / "trials").glob(f"{key}-[0-9]*.json"))]
-        records = [r for r in records if r["value"] is not None and r["config"]["total_timesteps"] == plan.steps]
-        if not records:
-            continue
-        best = max(records, key=lambda r: (r["value"], -r["number"]))
-        model = MODELS[key]
-        document = {ENV_ID: {"algo": model.algo, **({"hybrid.design": model.design} if model.algo == "hybrid" else {}),
-                             **chosen_settings(best, plan)}}
-        header = (f"# {model.label}: the best of {len(records)} finished trials ({plan.trials} drawn, "
-                  f"{plan.steps:,} environment steps each) by mean return on model-selection seeds "
-                  f"{plan.selection_seeds[0]}-{plan.selection_seeds[-1]}: trial {best['number']}, "
-                  f"{best['value']:.2f}. Written by make tune (edge_rl.experiments.tuning).\n")
-        path = folder / "hyperparams" / f"{key}.yml"
-        text = header + yaml.safe_dump(document, sort_keys=False)
-        atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text))
-        written.append(path)
-    return written
-
-
-def tuned_config(key: str, folder: str | os.PathLike, steps: int, seed: int, plan: TuningPlan) -> TrainConfig:
-    """Model ``key``'s config with the settings its hyperparameter file holds, at ``steps``
-    environment steps and training seed ``seed`` (e.g. the budget study's rerun).
-
-    Raises:
-        FileNotFoundError: the file is missing (run ``make tune``).
-    """
-    import yaml
-
-    from edge_rl.config.overrides import apply_overrides
-
-    path = Path(folder) / "hyperparams" / f"{key}.yml"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run the tuning study first (make tune)")
-    settings = dict(yaml.safe_load(path.read_text())[ENV_ID])
-    settings.pop("algo")
-    base = replace(MODELS[key].base(plan), total_timesteps=steps, seed=seed)
-    return apply_overrides(base, [f"{name}={json.dumps(value)}" for name, value in settings.items()], str(path))
-
-
-def importance_table(studies: dict[str, Any]) -> pd.DataFrame:
-    """Each hyperparameter's importance per model (PED-ANOVA: no model fitted, so no scikit-learn),
-    over the finished trials of each study."""
-    import warnings
-
-    import optuna
-    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
-
-    columns = {}
-    for key, study in studies.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            columns[MODELS[key].label] = pd.Series(get_param_importances(study, evaluator=PedAnovaImportanceEvaluator()))
-    table = pd.DataFrame(columns)
-    table.index = table.index.str.split(".", n=1).str[1]  # learning_rate, not dqn.learning_rate
-    return table.groupby(level=0).sum(min_count=1)
-
-
-def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per model (``trials``: :func:`trials_table`): trials drawn, finished and pruned, the best
-    and median selection return of the finished ones, the environment steps and CPU-seconds spent."""
-    groups = trials.groupby("model", sort=False)
-    return pd.DataFrame({
-        "trials": groups.size(), "finished": groups["state"].apply(lambda s: int((s == "complete").sum())),
-        "pruned": groups["state"].apply(lambda s: int((s == "pruned").sum())),
-        "best selection return": groups["selection return"].max(),
-        "median selection return (finished)": groups["selection return"].median(),
-        "env steps": groups["env steps"].sum(), "CPU-seconds": groups["seconds"].sum()})
