@@ -162,7 +162,12 @@ class _Study:
         self.key, self.model, self.plan, self.folder = key, model, plan, folder
         sampler = optuna.samplers.TPESampler(seed=plan.sampler_seed, n_startup_trials=plan.startup_trials)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=plan.prune_after, n_warmup_steps=0)
-        self.study = optuna.create_study(study_name=key, direction="maximize", sampler=sampler, pruner=pruner)
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "a new study created" into every notebook
+        try:
+            self.study = optuna.create_study(study_name=key, direction="maximize", sampler=sampler, pruner=pruner)
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         self.batch: list[tuple[Any, TrainConfig, dict[int, float]]] = []
 
     @property
