@@ -126,10 +126,8 @@ def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
 TUNED_BASELINES = ("dqn-gnn", "ppo-gnn")
 """The tuned models the study always trains at budget; the best hybrid design joins them."""
 
-TUNED_SEEDS = 2
-"""Training seeds of each tuned model at budget (0 and 1): fewer than the untuned rows' 5 for now
-(a tuned DQN-GNN run of 200,000 steps takes about 28 minutes with the other core busy); raising
-it trains only the new seeds."""
+TUNED_SEEDS = 5
+"""Training seeds of each tuned model at budget (0-4), as many as the untuned rows have."""
 
 
 def best_hybrid_design(tuning_folder: str | Path, tuning: TuningPlan) -> str:
