@@ -129,6 +129,8 @@ tune: | $(STAMP)
 	@$(MAKE) $(TUNED)
 
 $(RESULTS)/notebooks/06_budget.ipynb: $(TUNED)
+# The generalisation study evaluates the budget study's tuned models zero-shot.
+$(RESULTS)/notebooks/07_generalisation.ipynb: $(RESULTS)/notebooks/06_budget.ipynb
 
 # Before the notebooks start: which will rerun, how many of their training runs are not done, and
 # about how long that takes, at the committed runs' rates (edge_rl.experiments.costs).

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from edge_rl.config import EnvConfig
 from edge_rl.serve.conversions import to_observation
 from edge_rl.serve.dashboard import common
-from edge_rl.serve.models import MODEL_SPECS, Predictor
+from edge_rl.serve.models import SPECS, Predictor
 from edge_rl.serve.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_the_predict_page_answers_as_the_model(expected: tuple[int, float, str])
     assert metrics["Confidence"] == f"{expected[1]:.3f}"
     assert metrics["Model"] == "hybrid"
     served = app.caption[-1].value  # which checkpoint answers, under the name the results tables use
-    assert expected[2] in served and "Hybrid" in served and "+ root" in served
+    assert expected[2] in served and "Hybrid" in served  # its results rows' name, e.g. "Tuned Hybrid (separated)"
     app.selectbox[0].select("dqn").run()
     app.button[0].click().run()
     assert {m.label: m.value for m in app.metric}["Confidence"] == "n/a"
@@ -99,7 +99,7 @@ def test_the_replay_page_runs_the_chosen_policies_on_one_episode() -> None:
     assert set(shown) == set(chosen) and shown["greedy_earliest_finish"] == "greedy_earliest_finish"
     predictor.checkpoint("hybrid")  # resolves which hybrid answers: the results tables' row of that one
     assert shown["dqn"] == "dqn: DQN-GNN + root"
-    assert shown["hybrid"] == f"hybrid: {MODEL_SPECS[predictor.aliases['hybrid']].row}"
+    assert shown["hybrid"] == f"hybrid: {SPECS[predictor.aliases['hybrid']].row}"
     for name in chosen:
         assert summary.loc[shown[name], "return"] == pytest.approx(frame[frame["policy"] == name]["reward"].sum(),
                                                                   abs=0.006)

@@ -112,3 +112,35 @@ def test_the_committed_tuning_study_is_complete_and_its_tuned_runs_are_committed
     assert {key: len(study.trials) for key, study in studies.items()} == {key: plan.trials for key in studies}
     runs = tuned_runs(study_plan("full"), RESULTS / "tuning", plan)
     assert [run.stem for run in runs if not finished(RESULTS / "study", run)] == []
+
+
+def test_the_generalisation_study_evaluates_the_budget_studys_tuned_models_at_five_seeds() -> None:
+    """Notebook 07 reads the tuned runs of notebook 06 (the committed tuning chose them): tuned
+    DQN-GNN, the best hybrid design and tuned PPO-GNN, 5 seeds each, at the study's whole budget."""
+    from edge_rl.experiments.generalisation import generalisation_plan, tuned_models
+    from edge_rl.experiments.tuned import best_hybrid_design
+    from edge_rl.experiments.tuning import tuning_plan
+    from edge_rl.experiments.search_spaces import MODELS
+
+    runs = tuned_models(generalisation_plan("full"), RESULTS / "tuning", "full")
+    hybrid = MODELS[best_hybrid_design(RESULTS / "tuning", tuning_plan("full"))].label
+    assert sorted({run.label for run in runs}) == sorted({"Tuned DQN-GNN", "Tuned PPO-GNN", f"Tuned {hybrid}"})
+    assert sorted(run.config.seed for run in runs) == sorted(list(range(5)) * 3)
+    assert {run.config.total_timesteps for run in runs} == {200_000}
+
+
+def test_the_api_serves_the_tuned_models_and_its_hybrid_is_the_best_by_validation() -> None:
+    """``hybrid_tuned`` answers with the design the tuning chose; ``hybrid`` with whichever hybrid,
+    tuned or not, scores best on the model-selection episodes (here the tuned one: it is the best)."""
+    from edge_rl.experiments.tuned import best_hybrid_design
+    from edge_rl.experiments.tuning import tuning_plan
+    from edge_rl.serve.models import MODEL_SPECS, SPECS, Predictor
+    from edge_rl.serve.selection import rank_variants
+
+    predictor = Predictor(results=RESULTS, lazy=True)
+    design = best_hybrid_design(RESULTS / "tuning", tuning_plan("full"))
+    assert predictor.checkpoint("hybrid_tuned").startswith(f"tuned-{design}-seed")
+    (best, *_), _ = rank_variants({t: (SPECS[t].home(RESULTS), SPECS[t].checkpoint) for t in MODEL_SPECS["hybrid"].alias_of})
+    assert predictor.checkpoint("hybrid").startswith(best)
+    assert {"dqn_tuned", "ppo_tuned", "hybrid_tuned"} <= set(MODEL_SPECS)
+    assert predictor.checkpoint("dqn_tuned").startswith("tuned-dqn-gnn-seed")

@@ -100,7 +100,10 @@ def test_every_condition_is_distinct_and_valid_and_the_card_comes_first() -> Non
     assert CONDITIONS[0].config.n_nodes == 17 and CONDITIONS[0].group == "card"
     assert len({c.name for c in CONDITIONS}) == len({c.config for c in CONDITIONS}) == len(CONDITIONS)
     sizes = {c.config.n_nodes for c in CONDITIONS}
-    assert {9, 30, 50, 100} <= sizes
+    assert {9, 30, 50, 100, 200} <= sizes
+    from edge_rl.serve.schemas import MAX_NODES
+
+    assert max(sizes) <= MAX_NODES  # every network of the study is one the API serves
 
 
 def test_zero_shot_runs_a_model_of_the_card_network_elsewhere_beside_the_rules(tmp_path: Path) -> None:
@@ -115,8 +118,9 @@ def test_zero_shot_runs_a_model_of_the_card_network_elsewhere_beside_the_rules(t
     assert (rows.groupby(["condition", "policy"]).size() == plan.episodes).all()
     relative = relative_table(rows)
     assert np.allclose(relative.xs(RULES[0], level="policy")[f"vs {RULES[0]}"], 0.0)
-    zero_shot = zero_shot_table(relative)
+    zero_shot = zero_shot_table(relative, models=["DQN-GNN"])
     assert list(zero_shot.index) == [c.name for c in conditions] and RULES[0] not in zero_shot.columns
+    assert list(zero_shot.columns) == ["DQN-GNN", *RULES[1:], "oracle_one_step"]  # the models first, the bound last
     # The bound is never below the rule's greedy choice on average here (it reads the simulator).
     assert (zero_shot["oracle_one_step"] > -1.0).all()
 
@@ -154,7 +158,18 @@ def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path)
     text = "\n".join(_studies(card))
     assert "### Other networks and loads, zero-shot" in text and "is not complete in this folder" in text
     assert "DQN-GNN + root from -2.0 to +5.0 (above the rule in 1 of 2)" in text
+    assert "Trained with budget" not in text  # no tuned model in this table
     assert "changed the return by +0.50 on average over the conditions (-1.00 to +2.00)" in "".join(_limitations(card))
+
+    pd.DataFrame({"DQN-GNN + root": [-2.0, 5.0, -1.0], "Tuned DQN-GNN": [1.0, 6.0, 2.5],
+                  "oracle_one_step": [3.0, 9.0, 4.0]},
+                 index=pd.Index(["card: 17 nodes", "load x2", "200 nodes (140/54/6)"], name="condition")).to_csv(
+        tables / "zero_shot.csv")
+    text = "\n".join(_studies(card))
+    assert "Tuned DQN-GNN from +1.0 to +6.0 (above the rule in 3 of 3)" in text and "oracle_one_step from" not in text
+    assert ("Tuned DQN-GNN +4.25 on average against DQN-GNN + root's +2.00, above the rule in 2 of 2 (the card-budget "
+            "model in 1), at 200 nodes +2.50 against -1.00") in text
+    assert "networks of 9 to 200 nodes" in text
 
     rule, dqn, ppo = "greedy_earliest_finish", "Budget DQN-GNN + root", "Budget PPO-GNN + root"
     pd.DataFrame({f"passes {rule} from (env steps)": ["50,000", "not within 200,000"]},

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
 from edge_rl import evaluation
@@ -124,3 +126,22 @@ def test_the_card_says_whether_combining_helps_from_the_interval(interval: str, 
     table = pd.DataFrame({"X": ["Tuned Hybrid"], "Y": ["Tuned DQN-GNN"], "P(X > Y)": [0.5],
                           "95% CI": [interval]}).set_index(["X", "Y"])
     assert says in combination_verdict(table, "Tuned Hybrid", "Tuned DQN-GNN")
+
+
+def test_the_cards_tuning_section_says_the_seeds_and_episodes_its_tables_have(tmp_path: Path) -> None:
+    """Nothing typed in: the seeds and episodes of the tuned rows come from the tables."""
+    from edge_rl.experiments.tuning_card import tuning_section
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    assert tuning_section(tmp_path) == []
+    pd.DataFrame({"model": ["DQN-GNN"], "trials": [12], "finished": [8]}).to_csv(tables / "tuning_summary.csv",
+                                                                                index=False)
+    pd.DataFrame({"policy": ["greedy_earliest_finish", "Tuned DQN-GNN", "Tuned Hybrid (separated)"],
+                  "Mean Reward": [90.0, 95.0, 92.0], "Seeds": [1, 3, 3], "Episodes": [40, 40, 40]}).to_csv(
+        tables / "budget_tuned_final.csv", index=False)
+    pd.DataFrame({"X": ["Tuned Hybrid (separated)"], "Y": ["Tuned DQN-GNN"], "P(X > Y)": [0.0],
+                  "95% CI": ["[0.00, 0.00]"]}).to_csv(tables / "budget_tuned_improvement.csv", index=False)
+    text = "\n".join(tuning_section(tmp_path))
+    assert "12 Optuna trials each" in text and "3 seeds each" in text and "the 40 test episodes" in text
+    assert "does not help" in text and "`hybrid_tuned`" in text

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from edge_rl.config import EncoderConfig, HybridConfig
+from edge_rl.registry import HYBRID_DESIGNS
 
 ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "GCN+GAT+SAGE"}
 """How the encoders are named in labels and the card (another kind: its name in capitals)."""
@@ -213,9 +214,31 @@ STUDY_VARIANTS: dict[str, Variant] = {
 by the API's name for each: ``<algo>_budget`` (GCN) and ``<algo>_budget_sage``."""
 
 
+def _tuned(algo: str, name: str, model_type: str | None, design: str = "") -> Variant:
+    label = f"Tuned {name}"
+    how = (f"the {design} hybrid design, from scratch; make study trains it only if the tuning chose it (the "
+           "best hybrid design on the model-selection episodes)" if design else "")
+    return Variant(label, label, "DQN+PPO+GNN" if design else f"{algo.upper()}+GNN",
+                   f"{name.split(' (')[0]} with the settings the tuning study chose (make tune, validation seeds), "
+                   f"trained for the budget study's whole budget (200,000 environment steps), last weights"
+                   + (f"; {how}" if how else ""),
+                   algo, "gnn", "gcn", _CARD_FUSION.fusion if design else None, "scratch" if design else "card",
+                   model_type, DESIGN, STUDY)
+
+
+TUNED_VARIANTS: dict[str, Variant] = {v.model_type: v for v in (  # type: ignore[misc]
+    _tuned("dqn", "DQN-GNN", "dqn_tuned"), _tuned("ppo", "PPO-GNN", "ppo_tuned"))}
+"""The budget study's tuned DQN-GNN and PPO-GNN (:mod:`edge_rl.experiments.tuned`), in
+``results/study/``, by the API's name for each."""
+
+TUNED_HYBRIDS = tuple(_tuned("hybrid", f"Hybrid ({design})", None, design) for design in HYBRID_DESIGNS)
+"""The budget study's tuned hybrid, one variant per design: the study trains the one the tuning
+chose, so none is a model type of its own; the API's :data:`BEST_TUNED_HYBRID` answers with it."""
+
+
 def served() -> tuple[Variant, ...]:
-    """The variants the API serves: the catalogue's, then the budget study's."""
-    return (*(v for v in VARIANTS if v.model_type is not None), *STUDY_VARIANTS.values())
+    """The variants the API serves: the catalogue's, then the budget study's (untuned, then tuned)."""
+    return (*(v for v in VARIANTS if v.model_type is not None), *STUDY_VARIANTS.values(), *TUNED_VARIANTS.values())
 
 
 BEST_HYBRID = "hybrid"
@@ -223,8 +246,12 @@ BEST_HYBRID = "hybrid"
 unless a served variant has that name itself."""
 
 
+BEST_TUNED_HYBRID = "hybrid_tuned"
+"""The API's model type for the budget study's tuned hybrid, whichever design it trained."""
+
+
 def model_types() -> tuple[str, ...]:
-    """The API's learned model types, in order: the best hybrid, then every served variant's."""
+    """The API's learned model types, in order: the best hybrid, every served variant's, the tuned hybrid."""
     types = tuple(v.model_type for v in served())
-    return types if BEST_HYBRID in types else (BEST_HYBRID, *types)  # type: ignore[return-value]
+    return (*(() if BEST_HYBRID in types else (BEST_HYBRID,)), *types, BEST_TUNED_HYBRID)  # type: ignore[return-value]
 

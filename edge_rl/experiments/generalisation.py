@@ -5,12 +5,14 @@ The card's Limitations say the model "requires retraining for different topologi
 models score nodes one by one from their embeddings, so they run on a network of any size; how
 well is what this study measures, beside the rules and the one-step oracle on the same episodes:
 
-- networks of 9 to 100 nodes, with the card's sensor : fog : cloud mix and with fog-heavy ones,
+- networks of 9 to 200 nodes (the API serves up to 256), with the card's sensor : fog : cloud mix and with fog-heavy ones,
   and the card's sizes with random sensor-to-fog links (``topology_seed``);
 - the background load scaled (x0.5, x1.5, x2 the arrivals), tighter deadlines (half the card's),
   and the load of a real data-centre trace (:mod:`edge_rl.envs.traces`).
 
-And one model trained for it: DQN-GNN + root on a mixture of networks and loads (:data:`MIXTURE`,
+Beside the card's models (10,000 steps), the budget study's tuned models at 200,000 steps
+(:func:`tuned_models`: tuned DQN-GNN, the best tuned hybrid design, tuned PPO-GNN), to show whether
+what is learned with budget transfers. And one model trained for it: DQN-GNN + root on a mixture of networks and loads (:data:`MIXTURE`,
 :func:`mixed_runs`), at the card's budget, to show what training for generalisation buys. Every
 evaluation is a task of the experiment engine (the model's checkpoint travels with it, so a
 cluster needs no shared filesystem).
@@ -34,11 +36,14 @@ from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.envs.oracles import OneStepOracle
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+from edge_rl.experiments.budget_study import study_plan
 from edge_rl.experiments.catalogue import DESIGN
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.stats import improvement_interval, iqm_interval, run_scores
+from edge_rl.experiments.tuned import tuned_runs
+from edge_rl.experiments.tuning import tuning_plan
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("50 nodes (35/13/2)", "size", CARD.replace(n_sensors=35, n_fog=13, n_cloud=2)),
     Condition("100 nodes (70/27/3)", "size", CARD.replace(n_sensors=70, n_fog=27, n_cloud=3)),
     Condition("100 nodes, fog-heavy (50/45/5)", "size", CARD.replace(n_sensors=50, n_fog=45, n_cloud=5)),
+    Condition("200 nodes (140/54/6)", "size", CARD.replace(n_sensors=140, n_fog=54, n_cloud=6)),
     *(Condition(f"17 nodes, random links (topology {seed})", "topology", CARD.replace(topology_seed=seed))
       for seed in (1, 2, 3)),
     Condition("load x0.5", "load", CARD.replace(load_scale=0.5)),
@@ -111,6 +117,14 @@ def mixed_runs(plan: GeneralisationPlan, steps: int = 10_000) -> list[Run]:
     return [Run(MIXED, TrainConfig(encoder=EncoderConfig(root_path=DESIGN), env_mix=MIXTURE, seed=seed,
                                    total_timesteps=steps), plan.seeds)
             for seed in range(plan.model_seeds)]
+
+
+def tuned_models(plan: GeneralisationPlan, tuning_folder: str | os.PathLike, budget: str) -> list[Run]:
+    """The budget study's tuned runs of its ``budget`` (:func:`edge_rl.experiments.tuned.tuned_runs`,
+    with the settings the tuning trials in ``tuning_folder`` chose), ``plan.model_seeds`` seeds of
+    each: the models trained for the study's whole budget, evaluated as the card's models are."""
+    runs = tuned_runs(study_plan(budget), tuning_folder, tuning_plan(budget))
+    return [run for run in runs if run.config.seed < plan.model_seeds]
 
 
 def in_mixture(condition: Condition) -> bool:
@@ -220,10 +234,11 @@ def relative_table(rows: pd.DataFrame, rule: str = RULES[0]) -> pd.DataFrame:
     return pd.DataFrame(out).set_index(["condition", "policy"])
 
 
-def zero_shot_table(relative: pd.DataFrame, rule: str = RULES[0]) -> pd.DataFrame:
+def zero_shot_table(relative: pd.DataFrame, rule: str = RULES[0], models: Sequence[str] = MODELS) -> pd.DataFrame:
     """The study's summary: one row per condition, one column per policy, each the mean return's
-    difference to ``rule`` in that condition (positive: better than the rule)."""
+    difference to ``rule`` in that condition (positive: better than the rule); the columns in the
+    order ``models``, the mixed model, the other rules, the bound."""
     column = f"vs {rule}"
     table = relative[column].unstack("policy")
-    order = [p for p in (*MODELS, MIXED, *RULES[1:], BOUND) if p in table.columns]
+    order = [p for p in (*dict.fromkeys(models), MIXED, *RULES[1:], BOUND) if p in table.columns]
     return table[order + [c for c in table.columns if c not in order and c != rule]].loc[relative.index.unique(0)]

@@ -17,9 +17,10 @@ import pandas as pd
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, VALIDATION_SEEDS_START
-from edge_rl.experiments.catalogue import DESIGN, variant, with_root_path
 from edge_rl.experiments.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
 from edge_rl.experiments.generalisation import MIXED
+from edge_rl.experiments.generalisation_card import (best_zero_shot, budget_transfer, mixture_effect, sizes,
+                                                     zero_shot_summary)
 from edge_rl.experiments.report import markdown
 from edge_rl.experiments.tuning_card import tuning_section
 from edge_rl.files import atomic_write
@@ -204,38 +205,6 @@ def _study_table(card: CardInputs, name: str) -> pd.DataFrame | None:
     return table
 
 
-def _zero_shot_summary(table: pd.DataFrame) -> str:
-    """What the zero-shot table says of each model: its difference to the rule across conditions."""
-    models = [c for c in table.columns if c.startswith(("DQN", "PPO", "Hybrid"))]
-    parts = []
-    for model in models:
-        values = table[model]
-        parts.append(f"{model} from {values.min():+.1f} to {values.max():+.1f} (above the rule in "
-                     f"{int((values > 0).sum())} of {len(values)})")
-    return "; ".join(parts)
-
-
-def _best_zero_shot(table: pd.DataFrame) -> str:
-    models = [c for c in table.columns if c.startswith(("DQN", "PPO", "Hybrid"))]
-    best = table[models].mean().idxmax()
-    values = table[best]
-    return (f"{best}, the best of them there, lies {values.min():+.1f} to {values.max():+.1f} return points from the "
-            f"rule across the conditions ({values.iloc[0]:+.1f} on the card's own network)")
-
-
-UNMIXED = with_root_path(variant("DQN-GNN"), DESIGN).label
-"""The mixed model's twin trained on the card's network alone."""
-
-
-def _mixture_effect(table: pd.DataFrame) -> str:
-    """What training on a mixture of networks and loads changed, across the zero-shot conditions."""
-    if MIXED not in table.columns or UNMIXED not in table.columns:
-        return "No model here was trained on a mix of networks or loads."
-    difference = table[MIXED] - table[UNMIXED]
-    return (f"Training on a mix of sizes and loads ({MIXED}) changed the return by {difference.mean():+.2f} on "
-            f"average over the conditions ({difference.min():+.2f} to {difference.max():+.2f}).")
-
-
 def _budget_summary(final: pd.DataFrame, passes: pd.DataFrame) -> str:
     """Per algorithm of the budget study: from which budget it stays above the rule on the
     validation episodes, and its final weights on the test episodes against the rule and the bound."""
@@ -262,17 +231,20 @@ def _studies(card: CardInputs) -> list[str]:
         rule = "greedy_earliest_finish"
         sections += [
             "### Other networks and loads, zero-shot",
-            f"The card's models (root path), trained on its {card.config.env.n_nodes}-node network only, evaluated "
-            "unchanged on networks of 9 to 100 nodes, random links, scaled background load, halved deadlines "
+            f"The card's models (root path), trained on its {card.config.env.n_nodes}-node network only, and the "
+            "budget study's tuned models (below), evaluated unchanged on networks of "
+            f"{sizes()}, random links, scaled background load, halved deadlines "
             "and the load pattern of real data-centre traces (notebook 07). Each cell: the mean return minus "
             f"{rule}'s on the same test episodes (positive: better than the rule); per condition and policy, "
             "`tables/generalisation.csv` has the IQM over training seeds and its interval.",
             markdown(zero_shot),
-            f"Difference to the rule across the {len(zero_shot)} conditions: {_zero_shot_summary(zero_shot)}."
-            + (" *DQN-GNN + root, mixed* is the one model trained for this: on a mixture of 9, 17 and 30 nodes "
-               "under x0.5 to x2 the card's load, one drawn per episode, for the card's 10,000 steps; it is not "
-               "zero-shot on the card's network, 9 and 30 nodes (the card's mix) or the scaled loads."
-               if MIXED in zero_shot.columns else ""),
+            " ".join(part for part in (
+                f"Difference to the rule across the {len(zero_shot)} conditions: {zero_shot_summary(zero_shot)}.",
+                budget_transfer(zero_shot),
+                "*DQN-GNN + root, mixed* is the one model trained for this: on a mixture of 9, 17 and 30 nodes "
+                "under x0.5 to x2 the card's load, one drawn per episode, for the card's 10,000 steps; it is not "
+                "zero-shot on the card's network, 9 and 30 nodes (the card's mix) or the scaled loads."
+                if MIXED in zero_shot.columns else "") if part),
             "![Zero-shot](figures/zero_shot.png)",
         ]
     final, passes = _study_table(card, "budget_final"), _study_table(card, "budget_passes")
@@ -302,8 +274,8 @@ def _limitations(card: CardInputs) -> list[str]:
     topology = ("- **One topology trained**: the graph policies run on other sizes, but were trained and evaluated "
                 f"on the card's {card.config.env.n_nodes} nodes.\n") if zero_shot is None else (
                 "- **Trained on one topology**, but not limited to it (the original card: \"requires retraining for "
-                "different topologies\"): zero-shot on 9 to 100 nodes and other loads (*Beyond the card*), "
-                f"{_best_zero_shot(zero_shot)}. {_mixture_effect(zero_shot)}\n")
+                f"different topologies\"): zero-shot on {sizes()} and other loads (*Beyond the card*), "
+                f"{best_zero_shot(zero_shot)}. {mixture_effect(zero_shot)}\n")
     return [
         "## Limitations and Biases",
         "- **Our environment, not theirs**: the original environment was never published; ours is a "

@@ -42,6 +42,12 @@ def combination_verdict(improvement: pd.DataFrame, hybrid: str, dqn: str) -> str
     return f"{verdict} (P({hybrid} > {dqn}) = {estimate:.2f} [{low:.2f}, {high:.2f}])"
 
 
+def _seeds(final: pd.DataFrame, tuned: list[str]) -> str:
+    """How many training seeds the tuned rows of ``final`` have: ``5 seeds each``."""
+    counts = sorted({int(final.loc[policy, "Seeds"]) for policy in tuned})
+    return f"{counts[0]} seeds each" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
+
+
 def heads_sentence(heads: pd.DataFrame) -> str:
     """Per hybrid of the heads table: the mean over seeds acting by each head, and which is best."""
     means = heads.groupby(level="policy")[["fused", "Q head", "policy head"]].mean()
@@ -82,8 +88,9 @@ def tuning_section(results: str | os.PathLike) -> list[str]:
     dqn = next(p for p in tuned if "DQN" in p)
     lines += [
         f"The tuned DQN-GNN, the tuned PPO-GNN and the hybrid design whose best trial scored highest ({hybrid}) "
-        "then trained for the budget study's full budget, 5 seeds each, last weights, scored on the 100 test "
-        "episodes beside the untuned rows (notebook 06):",
+        f"then trained for the budget study's full budget, {_seeds(final, tuned)}, last weights, scored on the "
+        f"{int(final.loc[dqn, 'Episodes'])} test episodes beside the untuned rows "
+        "(notebook 06):",
         markdown(final.loc[[p for p in final.index if p in tuned or p in (RULE, "oracle_one_step")]]),
         markdown(improvement),
         f"On this task, under equal tuning, {combination_verdict(improvement, hybrid, dqn)}.",
@@ -91,4 +98,7 @@ def tuning_section(results: str | os.PathLike) -> list[str]:
     if heads is not None:
         lines.append("Acting greedily by each of its outputs on the test episodes (mean over seeds): "
                      f"{heads_sentence(heads)}.")
+    lines.append("`make serve` offers them as `dqn_tuned`, `ppo_tuned` and `hybrid_tuned` (the design the tuning "
+                 "chose), each the training seed that scores best on the model-selection episodes; the unsuffixed "
+                 "`hybrid` serves whichever hybrid, tuned or not, scores best there (`GET /models` says which, and why).")
     return lines

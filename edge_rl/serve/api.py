@@ -65,6 +65,7 @@ from edge_rl.serve.http import (
 )
 from edge_rl.serve.models import (
     MODEL_SPECS,
+    SPECS,
     Decision,
     LearnedPolicy,
     ModelUnavailableError,
@@ -99,7 +100,7 @@ class Server:
 
     def _info(self, model_type: str) -> ModelInfo:
         spec, predictor = MODEL_SPECS[model_type], self.predictor
-        resolved = MODEL_SPECS[predictor.aliases.get(model_type, model_type)]
+        resolved = SPECS[predictor.aliases.get(model_type, model_type)]
         choice = predictor.choices.get(model_type)
         variant, own = model_performance(resolved, self.results_dir, choice.stem if choice else None)
         policy = predictor.policies.get(model_type)

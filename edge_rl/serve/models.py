@@ -26,7 +26,7 @@ from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.agents.checkpoint import paths
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
-from edge_rl.experiments.catalogue import BEST_HYBRID, served
+from edge_rl.experiments.catalogue import BEST_HYBRID, BEST_TUNED_HYBRID, TUNED_HYBRIDS, served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
 from edge_rl.serve.selection import Choice, choose_seed, rank_variants
@@ -99,21 +99,30 @@ _LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.ste
                            algo=v.algo, folder=v.folder)
                  for v in served())
 _HYBRIDS = tuple(spec.model_type for spec in _LEARNED if spec.algo == "hybrid")
+CANDIDATES: dict[str, ModelSpec] = {
+    v.stem: ModelSpec(v.stem, v.description, v.name, checkpoint=v.stem, algo=v.algo, folder=v.folder)
+    for v in TUNED_HYBRIDS}
+"""Checkpoints that answer only through an alias, by stem: the tuned hybrid's designs (the budget
+study trains the one its tuning chose, so the others have no checkpoint and are no model type)."""
 MODEL_SPECS: dict[str, ModelSpec] = {
     spec.model_type: spec
     for spec in (
         *(() if BEST_HYBRID in {s.model_type for s in _LEARNED} else (
-            ModelSpec(BEST_HYBRID, "The best hybrid: of the served hybrid variants (the budget study's among them), "
-                      "the one whose training seeds score best on validation episodes (selection says which).",
-                      None, algo="hybrid",
-                      alias_of=_HYBRIDS),)),
+            ModelSpec(BEST_HYBRID, "The best hybrid: of the served hybrid variants (the budget study's, tuned or "
+                      "not, among them), the one whose training seeds score best on validation episodes (selection "
+                      "says which).", None, algo="hybrid", alias_of=(*_HYBRIDS, *CANDIDATES)),)),
         *_LEARNED,
+        ModelSpec(BEST_TUNED_HYBRID, "The budget study's tuned hybrid: the design the tuning study chose on "
+                  "validation seeds, with its settings, trained for 200,000 environment steps (make study), last "
+                  "weights.", None, algo="hybrid", alias_of=tuple(CANDIDATES)),
         *(ModelSpec(name, _rule_description(name), name, rule=name) for name in HEURISTICS),
     )
 }
 """Every ``model_type``: the learned models are graph policies (any topology size); the MLP
 baselines are not served, their input is fixed at the card's 17 nodes."""
 assert tuple(MODEL_SPECS) == MODEL_TYPES, "edge_rl.serve.schemas.MODEL_TYPES must list MODEL_SPECS, in order"
+SPECS: dict[str, ModelSpec] = {**MODEL_SPECS, **CANDIDATES}
+"""Whatever can answer: every model type, and the candidates its aliases choose among."""
 
 
 # ---------------------------------------------------------------------- decisions
@@ -260,10 +269,12 @@ class Predictor:
         self.results_dir = Path(results) if results is not None else results_dir()
         self.seed = seed
         self.policies: dict[str, LearnedPolicy | RulePolicy] = {}
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # by model type
+        self.candidates: dict[str, LearnedPolicy] = {}  # alias candidates (CANDIDATES) loaded
+        self.unloaded: dict[str, str] = {}  # and those that did not load, and why
         self.choices: dict[str, Choice] = {}
         self.aliases: dict[str, str] = {}
-        for spec in MODEL_SPECS.values():
+        for spec in SPECS.values():
             if spec.rule is not None:
                 self.policies[spec.model_type] = RulePolicy(spec.rule)
             elif spec.checkpoint is not None:
@@ -274,9 +285,9 @@ class Predictor:
 
     def _ensure(self, model_type: str) -> None:
         """Load ``model_type`` (resolve an alias) unless it is loaded or known to fail."""
-        if model_type in self.policies or model_type in self.errors:
+        if any(model_type in known for known in (self.policies, self.errors, self.candidates, self.unloaded)):
             return
-        spec = MODEL_SPECS[model_type]
+        spec = SPECS[model_type]
         if spec.alias_of:
             self._resolve(spec)
         else:
@@ -291,19 +302,21 @@ class Predictor:
     def _load(self, spec: ModelSpec) -> None:
         choice = self.choices[spec.model_type]
         path = self.checkpoints(spec) / choice.stem
+        public = spec.model_type in MODEL_SPECS
+        errors = self.errors if public else self.unloaded
         try:
             agent = load(path)
         except (CheckpointError, OSError) as error:
-            self.errors[spec.model_type] = f"{error}. {self._remedy(spec, path)}"
+            errors[spec.model_type] = f"{error}. {self._remedy(spec, path)}"
             return
         if agent.config.policy != "gnn":
-            self.errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
+            errors[spec.model_type] = f"{path}: an MLP policy, fixed at 17 nodes; serve a graph policy"
             return
         try:
-            self.policies[spec.model_type] = LearnedPolicy(agent)
+            (self.policies if public else self.candidates)[spec.model_type] = LearnedPolicy(agent)
         except Exception as error:  # noqa: BLE001 - a model that cannot answer is unavailable, not fatal
-            self.errors[spec.model_type] = (f"{path}: the model loaded but failed on a two-node probe network "
-                                            f"({type(error).__name__}: {error})")
+            errors[spec.model_type] = (f"{path}: the model loaded but failed on a two-node probe network "
+                                       f"({type(error).__name__}: {error})")
 
     def _remedy(self, spec: ModelSpec, path: Path) -> str:
         """What to do about a checkpoint that did not load, by its cause: missing, or there but
@@ -321,20 +334,21 @@ class Predictor:
     def _resolve(self, spec: ModelSpec) -> None:
         """An alias answers with the variant that scores best on validation and loads (the next
         best if it does not load; the first that loads, without validation results)."""
-        ranked, reason = rank_variants({t: (MODEL_SPECS[t].home(self.results_dir), MODEL_SPECS[t].checkpoint)
+        ranked, reason = rank_variants({t: (SPECS[t].home(self.results_dir), SPECS[t].checkpoint)
                                         for t in spec.alias_of})
         best = ranked[0] if ranked else None
         order = ranked + [t for t in spec.alias_of if t not in ranked]
         for candidate in order:
             self._ensure(candidate)
-            if candidate in self.policies:
+            policy = self.policies.get(candidate) or self.candidates.get(candidate)
+            if policy is not None:
                 if candidate != best:
                     reason = f"{candidate}: the first hybrid that loads ({reason})"
                 self.aliases[spec.model_type] = candidate
                 choice = self.choices[candidate]
                 self.choices[spec.model_type] = Choice(choice.stem, choice.seed, f"{reason}; {choice.reason}",
                                                        choice.score)
-                self.policies[spec.model_type] = self.policies[candidate]
+                self.policies[spec.model_type] = policy
                 return
         self.errors[spec.model_type] = f"none of {list(spec.alias_of)} is available"
 
@@ -362,7 +376,7 @@ class Predictor:
     def checkpoint_path(self, model_type: str) -> Path | None:
         """Where the checkpoint that answers for ``model_type`` is read from (its stem); None for a rule."""
         stem = self.checkpoint(model_type)
-        spec = MODEL_SPECS[self.aliases.get(model_type, model_type)]
+        spec = SPECS[self.aliases.get(model_type, model_type)]
         return self.checkpoints(spec) / stem if spec.checkpoint else None
 
     def predict(self, model_type: str, observations: Sequence[Observation]) -> list[Decision]:

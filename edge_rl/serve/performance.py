@@ -13,9 +13,10 @@ import pandas as pd
 from edge_rl.experiments.catalogue import STUDY
 from edge_rl.serve.models import ModelSpec, results_dir
 
-PERFORMANCE_TABLES = {"": "evaluation_results.csv", STUDY: "budget_final.csv"}
-"""The table in ``results/tables/`` that ``GET /models`` reads a policy's measured results from
-(its row ``Model``), by the folder its runs are in: the card's, or the budget study's."""
+PERFORMANCE_TABLES = {"": ("evaluation_results.csv",), STUDY: ("budget_final.csv", "budget_tuned_final.csv")}
+"""The tables in ``results/tables/`` that ``GET /models`` reads a policy's measured results from
+(its row ``Model``, in the first table that has it), by the folder its runs are in: the card's, or
+the budget study's (untuned, then tuned)."""
 
 
 def _json_value(value: Any) -> Any:
@@ -34,13 +35,13 @@ def model_performance(spec: ModelSpec, results: str | os.PathLike | None = None,
     Either is None when its file is missing."""
     results = Path(results) if results is not None else results_dir()
     variant = checkpoint = None
-    name = PERFORMANCE_TABLES[spec.folder]
-    table = results / "tables" / name
-    if table.is_file():
-        frame = pd.read_csv(table, index_col=0)  # the rows are named in the first column ("Model", "policy")
-        if spec.row in frame.index:
+    for name in PERFORMANCE_TABLES[spec.folder]:
+        table = results / "tables" / name
+        frame = pd.read_csv(table, index_col=0) if table.is_file() else None  # rows named in the first column
+        if frame is not None and spec.row in frame.index:
             metrics = {k: _json_value(v) for k, v in frame.loc[spec.row].items()}
             variant = {"source": f"{results.name}/tables/{name}", "row": spec.row, "metrics": metrics}
+            break
     stem = stem if stem is not None else spec.stem()
     runs = spec.home(results) / "runs" / f"{stem}.csv" if stem else None
     if runs is not None and runs.is_file():

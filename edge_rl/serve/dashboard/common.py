@@ -84,7 +84,7 @@ def table_name(model_type: str) -> str:
         stem = served.checkpoint(model_type)
     except (KeyError, ValueError, serving.ModelUnavailableError):
         return model_type
-    home = serving.MODEL_SPECS[served.aliases.get(model_type, model_type)].home(results_dir())
+    home = serving.SPECS[served.aliases.get(model_type, model_type)].home(results_dir())
     for split in ("runs", "validation"):
         path = home / split / f"{stem}.csv"
         if path.exists():
