@@ -18,6 +18,7 @@ from edge_rl.config import TrainConfig
 from edge_rl.experiments.card import CONTENDERS, design_effect
 from edge_rl.experiments.catalogue import DESIGN, card_name
 from edge_rl.experiments.report import markdown
+from edge_rl.experiments.tuning_card import tuning_finding
 from edge_rl.registry import FUSIONS
 
 HEADLINE_CHECKPOINT = "hybrid-best-seed0"
@@ -181,7 +182,8 @@ def key_findings(card: CardInputs) -> list[str]:
     findings.append(f"Random placement scores {random_score:.2f}; "
                     + (f"{', '.join(below_random)} score below it." if below_random
                        else "every trained model scores above it."))
-    return findings
+    tuned = tuning_finding(card.results)  # make study's tuned arm, where this folder has it
+    return findings + ([tuned] if tuned else [])
 
 
 def _mad(card: CardInputs, model: str, design: str, layer: str) -> float:

@@ -53,10 +53,36 @@ def heads_sentence(heads: pd.DataFrame) -> str:
     means = heads.groupby(level="policy")[["fused", "Q head", "policy head"]].mean()
     parts = []
     for policy, row in means.iterrows():
-        best = {"fused": "the fused scores", "Q head": "its Q head", "policy head": "its policy head"}[row.idxmax()]
+        best = HEAD_NAMES[row.idxmax()]
         parts.append(f"{policy}: fused {row['fused']:.2f}, Q head {row['Q head']:.2f}, policy head "
                      f"{row['policy head']:.2f} (best: {best})")
     return "; ".join(parts)
+
+
+HEAD_NAMES = {"fused": "the fused scores", "Q head": "its Q head", "policy head": "its policy head"}
+
+
+def tuning_finding(results: str | os.PathLike) -> str | None:
+    """The card's *Key Findings* line on equal tuning: whether the tuned hybrid beats tuned
+    DQN-GNN, and which of its heads carries its skill; None without the tuned tables."""
+    results = Path(results)
+    final = _read(results, "budget_tuned_final")
+    improvement = _read(results, "budget_tuned_improvement", [0, 1])
+    if final is None or improvement is None:
+        return None
+    tuned = [p for p in final.index if str(p).startswith("Tuned ")]
+    hybrid = next(p for p in tuned if "Hybrid" in p)
+    dqn = next(p for p in tuned if "DQN" in p)
+    iqm, steps = final["IQM over seeds"], int(final.loc[dqn, "Training Steps"])
+    text = (f"**Under equal tuning** (*Beyond the card*: {_seeds(final, tuned)}, {steps:,} steps), "
+            f"{combination_verdict(improvement, hybrid, dqn)}: {hybrid} IQM {iqm[hybrid]:.2f} against {dqn}'s "
+            f"{iqm[dqn]:.2f}")
+    heads = _read(results, "budget_heads", [0, 1])
+    if heads is not None and hybrid in heads.index.get_level_values("policy"):
+        means = heads.xs(hybrid, level="policy")[list(HEAD_NAMES)].mean()
+        text += (f". Acting by each of its outputs it scores {', '.join(f'{means[h]:.2f} by {HEAD_NAMES[h]}' for h in HEAD_NAMES)}: "
+                 f"{HEAD_NAMES[means.idxmax()]} carries its skill")
+    return text + "."
 
 
 def tuning_section(results: str | os.PathLike) -> list[str]:
