@@ -287,3 +287,43 @@ def test_killing_makes_process_group_stops_the_notebooks_ray(tmp_path: Path) -> 
             make.kill()
             make.wait()
         _kill(family)
+
+
+def _gcs_pids() -> set[int]:
+    return {p.pid for p in _running(_tree(), "/") if "gcs_server" in " ".join(p.cmdline())}
+
+
+def test_one_embedded_ray_serves_every_session_of_a_process_until_shutdown(embedded) -> None:
+    """A notebook kernel opens a session per step: Ray starts once, not each time."""
+    from edge_rl.experiments import engine as engine_module
+
+    first = _gcs_pids()
+    assert first  # the module's engine is up
+    with session(workers=2) as engine:
+        assert engine.kind == "embedded"
+        handle = engine.submit(json.dumps, [3])  # a function the workers import by name
+        assert [result for _, result in engine.completed()] == ["[3]"]
+    assert _gcs_pids() == first  # the same Ray, kept after the session
+    loopback = os.environ.get(engine_module.LOOPBACK)
+    with session(workers=1) as engine:  # another size: a new Ray
+        assert engine.cpus == 1 and _gcs_pids() != first
+    engine_module.shutdown()
+    assert not _gcs_pids() and os.environ.get(engine_module.LOOPBACK) != loopback  # stopped, its setting undone
+    engine_module.shutdown()  # nothing to stop: no error
+    del handle
+
+
+def test_a_driver_that_exits_leaves_no_ray_process_behind(tmp_path: Path) -> None:
+    """The kept Ray ends with its process (atexit), as a session's did when it closed."""
+    script = ("import os, psutil\nfrom edge_rl.experiments.engine import session\n"
+              "import json\nwith session(workers=1) as engine:\n    engine.submit(json.dumps, 1); list(engine.completed())\n"
+              "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    children = [int(pid) for pid in result.stdout.split()]
+    assert children  # Ray's processes were up when the session ended
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(psutil.pid_exists(pid) and psutil.Process(pid).status() !=
+                                              psutil.STATUS_ZOMBIE for pid in children):
+        time.sleep(0.5)
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]

@@ -4,7 +4,8 @@
 asks for as many CPUs as its torch threads), and hands back their return values as they finish:
 
 - **embedded** (no address, ``RAY_ADDRESS`` unset): a local Ray with ``workers`` CPUs (default:
-  one per core) is started, and stopped when the session ends. It listens on loopback only:
+  one per core) is started by the first session, kept for the next ones (a notebook kernel runs
+  one Ray), and stopped when the process exits or by :func:`shutdown`. It listens on loopback only:
   ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (the mode Ray uses on laptops) keeps every process
   on ``127.0.0.1`` (a plain ``ray.init()`` advertises the machine's interface address and
   listens on all interfaces), and such a Ray refuses other nodes. Token authentication is on
@@ -28,6 +29,7 @@ cluster Ray ends the workers of a driver that is gone, and an embedded Ray's eve
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -200,9 +202,95 @@ class _Watchdog:
             self._process.wait()
 
 
+@dataclass
+class _Embedded:
+    """The embedded Ray this process started: kept from one session to the next (Ray takes
+    seconds to start; a notebook or a test run opens a session for every step), and stopped by
+    :func:`shutdown` (at the latest when the process exits; the watchdog if it dies)."""
+
+    cpus: int
+    watchdog: _Watchdog
+    saved: dict[str, str | None]  # the environment variables it set, as they were
+    cluster_flag: bool
+
+
+_KEPT: _Embedded | None = None
+
+
+def _start_embedded(cpus: int) -> None:
+    global _KEPT
+    import ray
+    from ray._private import ray_constants
+
+    saved = {name: os.environ.get(name) for name in (LOOPBACK, "RAY_AUTH_MODE", watchdog_module.VARIABLE)}
+    cluster_flag = ray_constants.ENABLE_RAY_CLUSTER
+    _authenticate()
+    os.environ[LOOPBACK] = "0"  # Ray's processes inherit it ...
+    ray_constants.ENABLE_RAY_CLUSTER = False  # ... and this process read it when it imported ray
+    watchdog = _Watchdog()  # before ray.init: Ray's processes inherit its mark
+    _KEPT = _Embedded(cpus, watchdog, saved, cluster_flag)
+    # "local": a new Ray of our own, never one that `ray start` left running on this machine.
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             object_store_memory=OBJECT_STORE_BYTES)
+
+
+def shutdown() -> None:
+    """Stop the embedded Ray that :func:`session` keeps (nothing if none is running). Called when
+    the process exits; call it to free its processes' memory sooner."""
+    global _KEPT
+    if _KEPT is None:
+        return
+    import ray
+    from ray._private import ray_constants
+    from ray._raylet import Config
+
+    kept, _KEPT = _KEPT, None
+    ray.shutdown()
+    kept.watchdog.stop()
+    ray_constants.ENABLE_RAY_CLUSTER = kept.cluster_flag
+    _restore(kept.saved)
+    Config.initialize("")
+
+
+atexit.register(shutdown)
+
+
+def _authenticate() -> None:
+    """Token authentication, as Ray does when it turns it on (``RAY_AUTH_MODE=token``)."""
+    from ray._raylet import Config
+
+    if os.environ.get("RAY_AUTH_MODE", "token") != "token":
+        raise ValueError(f"RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']}: edge_rl's engine runs with token "
+                         "authentication only (unset it, or set RAY_AUTH_MODE=token)")
+    os.environ["RAY_AUTH_MODE"] = "token"  # said, so Ray does not warn that it chose it
+    Config.initialize("")  # as Ray does when it turns token authentication on: this process reads it again
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@contextmanager
+def _running(engine: Engine) -> Iterator[Engine]:
+    """The ``with`` block of a session: SIGTERM ends it as Ctrl-C does; its unfinished tasks are cancelled."""
+    with _stopped_by_sigterm():
+        try:
+            yield engine
+        finally:
+            engine.cancel()
+
+
 @contextmanager
 def session(address: str | None = None, workers: int | None = None) -> Iterator[Engine]:
     """An engine for the time of the ``with`` block (see the module's docstring).
+
+    The embedded Ray is started by the first session that needs it and kept for the next ones
+    (started again only for another number of CPUs), until :func:`shutdown` or the end of the
+    process: a notebook kernel runs one Ray, however many steps it trains in.
 
     Args:
         address: a Ray cluster's ``<head>:<port>``; default ``RAY_ADDRESS``, else an embedded Ray.
@@ -222,55 +310,34 @@ def session(address: str | None = None, workers: int | None = None) -> Iterator[
         return
     import ray
 
-    if ray.is_initialized():  # the caller's own Ray (a test's, a notebook's): used, not stopped
-        engine = Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))
-        with _stopped_by_sigterm():
-            try:
-                yield engine
-            finally:
-                engine.cancel()
+    if _KEPT is not None and (address or not ray.is_initialized() or _KEPT.cpus != (workers or os.cpu_count() or 1)):
+        shutdown()  # a cluster asked for, another size, or stopped behind our back (ray.shutdown())
+    if address is None and _KEPT is not None:
+        with _running(Engine("embedded", _KEPT.cpus)) as engine:
+            yield engine
         return
-    saved = {name: os.environ.get(name) for name in (LOOPBACK, "RAY_AUTH_MODE", watchdog_module.VARIABLE)}
-    watchdog = None
-    from ray._private import ray_constants
-    from ray._raylet import Config
-
-    cluster_flag = ray_constants.ENABLE_RAY_CLUSTER
-    if os.environ.get("RAY_AUTH_MODE", "token") != "token":
-        raise ValueError(f"RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']}: edge_rl's engine runs with token "
-                         "authentication only (unset it, or set RAY_AUTH_MODE=token)")
-    os.environ["RAY_AUTH_MODE"] = "token"  # said, so Ray does not warn that it chose it
-    Config.initialize("")  # as Ray does when it turns token authentication on: this process reads it again
+    if ray.is_initialized():  # the caller's own Ray (a test's, a notebook's): used, not stopped
+        with _running(Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))) as engine:
+            yield engine
+        return
+    if not address:
+        _start_embedded(workers or os.cpu_count() or 1)
+        with _running(Engine("embedded", _KEPT.cpus)) as engine:  # type: ignore[union-attr]
+            yield engine
+        return
+    saved = {name: os.environ.get(name) for name in ("RAY_AUTH_MODE",)}
+    _authenticate()
     try:
-        if address:
-            import edge_rl
+        import edge_rl
 
-            # The driver's edge_rl goes to every worker; the pinned dependencies are each node's own.
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
-                     runtime_env={"py_modules": [os.path.dirname(edge_rl.__file__)]})
-            engine = Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))
-        else:
-            os.environ[LOOPBACK] = "0"  # Ray's processes inherit it ...
-            ray_constants.ENABLE_RAY_CLUSTER = False  # ... and this process read it when it imported ray
-            cpus = workers or os.cpu_count() or 1
-            watchdog = _Watchdog()  # before ray.init: Ray's processes inherit its mark
-            # "local": a new Ray of our own, never one that `ray start` left running on this machine.
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                     object_store_memory=OBJECT_STORE_BYTES)
-            engine = Engine("embedded", cpus)
-        with _stopped_by_sigterm():
-            try:
-                yield engine
-            finally:
-                engine.cancel()
+        # The driver's edge_rl goes to every worker; the pinned dependencies are each node's own.
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
+                 runtime_env={"py_modules": [os.path.dirname(edge_rl.__file__)]})
+        with _running(Engine("cluster", int(ray.cluster_resources().get("CPU", 1)))) as engine:
+            yield engine
     finally:
+        from ray._raylet import Config
+
         ray.shutdown()
-        if watchdog is not None:
-            watchdog.stop()
-        ray_constants.ENABLE_RAY_CLUSTER = cluster_flag
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore(saved)
         Config.initialize("")
