@@ -15,7 +15,7 @@ import pandas as pd
 from edge_rl.envs.heuristics import HEURISTICS
 from edge_rl.experiments.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.experiments.report import results_table
-from edge_rl.experiments.stats import Interval, improvement_interval, probability_of_improvement, run_scores
+from edge_rl.stats import Interval, improvement_interval, probability_of_improvement, run_scores
 
 CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention")
 CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid (Final)")

@@ -23,8 +23,8 @@ from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS
 from edge_rl.envs.topology import make_topology
 from edge_rl.experiments.catalogue import CARD_VARIANTS, ENCODER_NAMES, with_root_path
-from edge_rl.experiments.stats import parse_interval
 from edge_rl.files import atomic_write
+from edge_rl.stats import parse_interval
 
 # Seeds that score alike overlap where a swarm's row has no room to spread them: they are drawn,
 # not lost. Seaborn places a swarm each time the figure is drawn and warns then, so the filter

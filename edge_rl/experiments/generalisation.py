@@ -41,9 +41,9 @@ from edge_rl.experiments.catalogue import DESIGN
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.experiments.runs import Run
-from edge_rl.experiments.stats import improvement_interval, iqm_interval, run_scores
 from edge_rl.experiments.tuned import tuned_runs
 from edge_rl.experiments.tuning import tuning_plan
+from edge_rl.stats import improvement_interval, iqm_interval, run_scores
 
 
 @dataclass(frozen=True)
