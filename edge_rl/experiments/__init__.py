@@ -1,4 +1,4 @@
-"""The study pipeline: what is trained (:mod:`~edge_rl.experiments.catalogue` of variants, and the
+"""The study pipeline: what is trained (:mod:`~edge_rl.catalogue` of variants, and the
 :mod:`~edge_rl.experiments.suites` of runs the notebooks train), how runs are executed and read
 back (:mod:`~edge_rl.experiments.runs`), the statistics (:mod:`~edge_rl.stats`),
 tables and figures (:mod:`~edge_rl.experiments.report`), the card's tables

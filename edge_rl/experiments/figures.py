@@ -19,10 +19,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
+from edge_rl.catalogue import CARD_VARIANTS, ENCODER_NAMES, with_root_path
 from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS
 from edge_rl.envs.topology import make_topology
-from edge_rl.experiments.catalogue import CARD_VARIANTS, ENCODER_NAMES, with_root_path
 from edge_rl.files import atomic_write
 from edge_rl.stats import parse_interval
 

@@ -1,5 +1,5 @@
 """The suites of runs the notebooks train, built from the catalogue of variants
-(:mod:`edge_rl.experiments.catalogue`), at a :class:`Budget`.
+(:mod:`edge_rl.catalogue`), at a :class:`Budget`.
 
 - :func:`baseline_runs` (notebook 01): the card's DQN and PPO, on the flat observation and on
   the graph.
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from edge_rl.agents.hybrid import HybridAgent, pretrain_config
+from edge_rl.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
 
@@ -94,7 +94,7 @@ def budget(name: str) -> Budget:
 
 def designs() -> tuple[str, ...]:
     """The encoder designs every graph row of the card is trained with: the card's plain stack,
-    and the root path new training uses (:data:`~edge_rl.experiments.catalogue.DESIGN`)."""
+    and the root path new training uses (:data:`~edge_rl.catalogue.DESIGN`)."""
     return tuple(dict.fromkeys(("none", DESIGN)))
 
 

@@ -6,6 +6,10 @@ under their ``name`` with their ``type`` and ``description``; the API serves tho
 Variants that are not in the catalogue (the ablation's other encoder x fusion cells, the
 pre-training runs of other encoders) get a generated one from :func:`find`, so every run has a
 variant and a label.
+
+It sits at the package's top, below both the study pipeline (``edge_rl.experiments``) and
+serving (``edge_rl.serve``), which share it and import nothing of each other; it imports only
+the configs and the registry, so the notebook runner (which starts without torch) reads it too.
 """
 
 from __future__ import annotations
@@ -176,7 +180,7 @@ def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | Non
     if algo != "hybrid" and policy == "gnn":
         return _baseline(algo, encoder, f"SB3 {algo.upper()} on the {ENCODER_NAMES.get(encoder, encoder)} encoder")
     raise ValueError(f"no variant for algo={algo!r}, policy={policy!r}, encoder={encoder!r}, fusion={fusion!r}, "
-                     f"procedure={procedure!r}: add one to edge_rl.experiments.catalogue.VARIANTS")
+                     f"procedure={procedure!r}: add one to edge_rl.catalogue.VARIANTS")
 
 
 def card_name(label: str) -> str:
