@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.figures import colours, plot_curves
+from edge_rl.experiments.figures import plot_curves
 from edge_rl.experiments.report import environment_spec, episode_table, markdown, results_table, save_table
 from edge_rl.experiments.suites import BUDGETS, baseline_runs, budget
+from edge_rl.palette import colours
 
 
 def _rows() -> pd.DataFrame:

@@ -16,8 +16,6 @@ from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.files import atomic_write
 from edge_rl.stats import iqm_interval, run_scores
 
-NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
-
 
 def environment_spec(config: EnvConfig | None = None) -> pd.DataFrame:
     """The simulator's constants as a table (quantity, value, unit, source)."""
