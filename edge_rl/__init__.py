@@ -2,9 +2,12 @@
 
 The parts, each a subpackage: ``envs`` (the network, the environment, the fixed rules), ``nn``
 (graph encoders, node-scoring heads, fusions, Stable-Baselines3 plug-ins), ``agents`` (the
-Agent contract, the DQN/PPO baselines, the hybrid), ``experiments`` (runs, suites, statistics,
+Agent contract, the DQN/PPO baselines, the hybrid), ``experiments`` (runs, suites, studies,
 tables, the model card) and ``serve`` (the API and the dashboard). ``config`` holds every
-default; ``registry`` every extension axis (layer kinds, fusions, algorithms).
+default; ``registry`` every extension axis (layer kinds, fusions, algorithms). What ``experiments``
+and ``serve`` share lies below both, so that serving never imports the study pipeline:
+``catalogue`` (every variant of trained model, its names and its run's config), ``stats`` (the
+interquartile mean and its intervals) and ``palette`` (each policy's colour).
 
 Importing the package registers the environment ``edge_rl/IoTEdge-v0`` with Gymnasium
 (``gymnasium.make`` and, vectorised, ``gymnasium.make_vec``).

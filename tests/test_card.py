@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from edge_rl.catalogue import BY_LABEL
 from edge_rl.experiments.card import (
     CONTENDERS,
     best_rule,
@@ -19,7 +20,6 @@ from edge_rl.experiments.card import (
     model_variants,
     rivals_of,
 )
-from edge_rl.experiments.catalogue import BY_LABEL
 from edge_rl.experiments.model_card import model_card
 from edge_rl.experiments.report import save_table
 

@@ -89,7 +89,7 @@ def test_installing_the_environment_does_not_make_committed_results_stale(tmp_pa
     shutil.copy(ROOT / "Makefile", tmp_path)
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     os.utime(tmp_path / "pyproject.toml", (900_000, 900_000))  # installed since: setup is done
-    files = ["edge_rl/experiments/stats.py", "notebooks/00_environment.ipynb", "results/.budget-full",
+    files = ["edge_rl/stats.py", "notebooks/00_environment.ipynb", "results/.budget-full",
              "results/notebooks/00_environment.ipynb", ".venv/.installed"]
     for age, name in enumerate(reversed(files)):  # oldest first in `files`
         path = tmp_path / name
@@ -97,7 +97,7 @@ def test_installing_the_environment_does_not_make_committed_results_stale(tmp_pa
         path.write_text("{}")
         os.utime(path, (1_000_000 - age, 1_000_000 - age))
     assert _planned_notebook_runs(tmp_path) == []
-    for changed in ("edge_rl/experiments/stats.py", "pyproject.toml"):
+    for changed in ("edge_rl/stats.py", "pyproject.toml"):
         os.utime(tmp_path / changed, (2_000_000, 2_000_000))
         assert len(_planned_notebook_runs(tmp_path)) == 1, changed
         os.utime(tmp_path / changed, (900_000, 900_000))

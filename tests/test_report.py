@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.figures import colours, plot_curves
+from edge_rl.experiments.figures import plot_curves
 from edge_rl.experiments.report import environment_spec, episode_table, markdown, results_table, save_table
 from edge_rl.experiments.suites import BUDGETS, baseline_runs, budget
+from edge_rl.palette import colours
 
 
 def _rows() -> pd.DataFrame:
@@ -155,8 +156,8 @@ def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() 
 
 
 def test_only_the_chosen_design_s_ppo_runs_get_the_chosen_rollout_and_it_is_chosen_on_validation() -> None:
+    from edge_rl.catalogue import DESIGN
     from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-    from edge_rl.experiments.catalogue import DESIGN
     from edge_rl.experiments.suites import ablation_runs, card_runs, design_runs, rollout_runs
 
     full = BUDGETS["full"]

@@ -81,6 +81,17 @@ def test_the_committed_rollout_choice_is_what_the_chosen_design_s_runs_use() -> 
     assert int(table["validation return (mean over seeds)"].idxmax()) == full.design_rollout
 
 
+def test_every_run_make_reproduce_asks_for_is_committed_with_its_config() -> None:
+    """``make reproduce`` skips a run whose committed config and seeds are its own: a change to how
+    the suites (or the catalogue's variants) build a run's label or config would retrain it."""
+    from edge_rl.experiments import suites
+    from edge_rl.experiments.runs import finished
+
+    full = suites.budget("full")
+    for runs in (suites.card_runs, suites.ablation_runs, suites.design_runs, suites.rollout_runs):
+        assert [run.stem for run in runs(full) if not finished(RESULTS, run)] == [], runs.__name__
+
+
 def test_every_run_the_full_budget_study_asks_for_is_committed_with_its_config() -> None:
     """``make study`` skips a run whose committed config and seeds are its own: an edit to the
     study's configs (say, the GraphSAGE arm changing the GCN runs') would retrain them."""

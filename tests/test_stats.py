@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.stats import (
+from edge_rl.stats import (
     improvement_interval,
     interquartile_mean,
     iqm_interval,

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from edge_rl.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.card import BOUND
-from edge_rl.experiments.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run
-from edge_rl.experiments.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
-                                      probability_of_improvement, run_scores)
+from edge_rl.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
+                           probability_of_improvement, run_scores)
 
 
 @dataclass(frozen=True)

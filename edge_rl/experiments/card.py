@@ -2,7 +2,7 @@
 with the fixed rules as rows, and the probability that the hybrid improves on each rival.
 (:mod:`edge_rl.experiments.model_card` writes ``MODEL_CARD.md`` from them.)
 
-Every row is named as the catalogue of variants (:mod:`edge_rl.experiments.catalogue`) names
+Every row is named as the catalogue of variants (:mod:`edge_rl.catalogue`) names
 it, with its type and description: the card's own names for the card's rows.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from edge_rl.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.envs.heuristics import HEURISTICS
-from edge_rl.experiments.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.experiments.report import results_table
-from edge_rl.experiments.stats import Interval, improvement_interval, probability_of_improvement, run_scores
+from edge_rl.stats import Interval, improvement_interval, probability_of_improvement, run_scores
 
 CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention")
 CARD_EVALUATION_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid (Final)")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edge_rl.experiments.stats import parse_interval
+from edge_rl.stats import parse_interval
 
 COMPARED = ("runs/*.csv", "validation/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png",
             "study/runs/*.csv", "study/validation/*.csv", "study/models/*.safetensors")  # make study's runs too

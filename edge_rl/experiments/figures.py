@@ -1,9 +1,9 @@
 """The figures of the notebooks and the model card, drawn from tables and evaluation rows.
 
 Every figure has a title, its axes' units and which way is better; every policy keeps one
-colour in every figure (:func:`colours`: a model and its root-path twin share a hue, the twin
-lighter; fixed rules are grey); fixed rules and bounds are drawn as labelled reference lines;
-intervals are drawn where the tables have them.
+colour in every figure (:func:`edge_rl.palette.colours`: a model and its root-path twin share a
+hue, the twin lighter; fixed rules are grey); fixed rules and bounds are drawn as labelled
+reference lines; intervals are drawn where the tables have them.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
+from edge_rl.catalogue import ENCODER_NAMES
 from edge_rl.config import NODE_TYPES, EnvConfig
-from edge_rl.envs.heuristics import HEURISTICS
 from edge_rl.envs.topology import make_topology
-from edge_rl.experiments.catalogue import CARD_VARIANTS, ENCODER_NAMES, with_root_path
-from edge_rl.experiments.stats import parse_interval
 from edge_rl.files import atomic_write
+from edge_rl.palette import NODE_COLOURS, colours
+from edge_rl.stats import parse_interval
 
 # Seeds that score alike overlap where a swarm's row has no room to spread them: they are drawn,
 # not lost. Seaborn places a swarm each time the figure is drawn and warns then, so the filter
@@ -32,29 +32,8 @@ from edge_rl.files import atomic_write
 warnings.filterwarnings("ignore", message=r".*of the points cannot be placed", category=UserWarning,
                         module="seaborn")
 
-NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
 HIGHER = "higher is better"
 LOWER = "lower is better"
-
-
-def colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """One colour per policy name, the same in every figure: each of the card's variants a hue
-    of its own (its root-path twins a lighter shade of it), the fixed rules greys (the best
-    rule, greedy earliest-finish, black), anything else (an ablation cell) after them."""
-    # Fifteen distinct hues (Tableau's ten but its grey, kept for the rules; the five darkest of
-    # its 20b set; one from 20c), in the catalogue's order: the card's rows, most often side by side, first.
-    distinct = ([c for i, c in enumerate(sns.color_palette("tab10")) if i != 7] + sns.color_palette("tab20b")[::4]
-                + sns.color_palette("tab20c")[4:5])
-    hues = [distinct[i % len(distinct)] for i in range(len(CARD_VARIANTS))]
-    palette: dict[str, tuple[float, float, float]] = {}
-    for variant, hue in zip(CARD_VARIANTS, hues):
-        palette[variant.label] = tuple(0.85 * c for c in hue)  # a darker shade, for contrast on white
-        for design in ("root", "residual", "jk", "heads"):
-            palette.setdefault(with_root_path(variant, design).label, tuple(c + (1 - c) * 0.45 for c in hue))
-    for i, rule in enumerate(HEURISTICS):  # the best rule, last in the registry, darkest
-        palette[rule] = (0.62 - 0.11 * i,) * 3
-    others = sns.color_palette("colorblind", max(1, len(names)))
-    return {name: palette.get(name, others[i % len(others)]) for i, name in enumerate(names)}
 
 
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:

@@ -32,18 +32,18 @@ from tqdm import tqdm
 
 from edge_rl.agents import load
 from edge_rl.agents.checkpoint import paths as checkpoint_paths
+from edge_rl.catalogue import DESIGN
 from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.envs.oracles import OneStepOracle
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.experiments.budget_study import study_plan
-from edge_rl.experiments.catalogue import DESIGN
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.experiments.runs import Run
-from edge_rl.experiments.stats import improvement_interval, iqm_interval, run_scores
 from edge_rl.experiments.tuned import tuned_runs
 from edge_rl.experiments.tuning import tuning_plan
+from edge_rl.stats import improvement_interval, iqm_interval, run_scores
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from edge_rl.experiments.catalogue import DESIGN, variant, with_root_path
+from edge_rl.catalogue import DESIGN, variant, with_root_path
 from edge_rl.experiments.generalisation import BOUND, CONDITIONS, MIXED, MODELS, RULES
 from edge_rl.experiments.search_spaces import MODELS as TUNED
 

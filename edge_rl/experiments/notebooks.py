@@ -28,7 +28,7 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from edge_rl.experiments.catalogue import STUDY
+from edge_rl.catalogue import STUDY
 from edge_rl.files import atomic_write
 from edge_rl.versions import package_versions
 

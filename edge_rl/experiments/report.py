@@ -13,10 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from edge_rl.config import NODE_TYPES, EnvConfig
-from edge_rl.experiments.stats import iqm_interval, run_scores
 from edge_rl.files import atomic_write
-
-NODE_COLOURS = {"sensor": "#59a14f", "fog": "#4e79a7", "cloud": "#e15759"}
+from edge_rl.stats import iqm_interval, run_scores
 
 
 def environment_spec(config: EnvConfig | None = None) -> pd.DataFrame:

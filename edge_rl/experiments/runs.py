@@ -47,10 +47,10 @@ from tqdm import tqdm  # plain text, to the terminal (in a notebook: the runner'
 from edge_rl.agents import Agent, algorithm, load
 from edge_rl.agents.checkpoint import CheckpointError, read_description
 from edge_rl.agents.checkpoint import paths as checkpoint_paths
+from edge_rl.catalogue import slug
 from edge_rl.checks import from_dict
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
-from edge_rl.experiments.catalogue import slug
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
 from edge_rl.files import atomic_write

@@ -1,5 +1,5 @@
 """The suites of runs the notebooks train, built from the catalogue of variants
-(:mod:`edge_rl.experiments.catalogue`), at a :class:`Budget`.
+(:mod:`edge_rl.catalogue`), at a :class:`Budget`.
 
 - :func:`baseline_runs` (notebook 01): the card's DQN and PPO, on the flat observation and on
   the graph.
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from edge_rl.agents.hybrid import HybridAgent, pretrain_config
+from edge_rl.agents.hybrid import pretrain_config
+from edge_rl.catalogue import BY_LABEL, DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
 
@@ -24,7 +24,8 @@ from edge_rl.registry import FUSIONS, encoder_kinds
 @dataclass(frozen=True)
 class Budget:
     """How much a reproduction runs: ``full`` for ``make reproduce``, ``quick`` for
-    ``make reproduce QUICK=1`` and for the notebooks' checks in CI."""
+    ``make reproduce QUICK=1`` and for the notebooks' checks in CI. Each variant builds its run's
+    config from the budget's :meth:`steps` and :meth:`ppo` (:meth:`edge_rl.catalogue.Variant.config`)."""
 
     name: str
     eval_episodes: int  # test episodes per policy (and per trained model)
@@ -65,11 +66,6 @@ class Budget:
             return PPOConfig(n_steps=self.design_rollout)
         return PPOConfig() if self.ppo_rollout is None else PPOConfig(n_steps=self.ppo_rollout)
 
-    def config(self, **fields) -> TrainConfig:
-        """A :class:`TrainConfig` with ``fields``, and this budget's PPO settings for it."""
-        config = TrainConfig(**fields)
-        return replace(config, ppo=self.ppo(config.algo, config.encoder.root_path, config.pretrain_steps))
-
 
 BUDGETS = {
     # A full run is about 3.5 hours on 2 cores: every row of the card's tables has 10 seeds; the
@@ -94,64 +90,41 @@ def budget(name: str) -> Budget:
 
 def designs() -> tuple[str, ...]:
     """The encoder designs every graph row of the card is trained with: the card's plain stack,
-    and the root path new training uses (:data:`~edge_rl.experiments.catalogue.DESIGN`)."""
+    and the root path new training uses (:data:`~edge_rl.catalogue.DESIGN`)."""
     return tuple(dict.fromkeys(("none", DESIGN)))
 
 
-def _run(budget: Budget, variant: Variant, config: TrainConfig) -> Run:
-    """A run of ``variant``: evaluated on the budget's test seeds, and on the model-selection
-    seeds (which choose the checkpoint the API serves)."""
-    return Run(variant.label, config, DEFAULT_EVAL_SEEDS[: budget.eval_episodes], budget.selection_seeds)
+def _run(budget: Budget, variant: Variant, seed: int) -> Run:
+    """The run of ``variant`` with training seed ``seed``, its config the variant's own at this
+    budget: evaluated on the budget's test seeds, and on the model-selection seeds (which choose
+    the checkpoint the API serves)."""
+    return Run(variant.label, variant.config(seed, budget), DEFAULT_EVAL_SEEDS[: budget.eval_episodes],
+               budget.selection_seeds)
 
 
 def baseline_runs(budget: Budget) -> list[Run]:
     """The card's four baselines, ``budget.train_seeds`` seeds each: DQN and PPO on the flat
     observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder),
-    the graph ones with the card's plain stack and with the chosen root path."""
-    runs = []
-    for seed in range(budget.train_seeds):
-        for algo, policy in (("dqn", "mlp"), ("ppo", "mlp"), ("dqn", "gnn"), ("ppo", "gnn")):
-            for root_path in designs() if policy == "gnn" else ("none",):
-                config = budget.config(algo=algo, policy=policy, seed=seed, total_timesteps=budget.steps(10_000),
-                                       encoder=EncoderConfig(root_path=root_path))
-                runs.append(_run(budget, find(algo, policy, root_path=root_path), config))
-    return runs
+    the graph ones with the card's plain stack and with the chosen root path (the catalogue's
+    baselines on GCN, in its order)."""
+    baselines = [v for v in VARIANTS if v.algo != "hybrid" and v.encoder == "gcn" and v.root_path in designs()]
+    return [_run(budget, variant, seed) for seed in range(budget.train_seeds) for variant in baselines]
 
 
 def _card_hybrid(budget: Budget, seed: int) -> TrainConfig:
-    """The card's procedure: pre-train 10,000 steps each, fine-tune 5,000, the card's plain encoder
-    stack (the runs built from it set their own)."""
-    return budget.config(algo="hybrid", seed=seed, pretrain_steps=budget.steps(10_000),
-                         total_timesteps=budget.steps(5_000), encoder=EncoderConfig(root_path="none"))
+    """The card's hybrid: its procedure (pre-train 10,000 steps each, fine-tune 5,000) on its plain
+    encoder stack (the comparisons built from it set their own)."""
+    return BY_LABEL["Hybrid (Best)"].config(seed, budget)
 
 
-def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none", budget: Budget | None = None
-          ) -> TrainConfig:
-    """``card`` with another encoder and fusion, and ``budget``'s PPO settings for that design
-    (None: ``card``'s own)."""
-    ppo = card.ppo if budget is None else budget.ppo(card.algo, root_path, card.pretrain_steps)
-    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion),
-                   ppo=ppo)
+def _with(card: TrainConfig, encoder: str, root_path: str) -> TrainConfig:
+    """``card`` with another encoder and root path, weighted-sum fusion and ``card``'s PPO settings."""
+    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig())
 
 
-def _pretraining(budget: Budget, card: TrainConfig, encoder: str, root_path: str) -> list[Run]:
+def _pretraining(budget: Budget, seed: int, encoder: str, root_path: str) -> list[Run]:
     """DQN-GNN and PPO-GNN with ``encoder``: the hybrid's pre-training, and baselines in their own right."""
-    config = _with(card, encoder, "weighted_sum", root_path, budget)
-    return [_run(budget, find(algo, encoder=encoder, root_path=root_path), pretrain_config(config, algo))
-            for algo in ("dqn", "ppo")]
-
-
-def _hybrid_run(budget: Budget, card: TrainConfig, variant: Variant) -> Run:
-    """The run of a hybrid variant: the card's procedure, or its longer or from-scratch forms."""
-    config = _with(card, variant.encoder, variant.fusion or "weighted_sum", variant.root_path, budget)
-    if variant.procedure == "final":  # 20,000 fine-tuning steps, the last weights
-        config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
-    elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
-        # as many environment steps as the card's procedure takes with the card's PPO rollouts
-        steps = sum(HybridAgent.planned_steps(replace(config, ppo=card.ppo)).values())
-        config = replace(config, pretrain_steps=0, total_timesteps=steps,
-                         ppo=budget.ppo("hybrid", variant.root_path, pretrain_steps=0))
-    return _run(budget, variant, config)
+    return [_run(budget, find(algo, encoder=encoder, root_path=root_path), seed) for algo in ("dqn", "ppo")]
 
 
 def hybrid_runs(budget: Budget) -> list[Run]:
@@ -171,17 +144,16 @@ def hybrid_runs(budget: Budget) -> list[Run]:
 
     runs = []
     for seed in range(budget.train_seeds):
-        card = _card_hybrid(budget, seed)
         ours = seed < budget.our_seeds
         grid = ours or seed < budget.ablation_seeds
         for root_path in designs():
             hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path
                        and (grid or not in_grid_only(v))]
             for encoder in ("gcn", "gat", "sage") if grid else ("gcn", "gat"):
-                runs += _pretraining(budget, card, encoder, root_path)
-            runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure == "card"]
+                runs += _pretraining(budget, seed, encoder, root_path)
+            runs += [_run(budget, v, seed) for v in hybrids if v.procedure == "card"]
             if ours:
-                runs += [_hybrid_run(budget, card, v) for v in hybrids if v.procedure != "card"]
+                runs += [_run(budget, v, seed) for v in hybrids if v.procedure != "card"]
     return runs
 
 
@@ -194,11 +166,10 @@ def ablation_runs(budget: Budget) -> list[Run]:
     keep its labels and are not retrained."""
     runs = []
     for seed in range(budget.ablation_seeds):
-        card = _card_hybrid(budget, seed)
         for root_path in designs():
             for encoder in budget.ablation_encoders or encoder_kinds():
-                runs += _pretraining(budget, card, encoder, root_path)
-                runs += [_hybrid_run(budget, card, find("hybrid", encoder=encoder, fusion=fusion, root_path=root_path))
+                runs += _pretraining(budget, seed, encoder, root_path)
+                runs += [_run(budget, find("hybrid", encoder=encoder, fusion=fusion, root_path=root_path), seed)
                          for fusion in FUSIONS]
     return runs
 
@@ -221,7 +192,7 @@ def design_runs(budget: Budget) -> list[Run]:
         card = _card_hybrid(budget, seed)
         for encoder in budget.design_encoders:
             for root_path in ROOT_PATHS:
-                config = _with(card, encoder, "weighted_sum", root_path)
+                config = _with(card, encoder, root_path)
                 name = f"{ENCODER_NAMES[encoder]} {root_path}"
                 runs += [Run(f"Design {algo.upper()}-GNN {name}", pretrain_config(config, algo), (),
                              budget.selection_seeds) for algo in ("dqn", "ppo")]
@@ -240,7 +211,7 @@ def rollout_runs(budget: Budget) -> list[Run]:
         card = _card_hybrid(budget, seed)
         for encoder in budget.design_encoders:
             for rollout in budget.rollouts:
-                config = replace(_with(card, encoder, "weighted_sum", DESIGN), ppo=PPOConfig(n_steps=rollout))
+                config = replace(_with(card, encoder, DESIGN), ppo=PPOConfig(n_steps=rollout))
                 runs.append(Run(f"Rollout PPO-GNN {ENCODER_NAMES[encoder]} {rollout}", pretrain_config(config, "ppo"),
                                 (), budget.selection_seeds))
     return runs

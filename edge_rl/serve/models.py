@@ -4,7 +4,7 @@ Pure logic, no web framework: :mod:`edge_rl.serve.api` (FastAPI) and
 :mod:`edge_rl.serve.dashboard` (Streamlit) both call it.
 
 - :data:`MODEL_SPECS` names every policy the server runs: the catalogue's served variants
-  (:func:`edge_rl.experiments.catalogue.served`: committed checkpoints in ``results/models/``
+  (:func:`edge_rl.catalogue.served`: committed checkpoints in ``results/models/``
   and the budget study's in ``results/study/models/``, graph policies, so any topology size)
   and every fixed rule.
 - :class:`Predictor` loads them once and answers a batch of observations per call.
@@ -24,9 +24,9 @@ import numpy as np
 
 from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.agents.checkpoint import paths
+from edge_rl.catalogue import BEST_HYBRID, BEST_TUNED_HYBRID, TUNED_HYBRIDS, served
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
-from edge_rl.experiments.catalogue import BEST_HYBRID, BEST_TUNED_HYBRID, TUNED_HYBRIDS, served
 from edge_rl.serve.conversions import probe_observation, stack_observations
 from edge_rl.serve.schemas import MODEL_TYPES
 from edge_rl.serve.selection import Choice, choose_seed, rank_variants

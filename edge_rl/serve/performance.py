@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edge_rl.experiments.catalogue import STUDY
+from edge_rl.catalogue import STUDY
 from edge_rl.serve.models import ModelSpec, results_dir
 
 PERFORMANCE_TABLES = {"": ("evaluation_results.csv",), STUDY: ("budget_final.csv", "budget_tuned_final.csv")}

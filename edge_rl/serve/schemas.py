@@ -38,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from edge_rl.catalogue import model_types
 from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.envs.iot_edge import (
@@ -48,7 +49,6 @@ from edge_rl.envs.iot_edge import (
     LATENCY_SCALE_MS,
     QUEUE_CAP_STEPS,
 )
-from edge_rl.experiments.catalogue import model_types
 
 MAX_NODES = 256
 """Largest network one request may describe. The graph policies run on any size (their weights

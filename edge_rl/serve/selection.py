@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from edge_rl.experiments.stats import interquartile_mean
+from edge_rl.stats import interquartile_mean
 
 FALLBACK_SEED = 0
 """The seed served when there are no validation rows to choose by: fixed in advance."""

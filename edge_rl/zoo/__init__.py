@@ -29,19 +29,19 @@ from __future__ import annotations
 from typing import Any
 
 from edge_rl import ENV_ID
+from edge_rl.catalogue import DESIGN, find
 from edge_rl.config import TrainConfig
-
-CARD_STEPS = 10_000
-"""The card's training budget of a baseline (RL Zoo's ``n_timesteps``; ``--n-timesteps`` overrides it)."""
 
 
 def row_config(algo: str) -> TrainConfig:
-    """The config of our ``DQN-GNN + root`` (``dqn``) or ``PPO-GNN + root`` (``ppo``) row at the card's budget."""
+    """The config of our ``DQN-GNN + root`` (``dqn``) or ``PPO-GNN + root`` (``ppo``) row at the
+    card's budget, seed 0: the run ``make reproduce`` trains (its steps are RL Zoo's
+    ``n_timesteps``; ``--n-timesteps`` overrides them)."""
     from edge_rl.experiments.suites import budget
 
     if algo not in ("dqn", "ppo"):
         raise ValueError(f"algo: RL Zoo configs exist for 'dqn' and 'ppo', got {algo!r}")
-    return budget("full").config(algo=algo, total_timesteps=CARD_STEPS)
+    return find(algo, root_path=DESIGN).config(0, budget("full"))
 
 
 def zoo_entry(config: TrainConfig) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from matplotlib.patches import FancyArrowPatch
 
 from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
 from edge_rl.envs import make_env
-from edge_rl.experiments.figures import colours
+from edge_rl.palette import colours
 from edge_rl.serve import models as serving
 from edge_rl.serve.conversions import network_state_from_env
 from edge_rl.serve.schemas import NetworkState, TaskSpec

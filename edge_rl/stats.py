@@ -7,6 +7,10 @@ lucky or broken seed, less noisy than the median) with a 95 % stratified bootstr
 interval, and the probability of improvement ``P(X > Y)`` of one algorithm over another. With
 several tasks (topologies), runs are resampled within each task ("stratified"); scipy's
 multi-sample bootstrap does exactly that when each task is passed as its own sample.
+
+It sits at the package's top, below both the study pipeline (``edge_rl.experiments``: the
+tables, the card) and serving (``edge_rl.serve.selection`` ranks variants by their IQM), so
+that neither imports the other.
 """
 
 from __future__ import annotations

@@ -6,14 +6,19 @@ under their ``name`` with their ``type`` and ``description``; the API serves tho
 Variants that are not in the catalogue (the ablation's other encoder x fusion cells, the
 pre-training runs of other encoders) get a generated one from :func:`find`, so every run has a
 variant and a label.
+
+It sits at the package's top, below both the study pipeline (``edge_rl.experiments``) and
+serving (``edge_rl.serve``), which share it and import nothing of each other; it imports only
+the configs and the registry, so the notebook runner (which starts without torch) reads it too.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from edge_rl.config import EncoderConfig, HybridConfig
+from edge_rl.config import EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.registry import HYBRID_DESIGNS
 
 ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "GCN+GAT+SAGE"}
@@ -22,6 +27,24 @@ ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "GCN+GAT+
 PROCEDURES = ("card", "final", "scratch")
 """How a hybrid is trained: the card's procedure (pre-train, fine-tune, best on validation
 seeds), ``final`` (a longer fine-tuning, last weights) or ``scratch`` (no pre-training)."""
+
+
+CARD_STEPS = 10_000
+"""The card's training steps of a baseline, and of each pre-training of its hybrid."""
+CARD_FINE_TUNING = 5_000
+"""The card's fine-tuning steps of its hybrid (after the two pre-trainings)."""
+FINAL_FINE_TUNING = 20_000
+"""The fine-tuning steps of ``Hybrid (Final)`` (``procedure="final"``)."""
+
+
+class StepBudget(Protocol):
+    """What a variant's config asks of a budget (:class:`edge_rl.experiments.suites.Budget` is
+    one): the steps it gives a run that the card trains for ``card_steps``, and PPO's settings
+    for a run of ``algo`` with root path ``root_path`` (a hybrid runs PPO only if pre-trained)."""
+
+    def steps(self, card_steps: int) -> int: ...
+
+    def ppo(self, algo: str, root_path: str, pretrain_steps: int = 0) -> PPOConfig: ...
 
 
 def slug(label: str) -> str:
@@ -66,6 +89,43 @@ class Variant:
     def stem(self) -> str:
         """The file stem of its runs, without the seed: ``hybrid-best``."""
         return slug(self.label)
+
+    def config(self, seed: int, budget: StepBudget) -> TrainConfig:
+        """The config of its run with training seed ``seed`` at ``budget``: what it trains, by
+        its procedure, for the budget's share of the card's steps. The variant builds it, so a
+        run's label and its config come from one place (no config is matched back to a label).
+
+        A baseline trains :data:`CARD_STEPS`; a hybrid by the card's procedure pre-trains
+        DQN-GNN and PPO-GNN as long each (the baseline runs of the same encoder and seed, config
+        for config) and fine-tunes :data:`CARD_FINE_TUNING`, best on validation seeds; ``final``
+        fine-tunes :data:`FINAL_FINE_TUNING` and keeps its last weights; ``scratch`` takes no
+        pre-training and as many environment steps as the card's whole procedure with the card's
+        PPO rollouts (its plain stack's).
+
+        Raises:
+            ValueError: a study's variant (``folder``): the studies build their own runs
+                (``edge_rl.experiments.budget_study``), at the study's steps and rollout length.
+        """
+        if self.folder:
+            raise ValueError(f"{self.label!r} is a variant of the studies in results/{self.folder}/, whose runs the "
+                             "budget study builds (edge_rl.experiments.budget_study.study_config)")
+        encoder = EncoderConfig(kind=self.encoder, root_path=self.root_path)
+        if self.algo != "hybrid":
+            return TrainConfig(algo=self.algo, policy=self.policy, encoder=encoder, seed=seed,
+                               total_timesteps=budget.steps(CARD_STEPS), ppo=budget.ppo(self.algo, self.root_path))
+        pretrain = budget.steps(CARD_STEPS)
+        card = TrainConfig(algo="hybrid", encoder=encoder, hybrid=HybridConfig(fusion=self.fusion or "weighted_sum"),
+                           seed=seed, pretrain_steps=pretrain, total_timesteps=budget.steps(CARD_FINE_TUNING),
+                           ppo=budget.ppo("hybrid", self.root_path, pretrain))
+        if self.procedure == "final":
+            return replace(card, total_timesteps=budget.steps(FINAL_FINE_TUNING),
+                           hybrid=replace(card.hybrid, select_best=False))
+        if self.procedure == "scratch":
+            from edge_rl.agents.hybrid import HybridAgent  # torch: here only, so the catalogue loads without it
+
+            steps = sum(HybridAgent.planned_steps(replace(card, ppo=budget.ppo("hybrid", "none", pretrain))).values())
+            return replace(card, pretrain_steps=0, total_timesteps=steps, ppo=budget.ppo("hybrid", self.root_path))
+        return card
 
 
 def with_root_path(variant: Variant, root_path: str) -> Variant:
@@ -176,7 +236,7 @@ def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | Non
     if algo != "hybrid" and policy == "gnn":
         return _baseline(algo, encoder, f"SB3 {algo.upper()} on the {ENCODER_NAMES.get(encoder, encoder)} encoder")
     raise ValueError(f"no variant for algo={algo!r}, policy={policy!r}, encoder={encoder!r}, fusion={fusion!r}, "
-                     f"procedure={procedure!r}: add one to edge_rl.experiments.catalogue.VARIANTS")
+                     f"procedure={procedure!r}: add one to edge_rl.catalogue.VARIANTS")
 
 
 def card_name(label: str) -> str:
