@@ -95,9 +95,12 @@ def raw_state(env: IoTEdgeEnv | IoTEdgeVectorEnv) -> list[np.ndarray]:
     """The simulator's float64 state, flattened: CPU busy, memory used, queued work, queued input.
 
     Hashed beside the float32 observation, which rounds most of a change in the state away.
-    (Read from the environments' private arrays: before issue 29 nothing public held them.)
+    (Recorded before issue 29 from the environments' private arrays, then read through
+    ``raw_state()``: the same values, the same bytes.)
     """
-    return [np.ravel(getattr(env, name)) for name in ("_busy", "_mem_used_mb", "_backlog_mi", "_ingress_mbit")]
+    states = [env.raw_state(i) for i in range(env.num_envs)] if isinstance(env, IoTEdgeVectorEnv) else [env.raw_state()]
+    return [np.concatenate([getattr(state, name) for state in states])
+            for name in ("busy", "mem_used_mb", "backlog_mi", "ingress_mbit")]
 
 
 def _actions(env_nodes: int, obs: dict[str, np.ndarray], config: EnvConfig, t: int, rng: np.random.Generator) -> Any:
