@@ -176,8 +176,8 @@ class Simulator:
         # waits for no link (its path latency is 0 too).
         ms_per_mbit = np.tile(1000.0 / ingress_mbps, (n, 1))
         np.fill_diagonal(ms_per_mbit, 0.0)
-        self.paths = np.stack([topo.path_latency_ms, ms_per_mbit, self.bandwidth_mbps,
-                               topo.path_hops.astype(np.float64)], axis=1)[: cfg.n_sensors]
+        self.paths = np.stack([topo.path_latency_ms, self.bandwidth_mbps, ms_per_mbit,
+                               topo.path_hops.astype(np.float64)], axis=1)[: cfg.n_sensors]  # as LATENCY..HOPS
         self.j_per_mi = np.array([s.busy_power_w for s in specs]) / self.mips
         # An episode's row at its start: empty, but for the nodes' constants.
         self.initial = np.zeros(len(CHANNELS) * n + len(TASK_FIELDS))
@@ -186,12 +186,9 @@ class Simulator:
         bounds = np.array([cfg.demand_mi, cfg.input_kb, cfg.deadline_ms])
         self.log_low, self.log_span = bounds[:, 0], np.log(bounds[:, 1] / bounds[:, 0])
         self._batches: dict[int, BatchConstants] = {}
-        self._last: tuple[int, BatchConstants | None] = (0, None)
 
     def constants(self, batch: int) -> BatchConstants:
         """The constants broadcast to ``batch`` episodes, made once per batch size."""
-        if batch == self._last[0]:  # the lone environment asks three times a step
-            return self._last[1]
         constants = self._batches.get(batch)
         if constants is None:
             n, width = self.n_nodes, len(CHANNELS) * self.n_nodes + len(TASK_FIELDS)
@@ -210,7 +207,6 @@ class Simulator:
                 server_step_mi=tile(self.step_mi[self.servers]), sensors=np.array(float(self.config.n_sensors)),
                 uniforms=np.empty((batch, 5)))
             self._batches[batch] = constants
-        self._last = (batch, constants)
         return constants
 
     def new_state(self, batch: int) -> SimState:
@@ -225,25 +221,29 @@ class Simulator:
         state.values[:] = self.initial
         if self.trace is not None:  # where in the trace each episode starts: its first draw
             state.trace_at[:] = [rng.integers(len(self.trace)) for rng in rngs]
+        constants = self.constants(state.batch)
         for _ in range(self.config.warmup_steps):
-            self.advance(state, rngs)
-        self.draw_tasks(state, rngs)
+            self.advance(state, rngs, constants)
+        self.draw_tasks(state, rngs, constants)
 
     def step(self, state: SimState, nodes: np.ndarray, rngs: list[np.random.Generator]
              ) -> tuple[Any, dict[str, Any]]:
         """Place each episode's task on ``nodes`` (valid node indices), then one step of time and
         the next tasks. Returns the rewards and the placements' ``info`` (see :meth:`place`)."""
-        placed = self.place(state, nodes)
-        self.advance(state, rngs)
-        self.draw_tasks(state, rngs)
+        constants = self.constants(state.batch)
+        placed = self.place(state, nodes, constants)
+        self.advance(state, rngs, constants)
+        self.draw_tasks(state, rngs, constants)
         return placed
 
-    def place(self, state: SimState, nodes: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    def place(self, state: SimState, nodes: np.ndarray, constants: BatchConstants | None = None
+              ) -> tuple[Any, dict[str, Any]]:
         """Each episode's task placed on its node of ``nodes``: the state updated, the rewards and
         ``info`` returned, one value per episode (see :func:`episodes`: Python scalars for a batch
-        of one). Draws nothing, so it is exact on a copy (the bounds' what-if)."""
-        cfg, c = self.config, self.constants(state.batch)
-        index = c.reads.take(c.row_nodes + nodes, axis=0)
+        of one). Draws nothing, so it is exact on a copy (the bounds' what-if). ``constants``:
+        :meth:`constants` of the batch, if the caller has them (as for the two methods below)."""
+        cfg, c = self.config, constants or self.constants(state.batch)
+        index = c.reads.take(nodes if state.batch == 1 else c.row_nodes + nodes, axis=0)  # row 0: no offset
         read = state.values.take(index)
         (held, ahead, queued_mbit, need, work, input_mbit, latency_at, bandwidth, energy_at, tx_at, deadline, memory,
          mips, node, node_type) = episodes(read)
@@ -276,9 +276,10 @@ class Simulator:
                 "execution_ms": execution, "deadline_ms": deadline, "load_balance": balance}
         return rewards, info
 
-    def advance(self, state: SimState, rngs: list[np.random.Generator]) -> None:
+    def advance(self, state: SimState, rngs: list[np.random.Generator], constants: BatchConstants | None = None
+                ) -> None:
         """One step of time: queues drain at capacity, then background work arrives."""
-        c, n = self.constants(state.batch), self.n_nodes
+        c, n = constants or self.constants(state.batch), self.n_nodes
         backlog, busy, queues = state.backlog_mi, state.busy, state.queues
         np.divide(backlog, c.step_mi, busy)
         np.minimum(busy, _ONE, out=busy)
@@ -308,9 +309,10 @@ class Simulator:
         if sizes is not None:
             state.loads += sizes * c.background
 
-    def draw_tasks(self, state: SimState, rngs: list[np.random.Generator]) -> None:
+    def draw_tasks(self, state: SimState, rngs: list[np.random.Generator], constants: BatchConstants | None = None
+                   ) -> None:
         """Each episode's next task, and what it would meet on each node."""
-        cfg, c = self.config, self.constants(state.batch)
+        cfg, c = self.config, constants or self.constants(state.batch)
         u = c.uniforms
         for row, rng in enumerate(rngs):
             rng.random(out=u[row])
@@ -339,7 +341,7 @@ class Simulator:
     def task_info(self, state: SimState, row: int) -> dict[str, Any]:
         """Episode ``row``'s current task in raw units, as ``info["task"]`` gives it."""
         demand_mi, input_kb, memory_mb, deadline_ms, input_mbit = state.task[row].tolist()
-        return {"source": int(state.source[row]), "demand_mi": demand_mi, "input_kb": input_kb, "input_mbit": input_mbit,
+        return {"source": state.source.item(row), "demand_mi": demand_mi, "input_kb": input_kb, "input_mbit": input_mbit,
                 "memory_mb": memory_mb, "deadline_ms": deadline_ms}
 
     def raw_state(self, state: SimState, row: int) -> RawState:

@@ -1,7 +1,7 @@
 """The observation's encoding, written once: raw units to what a policy reads.
 
 :func:`encode_nodes` and :func:`encode_task` are the one place where raw quantities are scaled
-and clipped (the table on :class:`~edge_rl.envs.iot_edge.IoTEdgeEnv`). The environments encode
+and clipped (:func:`decode_nodes` and :func:`decode_task` undo the scaling) (the table on :class:`~edge_rl.envs.iot_edge.IoTEdgeEnv`). The environments encode
 their simulator's state with them (:class:`ObservationEncoder`, any batch of episodes) and the
 server encodes a client's request with them (:func:`edge_rl.serve.conversions.to_observation`), so
 a state read off the environment and sent to the API is seen exactly as the environment shows it.
@@ -16,7 +16,7 @@ from gymnasium import spaces
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
 from edge_rl.envs.dynamics import Simulator
-from edge_rl.envs.state import BACKLOG, ENERGY, LATENCY, MEM, OBSERVED_TASK_FIELDS, SimState
+from edge_rl.envs.state import BACKLOG, BANDWIDTH, ENERGY, LATENCY, MEM, OBSERVED_TASK_FIELDS, SimState
 
 # Observation scales: raw value / scale, clipped to [0, cap]. Raw values are in ``info``.
 ENERGY_SCALE_J = 10.0
@@ -36,9 +36,12 @@ NODE_FEATURE_HIGH = np.array(
 _SCALES = np.array([[1.0, 1.0, 1.0 / ENERGY_SCALE_J, 1.0 / LATENCY_SCALE_MS, 1.0, 1.0, 1.0],
                     [1.0, 1.0, 1.0, 1.0, BANDWIDTH_SCALE_MBPS, 1.0, 1.0],
                     NODE_FEATURE_HIGH.astype(np.float64)])[:, :, None]
+_RAW_PER_UNIT = np.array([1.0, 1.0, ENERGY_SCALE_J, LATENCY_SCALE_MS, BANDWIDTH_SCALE_MBPS, 1.0, 1.0])  # decoding
 _CPU, _MEM_UTIL, _ENERGY, _LATENCY, _BANDWIDTH, _QUEUE, _TYPE = (NODE_FEATURES.index(name) for name in (
     "cpu_util", "mem_util", "energy", "latency", "bandwidth", "queue_len", "node_type"))
-assert (MEM + 1, ENERGY + 1) == (BACKLOG, LATENCY) and (_ENERGY + 1, _MEM_UTIL + 4) == (_LATENCY, _QUEUE)
+# The simulator's channels in the observation's order (raw_features copies them in blocks).
+assert (MEM + 1, ENERGY + 1, ENERGY + 2) == (BACKLOG, LATENCY, BANDWIDTH)
+assert (_ENERGY + 1, _ENERGY + 2, _MEM_UTIL + 4) == (_LATENCY, _BANDWIDTH, _QUEUE)
 _ONE = np.array(1.0, dtype=np.float32)
 assert OBSERVED_TASK_FIELDS == len(TASK_FEATURES)
 
@@ -51,13 +54,15 @@ def _scales(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return tuple(np.ascontiguousarray(np.broadcast_to(scale, shape)) for scale in _SCALES)
 
 
-def _encode_features(raw: np.ndarray) -> np.ndarray:
-    """:func:`encode_nodes` of ``(..., 7, n)`` raw values, feature by feature; returns ``(..., n, 7)``."""
-    multiplier, divisor, cap = _scales(raw.shape)
+def _encode_features(raw: np.ndarray, scales: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+    """:func:`encode_nodes` of ``(..., 7, n)`` raw values, feature by feature; returns ``(..., n, 7)``.
+    ``scales``: :func:`_scales` of the shape, if the caller keeps them."""
+    multiplier, divisor, cap = _scales(raw.shape) if scales is None else scales
     scaled = raw * multiplier
     scaled /= divisor
-    np.minimum(scaled, cap, out=scaled)
-    return scaled.swapaxes(-1, -2).astype(np.float32, order="C")
+    nodes = np.empty((*raw.shape[:-2], raw.shape[-1], raw.shape[-2]), dtype=np.float32)
+    np.minimum(scaled, cap, out=nodes.swapaxes(-1, -2), casting="same_kind")  # rounded to float32 as it is stored
+    return nodes
 
 
 def encode_nodes(raw: np.ndarray) -> np.ndarray:
@@ -65,6 +70,17 @@ def encode_nodes(raw: np.ndarray) -> np.ndarray:
     utilisation, energy in J, latency in ms, bandwidth in Mbit/s, queued work in steps, node type)
     as the observation's float32 ``nodes``: scaled and clipped at each column's cap."""
     return _encode_features(np.asarray(raw, dtype=np.float64).swapaxes(-1, -2))
+
+
+def decode_nodes(nodes: np.ndarray) -> np.ndarray:
+    """:func:`encode_nodes` undone as far as it can be: ``(..., n, 7)`` observation columns back
+    in raw units, float64 (a value the encoding clipped stays at its cap)."""
+    return np.asarray(nodes, dtype=np.float64) * _RAW_PER_UNIT
+
+
+def decode_task(task: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """:func:`encode_task` undone: the task's raw fields, float64."""
+    return np.asarray(task, dtype=np.float64) * high
 
 
 def encode_task(raw: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -98,36 +114,33 @@ def observation_space(max_nodes: int) -> spaces.Dict:
 class ObservationEncoder:
     """A simulator's state as observations, one per episode of the batch, padded to ``max_nodes``.
 
-    What does not change within an episode is made once: per task source, the raw rows with
-    bandwidth from that source (infinite at the source itself) and node type; the adjacency and
+    What does not change within an episode is made once: the node types, the adjacency and the
     node mask. Padding rows are zero in every column.
     """
 
     def __init__(self, simulator: Simulator, max_nodes: int) -> None:
         topology, n = simulator.topology, simulator.n_nodes
         self.n_nodes, self.max_nodes = n, max_nodes
-        sources = simulator.paths.shape[0]
-        # Raw values feature-major, (source, 7, max_nodes): each feature a row, as the simulator
-        # keeps its channels, so that filling one is one contiguous copy.
-        self.template = np.zeros((sources, len(NODE_FEATURES), max_nodes))
-        self.template[:, _BANDWIDTH, :n] = simulator.bandwidth_mbps[:sources]
-        self.template[:, _TYPE, :n] = topology.node_type
         self.adjacency = np.zeros((max_nodes, max_nodes), dtype=np.float32)
         self.adjacency[:n, :n] = topology.adjacency
         self.node_mask = np.zeros(max_nodes, dtype=np.float32)
         self.node_mask[:n] = 1.0
+        self.node_type = topology.node_type
         self.task_high = task_high(simulator.config)
         self.divisors = np.stack([simulator.memory_mb, simulator.step_mi])  # memory in use and queued work
         self._tiles: dict[int, tuple[np.ndarray, ...]] = {}
 
-    def raw_features(self, state: SimState, divisors: np.ndarray | None = None) -> np.ndarray:
-        """``(B, 7, max_nodes)`` float64: each episode's nodes in raw units, feature by feature."""
-        divisors = self._tiled(state.batch)[0] if divisors is None else divisors
-        n, raw = self.n_nodes, self.template.take(state.source, axis=0)
+    def raw_features(self, state: SimState, raw: np.ndarray | None = None) -> np.ndarray:
+        """``(B, 7, max_nodes)`` float64: each episode's nodes in raw units, feature by feature, in
+        ``raw`` (the encoder's own, :meth:`_tiled`) or a new array."""
+        tiles = self._tiled(state.batch)
+        if raw is None:
+            raw = tiles[-1].copy()
+        n = self.n_nodes
         raw[:, _CPU, :n] = state.busy
         # Memory in use / capacity and queued work / a step's work, in one call.
-        np.divide(state.held, divisors, raw[:, _MEM_UTIL:_QUEUE + 1:_QUEUE - _MEM_UTIL, :n])
-        raw[:, _ENERGY:_LATENCY + 1, :n] = state.costs
+        np.divide(state.held, tiles[0], raw[:, _MEM_UTIL:_QUEUE + 1:_QUEUE - _MEM_UTIL, :n])
+        raw[:, _ENERGY:_BANDWIDTH + 1, :n] = state.observed
         return raw
 
     def raw_nodes(self, state: SimState) -> np.ndarray:
@@ -136,9 +149,9 @@ class ObservationEncoder:
 
     def __call__(self, state: SimState) -> dict[str, np.ndarray]:
         """The observations of every episode, stacked: ``nodes`` ``(B, max_nodes, 7)`` and so on."""
-        divisors, adjacency, node_mask = self._tiled(state.batch)
+        _, adjacency, node_mask, *scales, raw = self._tiled(state.batch)
         return {
-            "nodes": _encode_features(self.raw_features(state, divisors)),
+            "nodes": _encode_features(self.raw_features(state, raw), scales),
             # Copies: a caller may keep or modify what it is given (Gymnasium's checker asks).
             "adjacency": adjacency.copy(),
             "node_mask": node_mask.copy(),
@@ -146,10 +159,16 @@ class ObservationEncoder:
         }
 
     def _tiled(self, batch: int) -> tuple[np.ndarray, ...]:
-        """The constant arrays at the batch's shape (numpy's plain loop, not its broadcasting one)."""
+        """What does not change, at the batch's shape (numpy's plain loop, not its broadcasting
+        one): divisors, adjacency, node mask, the encoding's scales, and the raw features'
+        array, which every call refills but for the node types and the padding's zeros."""
         tiles = self._tiles.get(batch)
         if tiles is None:
             tiles = tuple(np.ascontiguousarray(np.broadcast_to(a, (batch, *a.shape)))
                           for a in (self.divisors, self.adjacency, self.node_mask))
+            tiles += _scales((batch, len(NODE_FEATURES), self.max_nodes))
+            raw = np.zeros((batch, len(NODE_FEATURES), self.max_nodes))
+            raw[:, _TYPE, : self.n_nodes] = self.node_type
+            tiles += (raw,)
             self._tiles[batch] = tiles
         return tiles

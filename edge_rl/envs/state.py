@@ -18,13 +18,14 @@ import numpy as np
 # input on the access link (each drains or fills per step), the CPU's busy fraction of the last
 # step. Then what the current task would meet on each node (set when the task is drawn): the
 # energy it would use, the network latency from its source; its source's row of the path tables
-# (access-link wait per Mbit, bandwidth, hops), copied in by one gather; the energy of
-# transmitting its input. Last the nodes' constants (memory, speed, index, type), the same in
+# (bandwidth, access-link wait per Mbit, hops), copied in by one gather; the energy of
+# transmitting its input. Energy, latency and bandwidth are what the observation shows, side by
+# side as in its columns. Last the nodes' constants (memory, speed, index, type), the same in
 # every row, so that a placement's one read gathers them with the rest.
-(MEM, BACKLOG, INGRESS, BUSY, ENERGY, LATENCY, MS_PER_MBIT, BANDWIDTH, HOPS, TX_ENERGY, CAPACITY, MIPS, INDEX,
+(MEM, BACKLOG, INGRESS, BUSY, ENERGY, LATENCY, BANDWIDTH, MS_PER_MBIT, HOPS, TX_ENERGY, CAPACITY, MIPS, INDEX,
  TYPE) = range(14)
-CHANNELS = ("mem_used_mb", "backlog_mi", "ingress_mbit", "busy", "energy_j", "latency_ms", "ms_per_mbit",
-            "bandwidth_mbps", "hops", "tx_energy_j", "memory_capacity_mb", "mips", "node_index", "node_type")
+CHANNELS = ("mem_used_mb", "backlog_mi", "ingress_mbit", "busy", "energy_j", "latency_ms", "bandwidth_mbps",
+            "ms_per_mbit", "hops", "tx_energy_j", "memory_capacity_mb", "mips", "node_index", "node_type")
 TASK_FIELDS = ("demand_mi", "input_kb", "memory_mb", "deadline_ms", "input_mbit")
 """The task's fields after the channels: the observation's four first, in its order."""
 DEMAND, INPUT_KB, MEMORY, DEADLINE, INPUT_MBIT = range(len(TASK_FIELDS))
@@ -41,7 +42,7 @@ class SimState:
     Attributes:
         values: ``(B, 14 n + 5)`` float64: the channels (``CHANNELS``, ``n`` values each) then the
             task's fields (``TASK_FIELDS``). ``channels`` ``(B, 14, n)``, each channel by its name,
-            ``loads``, ``queues``, ``held``, ``costs``, ``paths``, ``task`` and ``observed_task`` are views of it.
+            ``loads``, ``queues``, ``held``, ``observed``, ``paths``, ``task`` and ``observed_task`` are views of it.
         source: ``(B,)`` the sensor the current task arrived at.
         trace_at: ``(B,)`` each episode's place in the load trace (``EnvConfig.load_trace``).
     """
@@ -61,7 +62,7 @@ class SimState:
         self.loads = self.channels[:, MEM:INGRESS + 1]  # what background work adds to
         self.queues = self.channels[:, BACKLOG:INGRESS + 1]  # what drains at a node's capacity
         self.held = self.channels[:, MEM:BACKLOG + 1]  # memory and work a node holds
-        self.costs = self.channels[:, ENERGY:LATENCY + 1]  # the energy and latency a task would meet
+        self.observed = self.channels[:, ENERGY:BANDWIDTH + 1]  # energy, latency, bandwidth: observed as they are
         self.paths = self.channels[:, LATENCY:HOPS + 1]  # where its source's path tables are copied
         self.task = self.values[:, len(CHANNELS) * n:]
         self.observed_task = self.task[:, :OBSERVED_TASK_FIELDS]

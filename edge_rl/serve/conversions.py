@@ -20,14 +20,7 @@ from edge_rl.agents.base import Observation
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
 from edge_rl.envs import make_env
 from edge_rl.envs.iot_edge import IoTEdgeEnv
-from edge_rl.envs.observation import (
-    BANDWIDTH_SCALE_MBPS,
-    ENERGY_SCALE_J,
-    LATENCY_SCALE_MS,
-    encode_nodes,
-    encode_task,
-    task_high,
-)
+from edge_rl.envs.observation import BANDWIDTH_SCALE_MBPS, decode_nodes, decode_task, encode_nodes, encode_task, task_high
 from edge_rl.serve.schemas import CAPS, NetworkState, NodeState, TaskSpec
 
 _TASK_FIELDS = ("demand_mi", "input_kb", "memory_mb", "deadline_ms")  # TaskSpec's, in TASK_FEATURES' order
@@ -104,15 +97,14 @@ def network_state_from_observation(obs: Observation) -> tuple[NetworkState, Task
     observation clipped stay at their cap). For a state as the environment has it, use
     :func:`network_state_from_env`."""
     mask = np.asarray(obs["node_mask"]) > 0.5
-    nodes = np.asarray(obs["nodes"], dtype=np.float64)[mask]
-    scale = np.array([1.0, 1.0, ENERGY_SCALE_J, LATENCY_SCALE_MS, BANDWIDTH_SCALE_MBPS, 1.0, 1.0])
-    rows = nodes * scale
-    rows[:, 4] = np.maximum(rows[:, 4], np.finfo(np.float32).tiny)  # bandwidth must be > 0
+    rows = decode_nodes(np.asarray(obs["nodes"])[mask])
+    bandwidth = NODE_FEATURES.index("bandwidth")
+    rows[:, bandwidth] = np.maximum(rows[:, bandwidth], np.finfo(np.float32).tiny)  # bandwidth must be > 0
     states = [NodeState(**dict(zip(NODE_FEATURES, map(_plain, row)))) for row in rows]
     index = np.flatnonzero(mask)
     adjacency = np.asarray(obs["adjacency"])[np.ix_(index, index)]
     edges = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(adjacency, k=1)))]
-    raw = np.clip(np.asarray(obs["task"], dtype=np.float64) * _TASK_HIGH, _TASK_LOW, _TASK_HIGH)
+    raw = np.clip(decode_task(obs["task"], _TASK_HIGH), _TASK_LOW, _TASK_HIGH)
     return NetworkState(nodes=states, edges=edges), TaskSpec(**dict(zip(_TASK_FIELDS, raw.tolist())))
 
 
