@@ -156,7 +156,8 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"IoTEdgeEnv.reset accepts no options, got {sorted(options)}")
-        self._state = self.simulator.new_state(1)
+        if self._state is None:  # a batch of one, started afresh at every reset
+            self._state = self.simulator.new_state(1)
         self.simulator.start(self._state, [self.np_random])
         return self._observation(), {"task": self.simulator.task_info(self._state, 0)}
 
