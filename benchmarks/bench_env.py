@@ -159,7 +159,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="env steps per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="measurements; the best is kept")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds against the reference; the median is graded")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds against the reference; the median is graded")
     parser.add_argument("--reference", default=REFERENCE, help="the commit to compare with (default: %(default)s)")
     parser.add_argument("--only", choices=("cartpole", "reference"), action="append",
                         help="run only this part (repeatable; default: both)")

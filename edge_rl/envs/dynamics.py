@@ -59,7 +59,7 @@ from edge_rl.envs.state import (
 from edge_rl.envs.topology import Topology, make_topology
 from edge_rl.registry import LOAD_TRACES
 
-__all__ = ["INFO_KEYS", "BatchConstants", "RawState", "SimState", "Simulator"]
+__all__ = ["BATCH_SIZES_KEPT", "INFO_KEYS", "BatchConstants", "RawState", "SimState", "Simulator"]
 
 
 # What a placement reads of an episode's row: a channel at the chosen node, or a task field. The
@@ -69,10 +69,12 @@ _READS = (("node", MEM), ("node", BACKLOG), ("node", INGRESS), ("task", MEMORY),
           ("node", TX_ENERGY), ("task", DEADLINE), ("node", CAPACITY), ("node", MIPS), ("node", INDEX), ("node", TYPE))
 _WRITES = 3
 
+BATCH_SIZES_KEPT = 8
+"""How many batch sizes' constants a simulator (and an encoder) keeps at once."""
+
 # Constants of the array arithmetic as 0-d arrays (see the module's docstring).
 _ZERO, _ONE, _TINY = np.array(0.0), np.array(1.0), np.array(1e-12)
 _INF = float("inf")
-
 
 
 def episodes(values: np.ndarray, column: bool = False) -> list[Any]:
@@ -125,7 +127,6 @@ class BatchConstants:
     row_nodes: np.ndarray  # (B,) n times each row: row * n + node indexes ``reads``
     reads: np.ndarray  # (B n, len(_READS)) flat index into values of each read, per (row, node)
     server_step_mi: np.ndarray  # (B, servers)
-    sensors: np.ndarray  # () the number of sensors
     uniforms: np.ndarray  # (B, 5) where a task's draws land (scratch)
 
 
@@ -197,15 +198,17 @@ class Simulator:
                 return np.ascontiguousarray(np.broadcast_to(array, (batch, *np.shape(array))))
 
             nodes = np.arange(n)[:, None]
-            reads = np.concatenate([channel * n + nodes if kind == "node" else np.full((n, 1), len(CHANNELS) * n + channel)
+            task = len(CHANNELS) * n  # where the task's fields start
+            reads = np.concatenate([channel * n + nodes if kind == "node" else np.full((n, 1), task + channel)
                                     for kind, channel in _READS], axis=1)  # (n, reads) for row 0
             rows = np.arange(batch)
             constants = BatchConstants(
                 step_mi=tile(self.step_mi), drain=tile(self.drain), background=tile(self.background),
                 j_per_mi=tile(self.j_per_mi), log_low=tile(self.log_low), log_span=tile(self.log_span),
                 row_nodes=rows * n, reads=(reads[None] + (rows * width)[:, None, None]).reshape(batch * n, -1),
-                server_step_mi=tile(self.step_mi[self.servers]), sensors=np.array(float(self.config.n_sensors)),
-                uniforms=np.empty((batch, 5)))
+                server_step_mi=tile(self.step_mi[self.servers]), uniforms=np.empty((batch, 5)))
+            if len(self._batches) >= BATCH_SIZES_KEPT:  # the oldest goes: forks come in many sizes
+                del self._batches[next(iter(self._batches))]
             self._batches[batch] = constants
         return constants
 
@@ -341,8 +344,8 @@ class Simulator:
     def task_info(self, state: SimState, row: int) -> dict[str, Any]:
         """Episode ``row``'s current task in raw units, as ``info["task"]`` gives it."""
         demand_mi, input_kb, memory_mb, deadline_ms, input_mbit = state.task[row].tolist()
-        return {"source": state.source.item(row), "demand_mi": demand_mi, "input_kb": input_kb, "input_mbit": input_mbit,
-                "memory_mb": memory_mb, "deadline_ms": deadline_ms}
+        return {"source": state.source.item(row), "demand_mi": demand_mi, "input_kb": input_kb,
+                "input_mbit": input_mbit, "memory_mb": memory_mb, "deadline_ms": deadline_ms}
 
     def raw_state(self, state: SimState, row: int) -> RawState:
         """Episode ``row``'s state in raw units (copies)."""

@@ -1,10 +1,11 @@
 """The observation's encoding, written once: raw units to what a policy reads.
 
 :func:`encode_nodes` and :func:`encode_task` are the one place where raw quantities are scaled
-and clipped (:func:`decode_nodes` and :func:`decode_task` undo the scaling) (the table on :class:`~edge_rl.envs.iot_edge.IoTEdgeEnv`). The environments encode
-their simulator's state with them (:class:`ObservationEncoder`, any batch of episodes) and the
-server encodes a client's request with them (:func:`edge_rl.serve.conversions.to_observation`), so
-a state read off the environment and sent to the API is seen exactly as the environment shows it.
+and clipped (the table on :class:`~edge_rl.envs.iot_edge.IoTEdgeEnv`; :func:`decode_nodes` and
+:func:`decode_task` undo the scaling). The environments encode their simulator's state with them
+(:class:`ObservationEncoder`, any batch of episodes) and the server encodes a client's request with
+them (:func:`edge_rl.serve.conversions.to_observation`), so a state read off the environment and
+sent to the API is seen exactly as the environment shows it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
-from edge_rl.envs.dynamics import Simulator
+from edge_rl.envs.dynamics import BATCH_SIZES_KEPT, Simulator
 from edge_rl.envs.state import BACKLOG, BANDWIDTH, ENERGY, LATENCY, MEM, OBSERVED_TASK_FIELDS, SimState
 
 # Observation scales: raw value / scale, clipped to [0, cap]. Raw values are in ``info``.
@@ -42,16 +43,19 @@ _CPU, _MEM_UTIL, _ENERGY, _LATENCY, _BANDWIDTH, _QUEUE, _TYPE = (NODE_FEATURES.i
 # The simulator's channels in the observation's order (raw_features copies them in blocks).
 assert (MEM + 1, ENERGY + 1, ENERGY + 2) == (BACKLOG, LATENCY, BANDWIDTH)
 assert (_ENERGY + 1, _ENERGY + 2, _MEM_UTIL + 4) == (_LATENCY, _BANDWIDTH, _QUEUE)
-_ONE = np.array(1.0, dtype=np.float32)
 assert OBSERVED_TASK_FIELDS == len(TASK_FEATURES)
+_ONE = np.array(1.0, dtype=np.float32)  # the task's cap, as a 0-d array (dynamics' docstring says why)
 
 
-@lru_cache(maxsize=64)
-def _scales(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _broadcast_scales(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """Multiplier, divisor and cap broadcast to a feature-major shape ``(..., 7, n)``: numpy's
     broadcasting loop costs twice its plain one on arrays this small, and the lone environment
-    encodes one observation per step."""
+    encodes one observation per step (its encoder keeps its own; the server's requests come in a
+    few sizes, kept here)."""
     return tuple(np.ascontiguousarray(np.broadcast_to(scale, shape)) for scale in _SCALES)
+
+
+_scales = lru_cache(maxsize=16)(_broadcast_scales)
 
 
 def _encode_features(raw: np.ndarray, scales: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
@@ -166,9 +170,11 @@ class ObservationEncoder:
         if tiles is None:
             tiles = tuple(np.ascontiguousarray(np.broadcast_to(a, (batch, *a.shape)))
                           for a in (self.divisors, self.adjacency, self.node_mask))
-            tiles += _scales((batch, len(NODE_FEATURES), self.max_nodes))
+            tiles += _broadcast_scales((batch, len(NODE_FEATURES), self.max_nodes))
             raw = np.zeros((batch, len(NODE_FEATURES), self.max_nodes))
             raw[:, _TYPE, : self.n_nodes] = self.node_type
             tiles += (raw,)
+            if len(self._tiles) >= BATCH_SIZES_KEPT:  # the oldest goes
+                del self._tiles[next(iter(self._tiles))]
             self._tiles[batch] = tiles
         return tiles

@@ -35,6 +35,7 @@ INFO_KEYS = ("latency_ms", "energy_j", "deadline_met", "dropped", "node", "node_
              "execution_ms", "deadline_ms", "load_balance")
 """What a placement reports per episode: a step's ``info`` (the envs add the next task)."""
 
+
 @dataclass
 class SimState:
     """What changes in ``B`` episodes: one row of :attr:`values` per episode, and two integers.
@@ -42,7 +43,8 @@ class SimState:
     Attributes:
         values: ``(B, 14 n + 5)`` float64: the channels (``CHANNELS``, ``n`` values each) then the
             task's fields (``TASK_FIELDS``). ``channels`` ``(B, 14, n)``, each channel by its name,
-            ``loads``, ``queues``, ``held``, ``observed``, ``paths``, ``task`` and ``observed_task`` are views of it.
+            ``loads``, ``queues``, ``held``, ``observed``, ``paths``, ``task`` and ``observed_task``
+            are views of it.
         source: ``(B,)`` the sensor the current task arrived at.
         trace_at: ``(B,)`` each episode's place in the load trace (``EnvConfig.load_trace``).
     """

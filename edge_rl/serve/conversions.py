@@ -20,7 +20,14 @@ from edge_rl.agents.base import Observation
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
 from edge_rl.envs import make_env
 from edge_rl.envs.iot_edge import IoTEdgeEnv
-from edge_rl.envs.observation import BANDWIDTH_SCALE_MBPS, decode_nodes, decode_task, encode_nodes, encode_task, task_high
+from edge_rl.envs.observation import (
+    BANDWIDTH_SCALE_MBPS,
+    decode_nodes,
+    decode_task,
+    encode_nodes,
+    encode_task,
+    task_high,
+)
 from edge_rl.serve.schemas import CAPS, NetworkState, NodeState, TaskSpec
 
 _TASK_FIELDS = ("demand_mi", "input_kb", "memory_mb", "deadline_ms")  # TaskSpec's, in TASK_FEATURES' order

@@ -33,7 +33,12 @@ from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
 from edge_rl.envs.mixture import EnvMixture
 from edge_rl.envs.oracles import RolloutOracle
 from edge_rl.envs.vector import IoTEdgeVectorEnv
-from edge_rl.serve.conversions import example_request, network_state_from_env, network_state_from_observation, to_observation
+from edge_rl.serve.conversions import (
+    example_request,
+    network_state_from_env,
+    network_state_from_observation,
+    to_observation,
+)
 
 FIXTURE = Path(__file__).with_name("recorded_episodes.json")
 
