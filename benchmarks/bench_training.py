@@ -23,22 +23,18 @@ Run with ``make bench``. Three parts, every figure measured in this run:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
+import checkout  # benchmarks/checkout.py, beside this script
+
+ROOT = checkout.ROOT
 REFERENCE = "356f84463d2a75508c747aae6e925dece81c2c1d"
 """main when issue 27's work began: "today's code" of its targets."""
 TARGETS = {"dqn": 3.0, "ppo": 2.0, "hybrid": 2.0}
@@ -76,21 +72,8 @@ print(json.dumps({"steps": agent.trained["timesteps"], "cpu_s": cpu, "digest": d
 """
 
 
-def reference_checkout(commit: str, folder: Path) -> Path:
-    """The package at ``commit``, extracted into ``folder`` (``git archive``; no worktree to clean up)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "edge_rl"], capture_output=True, check=True)
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(folder, filter="data")
-    return folder
-
-
 def run_child(code: Path, what: str, steps: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", CHILD, what, str(steps)], capture_output=True, text=True,
-                            env=env, cwd=code, check=False)
-    if result.returncode:
-        raise RuntimeError(f"{what} with {code} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return checkout.run_child(code, CHILD, what, str(steps))
 
 
 def _median_and_range(values: Sequence[float]) -> str:
@@ -195,7 +178,7 @@ def main() -> None:
     torch.set_num_threads(1)
     parts = args.only or ["speed", "flops", "identity"]
     with tempfile.TemporaryDirectory(prefix="edge-rl-reference-") as folder:
-        reference = reference_checkout(args.reference, Path(folder))
+        reference = checkout.reference_checkout(args.reference, Path(folder))
         failures = 0
         for part in parts:
             failures += speed(args, reference) if part == "speed" else \

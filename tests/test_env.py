@@ -14,6 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import edge_rl
 from edge_rl.config import NODE_FEATURES, EnvConfig
+from edge_rl.envs.dynamics import SimState, Simulator
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
 from edge_rl.evaluation import evaluate
@@ -176,23 +177,29 @@ def test_a_task_that_does_not_fit_in_memory_is_dropped(no_memory_sensor: EnvConf
     assert not info["dropped"]
 
 
+def _started(config: EnvConfig, rng: np.random.Generator) -> tuple[Simulator, SimState]:
+    """A lone episode of the shared dynamics (edge_rl.envs.dynamics), started with ``rng``."""
+    simulator = Simulator(config)
+    state = simulator.new_state(1)
+    simulator.start(state, [rng])
+    return simulator, state
+
+
 def test_background_work_is_poisson_with_the_configured_rate() -> None:
-    env = IoTEdgeEnv(warmup_steps=0)
-    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    simulator, state = _started(EnvConfig(warmup_steps=0), rng)
     arrivals = []
     for _ in range(2000):
-        before = env._backlog_mi.copy()
-        env._advance()
-        drained = np.maximum(before - env._step_mi, 0.0)
-        arrivals.append(int(np.count_nonzero(env._backlog_mi > drained + 1e-12)))
+        before = state.backlog_mi.copy()
+        simulator.advance(state, [rng])
+        drained = np.maximum(before - simulator.step_mi, 0.0)
+        arrivals.append(int(np.count_nonzero(state.backlog_mi > drained + 1e-12)))
     # Jobs landing on the same node in one step count once, so the mean is a little below 5.
     assert 4.0 < np.mean(arrivals) <= 5.0
 
 
 def _background_jobs(config: EnvConfig, steps: int = 3000) -> np.ndarray:
     """The background jobs of each step (counted as the draws the simulator makes)."""
-    env = IoTEdgeEnv(config.replace(warmup_steps=0))
-    env.reset(seed=0)
     counts: list[int] = []
 
     class Recording:  # the episode's generator, recording each step's Poisson draw
@@ -206,9 +213,10 @@ def _background_jobs(config: EnvConfig, steps: int = 3000) -> np.ndarray:
             counts.append(int(self.rng.poisson(rate)))
             return counts[-1]
 
-    env._np_random = Recording(env.np_random)
+    rng = np.random.default_rng(0)
+    simulator, state = _started(config.replace(warmup_steps=0), rng)
     for _ in range(steps):
-        env._advance()
+        simulator.advance(state, [Recording(rng)])
     return np.asarray(counts)
 
 
@@ -219,9 +227,8 @@ def test_load_scale_multiplies_the_background_arrivals_and_a_trace_follows_its_s
     series = LOAD_TRACES.get("alibaba2018")()
     assert series.mean() == pytest.approx(1.0) and series.std() > 0.2  # the trace's swings, the card's mean
     # Over the whole series (one sample per step), the arrivals follow it: busy samples, more jobs.
-    env = IoTEdgeEnv(EnvConfig(load_trace="alibaba2018", warmup_steps=0))
-    env.reset(seed=0)
-    start = (env._trace_at) % len(series)
+    _, state = _started(EnvConfig(load_trace="alibaba2018", warmup_steps=0), np.random.default_rng(0))
+    start = int(state.trace_at[0]) % len(series)
     aligned = np.roll(series, -start)[: len(traced)]
     assert np.corrcoef(aligned, traced)[0, 1] > 0.1
     assert traced[aligned > 1.3].mean() > 1.3 * traced[aligned < 0.8].mean()

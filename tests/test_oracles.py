@@ -20,16 +20,16 @@ def _envs(steps: int = 0) -> IoTEdgeVectorEnv:
     rule = make_heuristic("greedy_earliest_finish")
     obs = None
     for _ in range(steps):
-        obs = envs._observation()
+        obs = envs.observation()
         envs.step(rule.predict(obs)[0])
     return envs
 
 
 def test_immediate_rewards_are_the_rewards_a_step_gives_and_change_nothing() -> None:
     envs = _envs(steps=7)
-    before = envs._observation()
+    before = envs.observation()
     predicted = envs.immediate_rewards()
-    assert all(np.array_equal(before[k], envs._observation()[k]) for k in before)  # nothing changed
+    assert all(np.array_equal(before[k], envs.observation()[k]) for k in before)  # nothing changed
     nodes = np.array([0, 16, 11, 5])
     _, rewards, _, _, _ = envs.step(nodes)
     assert rewards.tolist() == predicted[np.arange(len(SEEDS)), nodes].tolist()
@@ -41,7 +41,7 @@ def test_in_every_state_the_one_step_oracle_earns_at_least_what_any_rule_would()
     rules["random"] = make_heuristic("random")
     rules["random"].reset(SEEDS)
     for _ in range(100):
-        obs, possible = envs._observation(), envs.immediate_rewards()
+        obs, possible = envs.observation(), envs.immediate_rewards()
         chosen = possible[np.arange(len(SEEDS)), oracle.act(envs)]
         for name, rule in rules.items():
             theirs = possible[np.arange(len(SEEDS)), rule.predict(obs)[0]]

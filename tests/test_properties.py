@@ -46,8 +46,9 @@ def test_state_and_observation_invariants(scenario: tuple[EnvConfig, int, list[i
 
         obs, reward, terminated, truncated, info = env.step(action)
 
-        assert np.all(env._backlog_mi >= 0) and np.all(env._ingress_mbit >= 0)
-        assert np.all(env._mem_used_mb >= 0)
+        state = env.raw_state()
+        assert np.all(state.backlog_mi >= 0) and np.all(state.ingress_mbit >= 0)
+        assert np.all(state.mem_used_mb >= 0)
         assert np.all((obs["nodes"][:, :2] >= 0) & (obs["nodes"][:, :2] <= 1))  # utilisations
         assert info["latency_ms"] >= env.topology.path_latency_ms[source, action]
         assert info["latency_ms"] >= info["transfer_ms"] >= 0

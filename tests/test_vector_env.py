@@ -22,11 +22,13 @@ CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("seeds", [[5, 6, 10_000, 77], [5]], ids=["4 episodes", "1 episode"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_every_episode_equals_a_lone_environment_bit_for_bit_through_autoreset(name: str) -> None:
-    """Observations, rewards, every ``info`` value and the time limit, over episodes of 37 steps
-    (so each episode restarts, continuing its generator, as a lone env's reset() does)."""
-    config, seeds, steps = CONFIGS[name], [5, 6, 10_000, 77], 37
+def test_every_episode_equals_a_lone_environment_bit_for_bit_through_autoreset(name: str, seeds: list[int]) -> None:
+    """Observations, rewards, every ``info`` value (and the arrays' dtypes) and the time limit, over episodes
+    of 37 steps (so each episode restarts, continuing its generator, as a lone env's reset() does).
+    One episode is a batch of one on the vector side too: the shared dynamics' Python-float path."""
+    config, steps = CONFIGS[name], 37
     vector = IoTEdgeVectorEnv(len(seeds), config, max_episode_steps=steps)
     lone = [IoTEdgeEnv(config) for _ in seeds]
     vector_obs, _ = vector.reset(seed=seeds)
@@ -51,6 +53,9 @@ def test_every_episode_equals_a_lone_environment_bit_for_bit_through_autoreset(n
             done[i] = count[i] >= steps
             assert reward == rewards[i] and done[i] == truncated[i]
             assert all(lone_info[key] == info[key][i] for key in INFO_KEYS), i
+    assert rewards.dtype == np.float64 and {key: info[key].dtype for key in INFO_KEYS} == {
+        key: np.dtype(bool if key in ("deadline_met", "dropped") else np.int64 if key in ("node", "node_type")
+                      else np.float64) for key in INFO_KEYS}
 
 
 def test_make_vec_builds_it_with_the_registered_time_limit() -> None:

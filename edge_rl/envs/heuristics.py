@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge_rl.config import EnvConfig
-from edge_rl.envs.iot_edge import BANDWIDTH_SCALE_MBPS, LATENCY_SCALE_MS
+from edge_rl.envs.observation import BANDWIDTH_SCALE_MBPS, LATENCY_SCALE_MS
 
 Observation = dict[str, np.ndarray]
 

@@ -1,4 +1,9 @@
-"""The IoT edge task-placement environment, ``edge_rl/IoTEdge-v0``."""
+"""The IoT edge task-placement environment, ``edge_rl/IoTEdge-v0``.
+
+The Gymnasium interface of one episode. Its dynamics are :mod:`edge_rl.envs.dynamics` on a batch
+of one and its observation :mod:`edge_rl.envs.observation`, the code the vectorised environment
+and the server run too.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,24 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
-from edge_rl.envs.topology import Topology, make_topology
-from edge_rl.registry import LOAD_TRACES
-
-# Observation scales: raw value / scale, clipped to [0, cap]. Raw values are in ``info``.
-ENERGY_SCALE_J = 10.0
-ENERGY_CAP = 10.0
-LATENCY_SCALE_MS = 100.0
-LATENCY_CAP = 10.0
-BANDWIDTH_SCALE_MBPS = 200.0
-QUEUE_CAP_STEPS = 20.0
-
-NODE_FEATURE_HIGH = np.array(
-    [1.0, 1.0, ENERGY_CAP, LATENCY_CAP, 1.0, QUEUE_CAP_STEPS, 2.0], dtype=np.float32
+from edge_rl.config import EnvConfig
+from edge_rl.envs.dynamics import Simulator
+from edge_rl.envs.state import RawState, SimState
+from edge_rl.envs.observation import (  # the scales too: imported from here before issue 29
+    BANDWIDTH_SCALE_MBPS,
+    ENERGY_CAP,
+    ENERGY_SCALE_J,
+    LATENCY_CAP,
+    LATENCY_SCALE_MS,
+    NODE_FEATURE_HIGH,
+    QUEUE_CAP_STEPS,
+    ObservationEncoder,
+    observation_space,
 )
+from edge_rl.envs.topology import Topology
+
+__all__ = ["BANDWIDTH_SCALE_MBPS", "ENERGY_CAP", "ENERGY_SCALE_J", "LATENCY_CAP", "LATENCY_SCALE_MS", "NODE_FEATURE_HIGH",
+           "QUEUE_CAP_STEPS", "IoTEdgeEnv", "make_env"]
 
 
 class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
@@ -134,76 +142,14 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
         if not isinstance(config, EnvConfig):
             raise TypeError(f"config must be an EnvConfig, got {type(config).__name__}")
         self.config = config.replace(**overrides) if overrides else config
-        self.topology: Topology = make_topology(self.config)
-        cfg, topo = self.config, self.topology
-        n, m = cfg.n_nodes, cfg.padded_nodes
-        self.n_nodes, self.max_nodes = n, m
-        self._step_s = cfg.step_ms / 1000.0
-
-        specs = [cfg.node_type_spec(int(t)) for t in topo.node_type]
-        self._mips = np.array([s.mips for s in specs])
-        self._memory_mb = np.array([s.memory_mb for s in specs])
-        self._power_w = np.array([s.busy_power_w for s in specs])
-        self._ingress_mbps = np.array([s.ingress_mbps for s in specs])
-        self._step_mi = self._mips * self._step_s  # work a node does in one step
-        self._servers = slice(cfg.n_sensors, n)  # fog and cloud nodes, numbered last
-        # Background jobs: Poisson(rate) per step over the network, each on a uniform node with
-        # an Exp(1)-distributed size times these per-node means, chosen so that the expected
-        # load is bg_*_util of the capacity.
-        jobs_per_node = cfg.background_rate / n
-        scale = 1.0 / jobs_per_node if jobs_per_node > 0 else 0.0
-        bg_cpu = np.array([s.bg_cpu_util for s in specs])
-        self._bg_mi = bg_cpu * self._step_mi * scale
-        self._bg_mbit = np.array([s.bg_link_util for s in specs]) * self._ingress_mbps
-        self._bg_mbit *= self._step_s * scale
-        # Memory held per MI of queued background work: bg_mem_util of capacity when the
-        # queue holds one step of mean background work.
-        mem_per_mi = np.divide(
-            np.array([s.bg_mem_util for s in specs]) * self._memory_mb,
-            bg_cpu * self._step_mi,
-            out=np.zeros(n),
-            where=bg_cpu > 0,
-        )
-        self._bg_mem = self._bg_mi * mem_per_mi
-        # The arrival rate's pattern over time (EnvConfig.load_trace): per-step multipliers.
-        self._trace = LOAD_TRACES.get(cfg.load_trace)() if cfg.load_trace is not None else None
-        self._trace_at = 0
-
-        # Per-source path tables (row = task source), precomputed once.
-        self._path_latency = topo.path_latency_ms
-        self._hops = topo.path_hops.astype(np.float64)
-        self._bandwidth = np.minimum(topo.path_bandwidth_mbps, self._ingress_mbps[None, :])
-        np.fill_diagonal(self._bandwidth, np.inf)  # a task that stays is not transferred
-        self._ms_per_mbit = 1000.0 / self._ingress_mbps
-        self._ingress_step_mbit = self._ingress_mbps * self._step_s
-        self._j_per_mi = self._power_w / self._mips
-        self._node_template = np.zeros((n, m, len(NODE_FEATURES)), dtype=np.float32)
-        self._node_template[:, :n, 4] = np.minimum(self._bandwidth / BANDWIDTH_SCALE_MBPS, 1.0)
-        self._node_template[:, :n, 6] = topo.node_type
-        bounds = np.array([cfg.demand_mi, cfg.input_kb, cfg.deadline_ms])
-        self._log_low, self._log_span = bounds[:, 0], np.log(bounds[:, 1] / bounds[:, 0])
-
-        self._adjacency = np.zeros((m, m), dtype=np.float32)
-        self._adjacency[:n, :n] = topo.adjacency
-        self._node_mask = np.zeros(m, dtype=np.float32)
-        self._node_mask[:n] = 1.0
-        self._task_high = np.array(
-            [cfg.demand_mi[1], cfg.input_kb[1], cfg.memory_mb[1], cfg.deadline_ms[1]],
-            dtype=np.float32,
-        )
-
-        self.action_space = spaces.Discrete(m)
-        self.observation_space = spaces.Dict(
-            {
-                "nodes": spaces.Box(
-                    low=0.0, high=np.tile(NODE_FEATURE_HIGH, (m, 1)), dtype=np.float32
-                ),
-                "adjacency": spaces.Box(0.0, 1.0, shape=(m, m), dtype=np.float32),
-                "node_mask": spaces.Box(0.0, 1.0, shape=(m,), dtype=np.float32),
-                "task": spaces.Box(0.0, 1.0, shape=(len(TASK_FEATURES),), dtype=np.float32),
-            }
-        )
-        self._task: dict[str, Any] | None = None
+        self.simulator = Simulator(self.config)
+        self.topology: Topology = self.simulator.topology
+        self.n_nodes, self.max_nodes = self.config.n_nodes, self.config.padded_nodes
+        self.encoder = ObservationEncoder(self.simulator, self.max_nodes)
+        self.action_space = spaces.Discrete(self.max_nodes)
+        self.observation_space = observation_space(self.max_nodes)
+        self._state: SimState | None = None  # a batch of one episode, after reset()
+        self._node = np.zeros(1, dtype=np.intp)  # the action, as the batch's array of nodes
 
     # ------------------------------------------------------------------ gymnasium API
 
@@ -213,78 +159,38 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"IoTEdgeEnv.reset accepts no options, got {sorted(options)}")
-        if self._trace is not None:  # where in the trace this episode starts
-            self._trace_at = int(self.np_random.integers(len(self._trace)))
-        n = self.n_nodes
-        self._backlog_mi = np.zeros(n)
-        self._mem_used_mb = np.zeros(n)
-        self._ingress_mbit = np.zeros(n)
-        self._busy = np.zeros(n)
-        for _ in range(self.config.warmup_steps):
-            self._advance()
-        self._draw_task()
-        return self._observation(), {"task": dict(self._task)}
+        if self._state is None:  # a batch of one, started afresh at every reset
+            self._state = self.simulator.new_state(1)
+        self.simulator.start(self._state, [self.np_random])
+        return self._observation(), {"task": self.simulator.task_info(self._state, 0)}
 
     def step(
         self, action: int | np.integer | np.ndarray
     ) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
-        if self._task is None:
+        if self._state is None:
             raise RuntimeError("call reset() before step()")
-        node = self._as_node(action)
-        cfg, task = self.config, self._task
-        deadline = task["deadline_ms"]
-        transfer = self._transfer_ms[node]
-        fits = task["memory_mb"] <= self._memory_mb[node] - self._mem_used_mb[node]
-        if node != task["source"]:
-            self._ingress_mbit[node] += task["input_mbit"]
-        if fits:
-            wait = 1000.0 * self._backlog_mi[node] / self._mips[node]
-            execution = 1000.0 * task["demand_mi"] / self._mips[node]
-            latency = transfer + wait + execution
-            energy = self._energy_j[node]
-            met = latency <= deadline
-            self._backlog_mi[node] += task["demand_mi"]
-            self._mem_used_mb[node] += task["memory_mb"]
-        else:  # dropped for lack of memory: counted as a hopeless placement
-            wait = execution = 0.0
-            latency = transfer + cfg.latency_cap * deadline
-            energy = self._tx_energy_j[node]
-            met = False
-
-        # Jain's fairness index of the servers' queued work, measured in steps of their compute.
-        queued = self._backlog_mi[self._servers] / self._step_mi[self._servers]
-        total, squares = queued.sum(), queued @ queued
-        balance = float(total * total / (queued.size * squares)) if squares > 0 else 1.0
-        energy_norm = energy / self._energy_j.max()
-        reward = (
-            cfg.w_deadline * met
-            - cfg.w_latency * min(latency / deadline, cfg.latency_cap)
-            - cfg.w_energy * energy_norm
-            + cfg.w_balance * balance
-        )
-        info = {
-            "latency_ms": latency,
-            "energy_j": energy,
-            "deadline_met": bool(met),
-            "dropped": not fits,
-            "node": node,
-            "node_type": int(self.topology.node_type[node]),
-            "transfer_ms": transfer,
-            "wait_ms": wait,
-            "execution_ms": execution,
-            "deadline_ms": deadline,
-            "load_balance": balance,
-        }
-        self._advance()
-        self._draw_task()
-        info["task"] = dict(self._task)
-        return self._observation(), float(reward), False, False, info
+        self._node[0] = self._as_node(action)
+        reward, info = self.simulator.step(self._state, self._node, [self.np_random])  # Python scalars
+        info["task"] = self.simulator.task_info(self._state, 0)
+        return self._observation(), reward, False, False, info
 
     def action_masks(self) -> np.ndarray:
         """Boolean ``(max_nodes,)``: True for the nodes a task may be placed on."""
-        return self._node_mask.astype(bool)
+        return self.encoder.node_mask.astype(bool)
 
-    # ------------------------------------------------------------------ dynamics
+    def raw_state(self) -> RawState:
+        """The simulator's state in raw units, with the current task: what the API's conversion
+        (:func:`~edge_rl.serve.conversions.network_state_from_env`) and the checks read."""
+        if self._state is None:
+            raise RuntimeError("call reset() before raw_state()")
+        return self.simulator.raw_state(self._state, 0)
+
+    def raw_nodes(self) -> np.ndarray:
+        """``(n_nodes, 7)`` float64: the observation's node columns in raw units, before scaling
+        and clipping (:func:`~edge_rl.envs.observation.encode_nodes` turns them into ``nodes``)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before raw_nodes()")
+        return self.encoder.raw_nodes(self._state)[0, : self.n_nodes]
 
     def _as_node(self, action: int | np.integer | np.ndarray) -> int:
         try:
@@ -304,70 +210,10 @@ class IoTEdgeEnv(gym.Env[dict[str, np.ndarray], int]):
             )
         return node
 
-    def _advance(self) -> None:
-        """One step of time: queues drain at capacity, then background work arrives."""
-        rng, backlog = self.np_random, self._backlog_mi
-        self._busy = np.minimum(backlog / self._step_mi, 1.0)
-        remaining = np.maximum(backlog - self._step_mi, 0.0)
-        # Memory is released in proportion to the work done (a fluid model of the queue);
-        # a node with no work holds no task memory, so an empty queue gives a ratio of 0.
-        self._mem_used_mb *= remaining / np.maximum(backlog, 1e-12)
-        self._backlog_mi = remaining
-        self._ingress_mbit = np.maximum(self._ingress_mbit - self._ingress_step_mbit, 0.0)
-        rate = self.config.background_rate * self.config.load_scale
-        if self._trace is not None:
-            rate *= self._trace[self._trace_at % len(self._trace)]
-            self._trace_at += 1
-        jobs = rng.poisson(rate)
-        if jobs:
-            # One draw for where the jobs land and one for their Exp(1) sizes.
-            where = (rng.random(jobs) * self.n_nodes).astype(np.intp)
-            sizes = np.bincount(where, rng.standard_exponential(jobs), self.n_nodes)
-            self._backlog_mi += sizes * self._bg_mi
-            self._ingress_mbit += sizes * self._bg_mbit
-            self._mem_used_mb += sizes * self._bg_mem
-
-    def _draw_task(self) -> None:
-        cfg = self.config
-        u = self.np_random.random(5)
-        # Log-uniform draws: low * (high / low) ** u, for demand, input size and deadline.
-        demand_mi, input_kb, deadline_ms = (self._log_low * np.exp(u[1:4] * self._log_span)).tolist()
-        input_mbit = 8.0 * input_kb / 1000.0
-        source = int(u[0] * cfg.n_sensors)
-        self._task = {
-            "source": source,
-            "demand_mi": demand_mi,
-            "input_kb": input_kb,
-            "input_mbit": input_mbit,
-            "memory_mb": cfg.memory_mb[0] + float(u[4]) * (cfg.memory_mb[1] - cfg.memory_mb[0]),
-            "deadline_ms": deadline_ms,
-        }
-        # What placing this task on each node would cost in network time and energy.
-        latency = self._path_latency[source] + self._ingress_mbit * self._ms_per_mbit
-        latency[source] = 0.0
-        self._net_latency_ms = latency
-        self._transfer_ms = latency + 1000.0 * input_mbit / self._bandwidth[source]
-        self._tx_energy_j = (cfg.tx_energy_j_per_mb * input_kb / 1000.0) * self._hops[source]
-        self._energy_j = demand_mi * self._j_per_mi + self._tx_energy_j
-
     def _observation(self) -> dict[str, np.ndarray]:
-        n, task = self.n_nodes, self._task
-        # Per-source template: zero padding, bandwidth and node type already filled in.
-        nodes = self._node_template[task["source"]].copy()
-        nodes[:n, 0] = self._busy
-        nodes[:n, 1] = np.minimum(self._mem_used_mb / self._memory_mb, 1.0)
-        nodes[:n, 2] = np.minimum(self._energy_j * (1.0 / ENERGY_SCALE_J), ENERGY_CAP)
-        nodes[:n, 3] = np.minimum(self._net_latency_ms * (1.0 / LATENCY_SCALE_MS), LATENCY_CAP)
-        nodes[:n, 5] = np.minimum(self._backlog_mi / self._step_mi, QUEUE_CAP_STEPS)
-        raw_task = (task["demand_mi"], task["input_kb"], task["memory_mb"], task["deadline_ms"])
-        return {
-            "nodes": nodes,
-            # Copies: a caller may keep or modify what it is given (Gymnasium's checker asks).
-            "adjacency": self._adjacency.copy(),
-            "node_mask": self._node_mask.copy(),
-            # min(): a log-uniform draw may land one rounding step above its upper bound.
-            "task": np.minimum(np.array(raw_task, dtype=np.float32) / self._task_high, 1.0),
-        }
+        obs = self.encoder(self._state)
+        return {"nodes": obs["nodes"][0], "adjacency": obs["adjacency"][0], "node_mask": obs["node_mask"][0],
+                "task": obs["task"][0]}
 
 
 def make_env(config: EnvConfig | None = None, *, flat: bool = False, **overrides: Any) -> gym.Env:

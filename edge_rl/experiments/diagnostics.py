@@ -23,7 +23,7 @@ import torch
 
 from edge_rl.agents import Agent
 from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
-from edge_rl.envs.iot_edge import BANDWIDTH_SCALE_MBPS, ENERGY_SCALE_J, LATENCY_SCALE_MS
+from edge_rl.envs.observation import BANDWIDTH_SCALE_MBPS, ENERGY_SCALE_J, LATENCY_SCALE_MS
 from edge_rl.evaluation import make_vector_env
 from edge_rl.nn.encoders import GraphEncoder, node_inputs
 from edge_rl.stats import iqm_interval, run_scores

@@ -19,61 +19,47 @@ import numpy as np
 from edge_rl.agents.base import Observation
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EnvConfig
 from edge_rl.envs import make_env
-from edge_rl.envs.iot_edge import (
+from edge_rl.envs.iot_edge import IoTEdgeEnv
+from edge_rl.envs.observation import (
     BANDWIDTH_SCALE_MBPS,
-    ENERGY_CAP,
-    ENERGY_SCALE_J,
-    LATENCY_CAP,
-    LATENCY_SCALE_MS,
-    QUEUE_CAP_STEPS,
-    IoTEdgeEnv,
+    decode_nodes,
+    decode_task,
+    encode_nodes,
+    encode_task,
+    task_high,
 )
 from edge_rl.serve.schemas import CAPS, NetworkState, NodeState, TaskSpec
 
 _TASK_FIELDS = ("demand_mi", "input_kb", "memory_mb", "deadline_ms")  # TaskSpec's, in TASK_FEATURES' order
 assert len(_TASK_FIELDS) == len(TASK_FEATURES)
 _CONFIG = EnvConfig()
-_TASK_HIGH = np.array(
-    [_CONFIG.demand_mi[1], _CONFIG.input_kb[1], _CONFIG.memory_mb[1], _CONFIG.deadline_ms[1]], dtype=np.float32
-)
+_TASK_HIGH = task_high(_CONFIG)
 _TASK_LOW = np.array([_CONFIG.demand_mi[0], _CONFIG.input_kb[0], _CONFIG.memory_mb[0], _CONFIG.deadline_ms[0]])
-
 
 
 def to_observation(state: NetworkState, task: TaskSpec | None = None) -> Observation:
     """The observation ``edge_rl/IoTEdge-v0`` would give for this network and task.
 
-    The same arithmetic as :meth:`IoTEdgeEnv._observation`, in the same order and precision
-    (float64, then float32), so a state read off the environment converts back bit for bit:
-    energy / 10 J, latency / 100 ms, bandwidth / 200 Mbit/s, each clipped at its cap; the
-    adjacency is symmetric with a zero diagonal; the task is divided by the upper bounds of
-    the training distribution. No padding: ``node_mask`` is all ones.
+    The environment's own encoding (:func:`~edge_rl.envs.observation.encode_nodes`,
+    :func:`~edge_rl.envs.observation.encode_task`) of the request's raw units, so a state read off
+    the environment converts back bit for bit: energy / 10 J, latency / 100 ms, bandwidth /
+    200 Mbit/s, each clipped at its cap; the adjacency is symmetric with a zero diagonal; the task
+    is divided by the upper bounds of the training distribution. No padding: ``node_mask`` is all
+    ones.
     """
     task = task if task is not None else TaskSpec()
-    raw = np.array(
-        [(n.cpu_util, n.mem_util, n.energy, n.latency, n.bandwidth, n.queue_len, n.node_type) for n in state.nodes],
-        dtype=np.float64,
-    )
+    raw = np.array([[getattr(node, field) for field in NODE_FEATURES] for node in state.nodes], dtype=np.float64)
     n = raw.shape[0]
-    nodes = np.empty((n, len(NODE_FEATURES)), dtype=np.float32)
-    nodes[:, 0] = raw[:, 0]
-    nodes[:, 1] = raw[:, 1]
-    nodes[:, 2] = np.minimum(raw[:, 2] * (1.0 / ENERGY_SCALE_J), ENERGY_CAP)
-    nodes[:, 3] = np.minimum(raw[:, 3] * (1.0 / LATENCY_SCALE_MS), LATENCY_CAP)
-    nodes[:, 4] = np.minimum(raw[:, 4] / BANDWIDTH_SCALE_MBPS, 1.0)
-    nodes[:, 5] = np.minimum(raw[:, 5], QUEUE_CAP_STEPS)
-    nodes[:, 6] = raw[:, 6]
     adjacency = np.zeros((n, n), dtype=np.float32)
     if state.edges:
         edges = np.asarray(state.edges, dtype=np.intp)
         adjacency[edges[:, 0], edges[:, 1]] = 1.0
         adjacency[edges[:, 1], edges[:, 0]] = 1.0
-    raw_task = (task.demand_mi, task.input_kb, task.memory_mb, task.deadline_ms)
     return {
-        "nodes": nodes,
+        "nodes": encode_nodes(raw),
         "adjacency": adjacency,
         "node_mask": np.ones(n, dtype=np.float32),
-        "task": np.minimum(np.array(raw_task, dtype=np.float32) / _TASK_HIGH, 1.0),
+        "task": encode_task([getattr(task, field) for field in _TASK_FIELDS], _TASK_HIGH),
     }
 
 
@@ -88,31 +74,29 @@ def clipped_fields(state: NetworkState) -> list[str]:
 def network_state_from_env(env: Any) -> tuple[NetworkState, TaskSpec]:
     """The current state of a running environment in the card's raw units, with its task.
 
-    Reads the simulator's raw quantities (not the clipped observation), so that
-    ``to_observation(*network_state_from_env(env))`` equals the environment's observation
-    exactly. At the task's source the bandwidth is infinite (nothing is transferred); it is
-    given as 200 Mbit/s, which the observation reads as 1 as well.
+    Reads the simulator's raw quantities (:meth:`~edge_rl.envs.iot_edge.IoTEdgeEnv.raw_nodes`,
+    not the clipped observation), so that ``to_observation(*network_state_from_env(env))`` equals
+    the environment's observation exactly. At the task's source the bandwidth is infinite (nothing
+    is transferred); it is given as 200 Mbit/s, which the observation reads as 1 as well. Memory
+    in use is given at most at capacity, as the observation reads it.
     """
     env = env.unwrapped if hasattr(env, "unwrapped") else env
-    if not isinstance(env, IoTEdgeEnv) or env._task is None:
-        raise ValueError("network_state_from_env needs an IoTEdgeEnv after reset()")
-    source = env._task["source"]
-    bandwidth = np.minimum(env._bandwidth[source], BANDWIDTH_SCALE_MBPS)
-    columns = (
-        env._busy,
-        np.minimum(env._mem_used_mb / env._memory_mb, 1.0),
-        env._energy_j,
-        env._net_latency_ms,
-        bandwidth,
-        env._backlog_mi / env._step_mi,
-        env.topology.node_type,
-    )
-    nodes = [NodeState(**dict(zip(NODE_FEATURES, map(_plain, row)))) for row in zip(*columns)]
+    try:
+        if not isinstance(env, IoTEdgeEnv):
+            raise TypeError
+        raw, task = env.raw_nodes(), env.raw_state().task
+    except (TypeError, RuntimeError):  # not an environment, or not reset
+        raise ValueError("network_state_from_env needs an IoTEdgeEnv after reset()") from None
+    for field, most in (("mem_util", 1.0), ("bandwidth", BANDWIDTH_SCALE_MBPS)):
+        column = NODE_FEATURES.index(field)
+        raw[:, column] = np.minimum(raw[:, column], most)
+    columns = [*raw[:, :-1].T, env.topology.node_type]  # the node type as the integer it is
+    nodes = [NodeState(**dict(zip(NODE_FEATURES, map(_plain, row), strict=True))) for row in zip(*columns)]
     state = NetworkState(nodes=nodes, edges=env.topology.edges)
     # A log-uniform draw may land one rounding step past its upper bound; the observation
     # clips it to 1 there, and so does the bound here.
-    raw = np.clip([env._task[k] for k in ("demand_mi", "input_kb", "memory_mb", "deadline_ms")], _TASK_LOW, _TASK_HIGH)
-    return state, TaskSpec(**dict(zip(_TASK_FIELDS, raw.tolist())))
+    raw_task = np.clip([task[k] for k in _TASK_FIELDS], _TASK_LOW, _TASK_HIGH)
+    return state, TaskSpec(**dict(zip(_TASK_FIELDS, raw_task.tolist())))
 
 
 def network_state_from_observation(obs: Observation) -> tuple[NetworkState, TaskSpec]:
@@ -120,15 +104,14 @@ def network_state_from_observation(obs: Observation) -> tuple[NetworkState, Task
     observation clipped stay at their cap). For a state as the environment has it, use
     :func:`network_state_from_env`."""
     mask = np.asarray(obs["node_mask"]) > 0.5
-    nodes = np.asarray(obs["nodes"], dtype=np.float64)[mask]
-    scale = np.array([1.0, 1.0, ENERGY_SCALE_J, LATENCY_SCALE_MS, BANDWIDTH_SCALE_MBPS, 1.0, 1.0])
-    rows = nodes * scale
-    rows[:, 4] = np.maximum(rows[:, 4], np.finfo(np.float32).tiny)  # bandwidth must be > 0
+    rows = decode_nodes(np.asarray(obs["nodes"])[mask])
+    bandwidth = NODE_FEATURES.index("bandwidth")
+    rows[:, bandwidth] = np.maximum(rows[:, bandwidth], np.finfo(np.float32).tiny)  # bandwidth must be > 0
     states = [NodeState(**dict(zip(NODE_FEATURES, map(_plain, row)))) for row in rows]
     index = np.flatnonzero(mask)
     adjacency = np.asarray(obs["adjacency"])[np.ix_(index, index)]
     edges = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(adjacency, k=1)))]
-    raw = np.clip(np.asarray(obs["task"], dtype=np.float64) * _TASK_HIGH, _TASK_LOW, _TASK_HIGH)
+    raw = np.clip(decode_task(obs["task"], _TASK_HIGH), _TASK_LOW, _TASK_HIGH)
     return NetworkState(nodes=states, edges=edges), TaskSpec(**dict(zip(_TASK_FIELDS, raw.tolist())))
 
 

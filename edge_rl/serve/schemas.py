@@ -41,7 +41,7 @@ from pydantic_core import core_schema
 from edge_rl.catalogue import model_types
 from edge_rl.config import NODE_FEATURES, NODE_TYPES, EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
-from edge_rl.envs.iot_edge import (
+from edge_rl.envs.observation import (
     BANDWIDTH_SCALE_MBPS,
     ENERGY_CAP,
     ENERGY_SCALE_J,
