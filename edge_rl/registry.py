@@ -86,13 +86,20 @@ LAYERS.register("gcn", "edge_rl.nn.layers:GCN")
 LAYERS.register("gat", "edge_rl.nn.layers:GAT")
 LAYERS.register("sage", "edge_rl.nn.layers:SAGE")
 
-HYBRID_ENCODER = ("gcn", "gat", "sage")
-"""The encoder kind ``hybrid``: these layer kinds' stacks side by side (the card's "hybrid GNN")."""
+ENCODER_COMBINATIONS: dict[str, tuple[str, ...]] = {"hybrid": ("gcn", "gat", "sage")}
+"""Encoder kinds that are several layer kinds' stacks side by side, by name: ``hybrid`` is the
+card's "hybrid GNN" (GCN, GAT and GraphSAGE). Another combination is one entry here."""
 
 
 def encoder_kinds() -> tuple[str, ...]:
-    """What ``EncoderConfig.kind`` accepts: every layer kind (one stack of it), and ``hybrid``."""
-    return (*LAYERS.names(), "hybrid")
+    """What ``EncoderConfig.kind`` accepts: every layer kind (one stack of it), and every
+    combination of :data:`ENCODER_COMBINATIONS`."""
+    return (*LAYERS.names(), *ENCODER_COMBINATIONS)
+
+
+def encoder_layers(kind: str) -> tuple[str, ...]:
+    """The layer kinds whose stacks the encoder ``kind`` runs side by side (one for a layer kind)."""
+    return ENCODER_COMBINATIONS.get(kind, (kind,))
 
 
 FUSIONS = Registry("fusion")
