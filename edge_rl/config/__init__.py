@@ -18,6 +18,7 @@ from edge_rl.config.env import (
                                 NodeTypeSpec,
 )
 from edge_rl.config.train import (
+                                FUSION_SETTING,
                                 MAX_BATCH_SIZE,
                                 MAX_BUFFER,
                                 MAX_ENVS,
@@ -34,7 +35,8 @@ from edge_rl.config.train import (
                                 TrainConfig,
 )
 
-__all__ = ["MAX_BACKGROUND_RATE", "MAX_BATCH_SIZE", "MAX_BUFFER", "MAX_ENVS", "MAX_ENV_NODES", "MAX_GAT_HEADS",
-           "MAX_LAYERS", "MAX_THREADS", "MAX_WARMUP_STEPS", "MAX_WIDTH", "NODE_FEATURES", "NODE_TYPES", "POLICIES",
-           "ROOT_PATHS", "TASK_FEATURES", "AlgorithmSpec", "DQNConfig", "EncoderConfig", "EnvConfig", "HybridConfig",
-           "LinkSpec", "NodeTypeSpec", "PPOConfig", "TrainConfig", "algorithm_spec", "from_dict", "unread_setting"]
+__all__ = ["FUSION_SETTING", "MAX_BACKGROUND_RATE", "MAX_BATCH_SIZE", "MAX_BUFFER", "MAX_ENVS", "MAX_ENV_NODES",
+           "MAX_GAT_HEADS", "MAX_LAYERS", "MAX_THREADS", "MAX_WARMUP_STEPS", "MAX_WIDTH", "NODE_FEATURES", "NODE_TYPES",
+           "POLICIES", "ROOT_PATHS", "TASK_FEATURES", "AlgorithmSpec", "DQNConfig", "EncoderConfig", "EnvConfig",
+           "HybridConfig", "LinkSpec", "NodeTypeSpec", "PPOConfig", "TrainConfig", "algorithm_spec", "from_dict",
+           "unread_setting"]

@@ -47,6 +47,10 @@ DISTILL_TEMPERATURE_BOUNDS = (1e-3, 1e3)
 standardised Q spread: below 1e-3 the target is an argmax to float precision, above 1e3 uniform)."""
 
 
+FUSION_SETTING = "hybrid.fusion"
+"""The dotted key of the hybrid's fusion, which ``--fusion`` and a sweep's ``fusions`` set: refused,
+or not multiplied into runs, where the algorithm never reads it."""
+
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
 """``mlp``: SB3's MlpPolicy on the flattened observation (the card's); ``gnn``: a graph encoder."""
 
