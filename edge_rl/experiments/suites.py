@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from edge_rl.agents.hybrid import HybridAgent, pretrain_config
+from edge_rl.agents import algorithm
+from edge_rl.agents.hybrid import pretrain_config
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config.algorithms import unread_setting
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.catalogue import DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
 from edge_rl.experiments.runs import Run
@@ -54,21 +56,21 @@ class Budget:
         """The training steps this budget gives a run the card trains for ``card_steps``."""
         return max(1, round(card_steps * self.step_scale))
 
-    def ppo(self, algo: str, root_path: str, pretrain_steps: int = 0) -> PPOConfig:
-        """PPO's settings for a run of ``algo`` with encoder design ``root_path``: the card's but
-        for the rollout length (a smoke run of a tenth of the steps would otherwise still collect
-        one full 8,192-step rollout; the chosen design's runs use the length chosen for them).
-        A run that never runs PPO (DQN, a hybrid without pre-training) keeps the defaults."""
-        if not (algo == "ppo" or (algo == "hybrid" and pretrain_steps)):
+    def ppo(self, config: TrainConfig) -> PPOConfig:
+        """PPO's settings for the run of ``config``: the card's but for the rollout length (a smoke
+        run of a tenth of the steps would otherwise still collect one full 8,192-step rollout;
+        the chosen encoder design's runs use the length chosen for them). A run that never runs
+        PPO (DQN, a hybrid without pre-training) keeps the defaults."""
+        if unread_setting(config, "ppo.n_steps"):
             return PPOConfig()
-        if root_path == DESIGN and self.design_rollout is not None:
+        if config.encoder.root_path == DESIGN and self.design_rollout is not None:
             return PPOConfig(n_steps=self.design_rollout)
         return PPOConfig() if self.ppo_rollout is None else PPOConfig(n_steps=self.ppo_rollout)
 
     def config(self, **fields) -> TrainConfig:
         """A :class:`TrainConfig` with ``fields``, and this budget's PPO settings for it."""
         config = TrainConfig(**fields)
-        return replace(config, ppo=self.ppo(config.algo, config.encoder.root_path, config.pretrain_steps))
+        return replace(config, ppo=self.ppo(config))
 
 
 BUDGETS = {
@@ -129,9 +131,8 @@ def _with(card: TrainConfig, encoder: str, fusion: str, root_path: str = "none",
           ) -> TrainConfig:
     """``card`` with another encoder and fusion, and ``budget``'s PPO settings for that design
     (None: ``card``'s own)."""
-    ppo = card.ppo if budget is None else budget.ppo(card.algo, root_path, card.pretrain_steps)
-    return replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion),
-                   ppo=ppo)
+    config = replace(card, encoder=EncoderConfig(kind=encoder, root_path=root_path), hybrid=HybridConfig(fusion=fusion))
+    return config if budget is None else replace(config, ppo=budget.ppo(config))
 
 
 def _pretraining(budget: Budget, card: TrainConfig, encoder: str, root_path: str) -> list[Run]:
@@ -148,9 +149,9 @@ def _hybrid_run(budget: Budget, card: TrainConfig, variant: Variant) -> Run:
         config = replace(config, total_timesteps=budget.steps(20_000), hybrid=replace(config.hybrid, select_best=False))
     elif variant.procedure == "scratch":  # no pre-training, as many environment steps as the card's procedure
         # as many environment steps as the card's procedure takes with the card's PPO rollouts
-        steps = sum(HybridAgent.planned_steps(replace(config, ppo=card.ppo)).values())
-        config = replace(config, pretrain_steps=0, total_timesteps=steps,
-                         ppo=budget.ppo("hybrid", variant.root_path, pretrain_steps=0))
+        steps = sum(algorithm(config).planned_steps(replace(config, ppo=card.ppo)).values())
+        config = replace(config, pretrain_steps=0, total_timesteps=steps)
+        config = replace(config, ppo=budget.ppo(config))
     return _run(budget, variant, config)
 
 
@@ -175,7 +176,7 @@ def hybrid_runs(budget: Budget) -> list[Run]:
         ours = seed < budget.our_seeds
         grid = ours or seed < budget.ablation_seeds
         for root_path in designs():
-            hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path
+            hybrids = [v for v in VARIANTS if v.algo == card.algo and v.root_path == root_path
                        and (grid or not in_grid_only(v))]
             for encoder in ("gcn", "gat", "sage") if grid else ("gcn", "gat"):
                 runs += _pretraining(budget, card, encoder, root_path)
