@@ -112,8 +112,8 @@ def algorithms_where(predicate: Callable[[AlgorithmSpec], bool]) -> tuple[str, .
 
 def algorithm_sections() -> tuple[str, ...]:
     """Every ``TrainConfig`` section some algorithm reads (``dqn``, ``ppo``, ``hybrid``), in order."""
-    return tuple(dict.fromkeys(s for algo in ALGORITHMS for spec in (algorithm_spec(algo),)
-                               for s in spec.sections + spec.pretrain_sections))
+    specs = [algorithm_spec(algo) for algo in ALGORITHMS]
+    return tuple(dict.fromkeys(section for spec in specs for section in spec.sections + spec.pretrain_sections))
 
 
 def _either(names: tuple[str, ...], quote: bool = False) -> str:
@@ -138,7 +138,7 @@ def unread_setting(config: TrainConfig, key: str) -> str | None:
     """Why the dotted setting ``key`` is never read when training ``config`` (None: it is read).
 
     A setting given and then ignored would be lost silently: the run would look configured, so
-    the CLI and sweeps refuse it with this reason."""
+    the CLI refuses it with this reason (and a sweep multiplies runs only by settings they read)."""
     section = key.partition(".")[0]
     if section == "encoder" and config.policy == "mlp":
         return "encoder settings apply to graph policies (--policy gnn)"
