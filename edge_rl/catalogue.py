@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from edge_rl.config import EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config.algorithms import algorithm_spec
 from edge_rl.registry import HYBRID_DESIGNS
 
 ENCODER_NAMES = {"gcn": "GCN", "gat": "GAT", "sage": "SAGE", "hybrid": "GCN+GAT+SAGE"}
@@ -40,11 +41,22 @@ FINAL_FINE_TUNING = 20_000
 class StepBudget(Protocol):
     """What a variant's config asks of a budget (:class:`edge_rl.experiments.suites.Budget` is
     one): the steps it gives a run that the card trains for ``card_steps``, and PPO's settings
-    for a run of ``algo`` with root path ``root_path`` (a hybrid runs PPO only if pre-trained)."""
+    for the run of ``config`` (the defaults for a run that never runs PPO)."""
 
     def steps(self, card_steps: int) -> int: ...
 
-    def ppo(self, algo: str, root_path: str, pretrain_steps: int = 0) -> PPOConfig: ...
+    def ppo(self, config: TrainConfig) -> PPOConfig: ...
+
+
+def pretrains(algo: str) -> bool:
+    """Whether ``algo`` starts from runs it trains first, as the hybrid starts from DQN-GNN and
+    PPO-GNN (its spec says so): its variants have a fusion and a procedure (:data:`PROCEDURES`),
+    and the card's procedure pre-trains it."""
+    return algorithm_spec(algo).pretrains
+
+
+def _with_ppo(config: TrainConfig, budget: StepBudget) -> TrainConfig:
+    return replace(config, ppo=budget.ppo(config))
 
 
 def slug(label: str) -> str:
@@ -110,21 +122,21 @@ class Variant:
             raise ValueError(f"{self.label!r} is a variant of the studies in results/{self.folder}/, whose runs the "
                              "budget study builds (edge_rl.experiments.budget_study.study_config)")
         encoder = EncoderConfig(kind=self.encoder, root_path=self.root_path)
-        if self.algo != "hybrid":
-            return TrainConfig(algo=self.algo, policy=self.policy, encoder=encoder, seed=seed,
-                               total_timesteps=budget.steps(CARD_STEPS), ppo=budget.ppo(self.algo, self.root_path))
-        pretrain = budget.steps(CARD_STEPS)
-        card = TrainConfig(algo="hybrid", encoder=encoder, hybrid=HybridConfig(fusion=self.fusion or "weighted_sum"),
-                           seed=seed, pretrain_steps=pretrain, total_timesteps=budget.steps(CARD_FINE_TUNING),
-                           ppo=budget.ppo("hybrid", self.root_path, pretrain))
+        if not pretrains(self.algo):
+            return _with_ppo(TrainConfig(algo=self.algo, policy=self.policy, encoder=encoder, seed=seed,
+                                         total_timesteps=budget.steps(CARD_STEPS)), budget)
+        spec = algorithm_spec(self.algo)
+        card = _with_ppo(TrainConfig(algo=self.algo, encoder=encoder, seed=seed,
+                                     hybrid=HybridConfig(fusion=self.fusion or "weighted_sum"),
+                                     pretrain_steps=budget.steps(CARD_STEPS),
+                                     total_timesteps=budget.steps(CARD_FINE_TUNING)), budget)
         if self.procedure == "final":
-            return replace(card, total_timesteps=budget.steps(FINAL_FINE_TUNING),
-                           hybrid=replace(card.hybrid, select_best=False))
+            return spec.last_weights(replace(card, total_timesteps=budget.steps(FINAL_FINE_TUNING)))
         if self.procedure == "scratch":
-            from edge_rl.agents.hybrid import HybridAgent  # torch: here only, so the catalogue loads without it
-
-            steps = sum(HybridAgent.planned_steps(replace(card, ppo=budget.ppo("hybrid", "none", pretrain))).values())
-            return replace(card, pretrain_steps=0, total_timesteps=steps, ppo=budget.ppo("hybrid", self.root_path))
+            # torch from here: the catalogue itself loads without it
+            plain = _with_ppo(replace(card, encoder=replace(encoder, root_path="none")), budget)
+            steps = sum(spec.agent_class().planned_steps(replace(card, ppo=plain.ppo)).values())
+            return _with_ppo(replace(card, pretrain_steps=0, total_timesteps=steps), budget)
         return card
 
 
@@ -219,7 +231,7 @@ def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | Non
          procedure: str = "card", root_path: str = "none") -> Variant:
     """The variant that trains this, from the catalogue, or a generated one if it has none
     (``Hybrid GAT attention``, ``DQN-GNN (GCN+GAT+SAGE)``, ``Hybrid SAGE + root``)."""
-    if algo != "hybrid":
+    if not pretrains(algo):
         encoder = encoder if policy == "gnn" else "gcn"
         fusion, procedure = None, "card"
     if policy != "gnn":
@@ -230,10 +242,10 @@ def find(algo: str, policy: str = "gnn", encoder: str = "gcn", fusion: str | Non
             return v
     if root_path != "none":
         return with_root_path(find(algo, policy, encoder, fusion, procedure), root_path)
-    if algo == "hybrid" and procedure == "card":
+    if pretrains(algo) and procedure == "card":
         label = f"Hybrid {ENCODER_NAMES.get(encoder, encoder.upper())} {(fusion or '').replace('_', ' ')}"
         return _hybrid(label, f"{ENCODER_NAMES.get(encoder, encoder)} encoder, {fusion} fusion", encoder, fusion)
-    if algo != "hybrid" and policy == "gnn":
+    if not pretrains(algo) and policy == "gnn":
         return _baseline(algo, encoder, f"SB3 {algo.upper()} on the {ENCODER_NAMES.get(encoder, encoder)} encoder")
     raise ValueError(f"no variant for algo={algo!r}, policy={policy!r}, encoder={encoder!r}, fusion={fusion!r}, "
                      f"procedure={procedure!r}: add one to edge_rl.catalogue.VARIANTS")
@@ -249,8 +261,9 @@ STUDY = "study"
 
 
 def _budget(algo: str, name: str, encoder: str) -> Variant:
-    kind = "DQN+PPO+GNN" if algo == "hybrid" else f"{algo.upper()}+GNN"
-    how = "from scratch, " if algo == "hybrid" else ""
+    hybrid = pretrains(algo)  # trained from scratch here, with the card's fusion
+    kind = "DQN+PPO+GNN" if hybrid else f"{algo.upper()}+GNN"
+    how = "from scratch, " if hybrid else ""
     # the GCN runs keep the names they had before the GraphSAGE arm joined them
     label, model_type = ((f"Budget {name} + {DESIGN}", f"{algo}_budget") if encoder == "gcn" else
                          (f"Budget {name} ({ENCODER_NAMES[encoder]}) + {DESIGN}", f"{algo}_budget_{encoder}"))
@@ -258,8 +271,8 @@ def _budget(algo: str, name: str, encoder: str) -> Variant:
                    f"{name} on the {'GraphSAGE' if encoder == 'sage' else ENCODER_NAMES[encoder]} encoder (root "
                    f"path), trained {how}for the budget study's whole budget (make study: 200,000 environment steps), "
                    "last weights",
-                   algo, "gnn", encoder, _CARD_FUSION.fusion if algo == "hybrid" else None,
-                   "scratch" if algo == "hybrid" else "card", model_type, DESIGN, STUDY)
+                   algo, "gnn", encoder, _CARD_FUSION.fusion if hybrid else None,
+                   "scratch" if hybrid else "card", model_type, DESIGN, STUDY)
 
 
 STUDY_ENCODERS = ("gcn", "sage")

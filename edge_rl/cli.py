@@ -30,33 +30,14 @@ from typing import Any
 import pandas as pd
 
 from edge_rl.checks import positive_int
-from edge_rl.config import POLICIES, ROOT_PATHS, EncoderConfig, EnvConfig, HybridConfig, TrainConfig
+from edge_rl.config import FUSION_SETTING, POLICIES, ROOT_PATHS, EncoderConfig, EnvConfig, HybridConfig, TrainConfig
+# unread_setting: what --set refuses; kept importable from here, where it was first
+from edge_rl.config.algorithms import algorithm_spec, pretraining, unread_setting
 from edge_rl.config.overrides import UsageError, apply_overrides, parse_seeds
 from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.files import temporary_name_prefix
 from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
-
-
-def unread_setting(config: TrainConfig, key: str) -> str | None:
-    """Why the dotted ``--set`` key is never read when training ``config`` (None: it is read).
-
-    A setting given and then ignored would be lost silently: the run would look configured."""
-    section, _, field = key.partition(".")
-    if section in ("dqn", "ppo"):
-        if config.algo == "hybrid" and not config.pretrain_steps:
-            return f"the hybrid reads {section} settings only to pre-train; it trains from scratch here"
-        if config.algo not in ("hybrid", section):
-            return f"{section} settings apply to --algo {section} (and the hybrid's pre-training)"
-    if section == "hybrid" and config.algo != "hybrid":
-        return "hybrid settings apply to --algo hybrid"
-    if section == "encoder" and config.policy == "mlp":
-        return "encoder settings apply to graph policies (--policy gnn)"
-    if key in ("hybrid.q_weight", "hybrid.policy_weight") and config.hybrid.fusion != "weighted_sum":
-        return f"the weights apply to --fusion weighted_sum, not {config.hybrid.fusion}"
-    if key.startswith("hybrid.distill_") and config.hybrid.design != "distill":
-        return f"distill settings apply to hybrid.design=distill, not {config.hybrid.design}"
-    return None
 
 
 def _writable(path: Path, option: str) -> None:
@@ -124,18 +105,19 @@ def _train(args: argparse.Namespace) -> None:
     from edge_rl.agents import algorithm  # imports torch: only when training
     from edge_rl.agents.checkpoint import paths
 
-    hybrid = args.algo == "hybrid"
-    if not hybrid and (args.fusion or args.from_scratch or args.pretrain_steps is not None):
-        raise UsageError("--fusion, --pretrain-steps and --from-scratch apply to --algo hybrid only")
+    spec = algorithm_spec(args.algo)  # its defaults and what it accepts
+    if not spec.pretrains and (args.from_scratch or args.pretrain_steps is not None):
+        raise UsageError(f"--pretrain-steps and --from-scratch apply to --algo {' or '.join(pretraining())} only")
     if args.from_scratch and args.pretrain_steps:
         raise UsageError("--from-scratch means --pretrain-steps 0; give one of them")
-    if hybrid and args.policy == "mlp":
-        raise UsageError("--policy mlp: the hybrid is always a graph policy (it shares a graph encoder)")
+    if spec.graph_only and args.policy == "mlp":
+        raise UsageError(f"--policy mlp: the {args.algo} is always a graph policy ({spec.graph_only})")
     if args.policy == "mlp" and (args.encoder is not None or args.root_path is not None):
         raise UsageError("--encoder and --root-path apply to graph policies (--policy gnn) and the hybrid, "
                          "not --policy mlp")
-    steps = args.steps if args.steps is not None else (5_000 if hybrid else 10_000)
-    pretrain = 0 if (not hybrid or args.from_scratch) else (10_000 if args.pretrain_steps is None else args.pretrain_steps)
+    steps = args.steps if args.steps is not None else spec.default_steps
+    pretrain = 0 if (not spec.pretrains or args.from_scratch) else (
+        spec.default_pretrain_steps if args.pretrain_steps is None else args.pretrain_steps)
     config = TrainConfig(
         algo=args.algo,
         policy=args.policy or "gnn",
@@ -146,6 +128,8 @@ def _train(args: argparse.Namespace) -> None:
         pretrain_steps=pretrain,
         threads=args.threads,
     )
+    if args.fusion and unread_setting(config, FUSION_SETTING):  # refused as a --set of it would be
+        raise UsageError(f"--fusion: never read in this run: {unread_setting(config, FUSION_SETTING)}")
     config = apply_overrides(config, args.set, "--set")
     for assignment in args.set:
         key = assignment.partition("=")[0].strip()

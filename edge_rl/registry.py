@@ -1,4 +1,5 @@
-"""Registries: one per extension axis (encoder layer kinds, fusions, hybrid designs, algorithms).
+"""Registries: one per extension axis (encoder layer kinds, fusions, hybrid designs, algorithms,
+load traces).
 
 A :class:`Registry` maps a name to what it names, in the manner of Gymnasium's environment
 registry: an entry is either the object itself or an entry point ``"module:attribute"`` that
@@ -13,8 +14,33 @@ notebook) or with its entry point (for the package's own, so they stay lazy).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
+
+
+def load_entry_point(entry: str) -> Any:
+    """What the entry point ``"module:attribute"`` names, its module imported now."""
+    module, _, attribute = entry.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562) for the names its submodules export (``{"base":
+    ("Agent", ...)}``): each is imported the first time it is asked for, then kept in the
+    package. So a package can offer its torch-backed parts while importing it, or a torch-free
+    module in it, imports no torch (config validation reads the algorithms' specs from inside
+    ``edge_rl.agents``)."""
+    exports = {name: f"{package}.{module}:{name}" for module, names in modules.items() for name in names}
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = load_entry_point(exports[name])
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
 
 
 class Registry:
@@ -55,8 +81,7 @@ class Registry:
         """What ``name`` names, its entry point imported on first use."""
         entry = self._entries[self.check(name)]
         if isinstance(entry, str):
-            module, _, attribute = entry.partition(":")
-            entry = getattr(importlib.import_module(module), attribute)
+            entry = load_entry_point(entry)
             self._entries[name] = entry
         return entry
 
@@ -86,13 +111,20 @@ LAYERS.register("gcn", "edge_rl.nn.layers:GCN")
 LAYERS.register("gat", "edge_rl.nn.layers:GAT")
 LAYERS.register("sage", "edge_rl.nn.layers:SAGE")
 
-HYBRID_ENCODER = ("gcn", "gat", "sage")
-"""The encoder kind ``hybrid``: these layer kinds' stacks side by side (the card's "hybrid GNN")."""
+ENCODER_COMBINATIONS: dict[str, tuple[str, ...]] = {"hybrid": ("gcn", "gat", "sage")}
+"""Encoder kinds that are several layer kinds' stacks side by side, by name: ``hybrid`` is the
+card's "hybrid GNN" (GCN, GAT and GraphSAGE). Another combination is one entry here."""
 
 
 def encoder_kinds() -> tuple[str, ...]:
-    """What ``EncoderConfig.kind`` accepts: every layer kind (one stack of it), and ``hybrid``."""
-    return (*LAYERS.names(), "hybrid")
+    """What ``EncoderConfig.kind`` accepts: every layer kind (one stack of it), and every
+    combination of :data:`ENCODER_COMBINATIONS`."""
+    return (*LAYERS.names(), *ENCODER_COMBINATIONS)
+
+
+def encoder_layers(kind: str) -> tuple[str, ...]:
+    """The layer kinds whose stacks the encoder ``kind`` runs side by side (one for a layer kind)."""
+    return ENCODER_COMBINATIONS.get(kind, (kind,))
 
 
 FUSIONS = Registry("fusion")
@@ -111,12 +143,15 @@ HYBRID_DESIGNS.register("separated", "edge_rl.agents.hybrid.designs:Separated")
 HYBRID_DESIGNS.register("distill", "edge_rl.agents.hybrid.designs:Distill")
 
 ALGORITHMS = Registry("algo")
-"""Learning algorithms: each an :class:`~edge_rl.agents.base.Agent` subclass, which builds its
-network, trains, and says what it starts from; :func:`edge_rl.agents.load`, :func:`edge_rl.agents.train`
-and the experiment runner dispatch through this table."""
-ALGORITHMS.register("dqn", "edge_rl.agents.baselines:BaselineAgent")
-ALGORITHMS.register("ppo", "edge_rl.agents.baselines:BaselineAgent")
-ALGORITHMS.register("hybrid", "edge_rl.agents.hybrid:HybridAgent")
+"""Learning algorithms: each an :class:`~edge_rl.config.algorithms.AlgorithmSpec` (torch-free:
+which config sections it reads, its defaults, its prerequisites, its run names; it names its
+:class:`~edge_rl.agents.base.Agent` subclass, imported only to train or load), or an ``Agent``
+subclass itself (its ``spec`` says the same). The configs, the CLI and the experiments ask the
+spec (:func:`~edge_rl.config.algorithms.algorithm_spec`); :func:`edge_rl.agents.load`,
+:func:`edge_rl.agents.train` and the experiment runner dispatch to the agent through this table."""
+ALGORITHMS.register("dqn", "edge_rl.agents.baseline_specs:DQN")
+ALGORITHMS.register("ppo", "edge_rl.agents.baseline_specs:PPO")
+ALGORITHMS.register("hybrid", "edge_rl.agents.hybrid.spec:HYBRID")
 
 LOAD_TRACES = Registry("load_trace")
 """Background-load patterns from real utilisation traces (:mod:`edge_rl.envs.traces`), for

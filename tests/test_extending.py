@@ -1,10 +1,16 @@
 """The README's *Extending* recipes, each run end to end on a toy: an encoder layer kind, a
-heuristic, an algorithm and an experiment, each added in one place."""
+heuristic, an algorithm and an experiment, each added in one place; and that no code outside
+an algorithm's folder branches on the hybrid by name (what would make the next algorithm a
+change in many files)."""
 
 from __future__ import annotations
 
+import ast
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +23,12 @@ from torch_geometric.nn import DenseGraphConv
 import edge_rl
 from edge_rl.agents import Agent, load, train
 from edge_rl.cli import main
-from edge_rl.config import DQNConfig, EncoderConfig, EnvConfig, TrainConfig
+from edge_rl.config import AlgorithmSpec, DQNConfig, EncoderConfig, EnvConfig, TrainConfig, unread_setting
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, make_heuristic
 from edge_rl.evaluation import evaluate
 from edge_rl.experiments.report import results_table
 from edge_rl.experiments.runs import Run, read_rows, run_all
+from edge_rl.experiments.sweep import runs_of
 from edge_rl.nn.encoders import GraphEncoder
 from edge_rl.nn.heads import NodeScorer
 from edge_rl.nn.layers import LayerKind
@@ -165,6 +172,89 @@ def test_a_registered_algorithm_trains_loads_and_evaluates_through_the_registry(
     assert learned > untrained  # it learned something from the rule
     obs, _ = edge_rl.make_env().reset(seed=0)
     assert np.array_equal(again.node_scores(obs)["logits"], agent.node_scores(obs)["logits"])
+
+
+@dataclass(frozen=True)
+class ImitationSpec(AlgorithmSpec):
+    """The toy's spec: it reads no DQN / PPO / hybrid section (the default), needs the graph, has
+    its own card budget, and names its runs without the policy (always a graph one)."""
+
+    def name(self, config: TrainConfig) -> str:
+        return f"{config.algo}-{config.encoder.label}"
+
+
+IMITATION = ImitationSpec(agent=ImitationAgent, default_steps=40, graph_only="it imitates on the graph")
+
+
+def test_an_algorithm_registered_by_its_spec_is_taken_by_the_configs_the_cli_and_sweeps(
+        tmp_path: Path, registered: list, capsys: pytest.CaptureFixture) -> None:
+    """The spec is the one place: validation, run names, unread settings, the CLI's defaults and
+    refusals, and a sweep's runs all come from it, with no edit elsewhere."""
+    ALGORITHMS.register("imitation", IMITATION)
+    registered.append((ALGORITHMS, "imitation"))
+    config = TrainConfig(algo="imitation")
+    assert config.name == "imitation-gcn-root"
+    with pytest.raises(ValueError, match=r"policy must be 'gnn' for the imitation \(it imitates on the graph\)"):
+        TrainConfig(algo="imitation", policy="mlp")
+    with pytest.raises(ValueError, match="pretrain_steps must be 0 unless algo is 'hybrid'"):
+        TrainConfig(algo="imitation", pretrain_steps=10)
+    assert unread_setting(config, "ppo.gamma") == "ppo settings apply to --algo ppo (and the hybrid's pre-training)"
+    assert unread_setting(config, "hybrid.tau") == "hybrid settings apply to --algo hybrid"
+    assert unread_setting(config, "encoder.hidden") is None
+
+    runs = runs_of({"algos": ["imitation", "dqn"], "policies": ["gnn", "mlp"], "fusions": ["weighted_sum", "gating"]})
+    assert [(r.label, r.config.total_timesteps) for r in runs] == [
+        ("IMITATION-GNN", 40), ("DQN-GNN", 10_000), ("DQN-MLP", 10_000)]  # no MLP, no fusions: its spec says so
+
+    for argv, message in ((["--policy", "mlp"], "--policy mlp: the imitation is always a graph policy (it imitates"),
+                          (["--fusion", "gating"], "--fusion: never read in this run: hybrid settings apply"),
+                          (["--from-scratch"], "--pretrain-steps and --from-scratch apply to --algo hybrid only"),
+                          (["--set", "dqn.gamma=0.9"], "--set dqn.gamma: never read in this run: dqn settings")):
+        assert main(["train", "--algo", "imitation", *argv]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["train", "--algo", "imitation", "--set", "encoder.hidden=16", "--out", str(tmp_path / "toy"),
+                 "--no-progress"]) == 0
+    agent = load(tmp_path / "toy")
+    assert isinstance(agent, ImitationAgent) and agent.trained["timesteps"] == 40  # its card budget
+    assert agent.config.encoder.hidden == 16
+
+
+def test_validating_configs_and_building_the_cli_import_no_torch() -> None:
+    """The specs are torch-free: a config's checks, its name and the CLI's choices need no torch."""
+    code = ("import sys; from edge_rl.config import TrainConfig; from edge_rl.cli import build_parser; "
+            "assert TrainConfig(algo='hybrid', pretrain_steps=10).name == 'hybrid-gcn-root-weighted_sum'; "
+            "build_parser().parse_args(['train', '--algo', 'hybrid']); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(edge_rl.__file__).parents[1])
+
+
+# ---------------------------------------------------------------------- no branches on the hybrid
+
+PACKAGE = Path(edge_rl.__file__).parent
+HYBRID_BRANCHES_ALLOWED = 0
+"""Comparisons with the constant ``"hybrid"`` the package may hold outside the hybrid's own
+folder (issue 29 allows 2; there are none: each asks the algorithm's spec)."""
+
+
+def _hybrid_comparisons() -> list[str]:
+    """Every ``Compare`` node with a ``"hybrid"`` constant among its operands (``algo == "hybrid"``,
+    ``"hybrid" in names``, ``algo not in ("hybrid", "ppo")``), outside ``edge_rl/agents/hybrid/``."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[:2] == ("agents", "hybrid"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(leaf, ast.Constant) and leaf.value == "hybrid"
+                    for operand in (node.left, *node.comparators) for leaf in ast.walk(operand)):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_code_outside_the_hybrid_branches_on_its_name() -> None:
+    found = _hybrid_comparisons()
+    assert len(found) <= HYBRID_BRANCHES_ALLOWED, "ask the algorithm's spec instead:\n" + "\n".join(found)
 
 
 # ---------------------------------------------------------------------- an experiment

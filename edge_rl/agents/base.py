@@ -4,8 +4,10 @@ An agent takes the graph observation of ``edge_rl/IoTEdge-v0`` (one observation 
 has Stable-Baselines3's ``predict``, shows its per-node outputs with ``node_scores``, and saves
 itself as safetensors + JSON (:mod:`edge_rl.agents.checkpoint`).
 
-Each algorithm is an :class:`Agent` subclass registered in :data:`edge_rl.registry.ALGORITHMS`
-under its ``TrainConfig.algo`` name; :func:`load`, :func:`train` and the experiment runner
+Each algorithm is an :class:`Agent` subclass, registered in :data:`edge_rl.registry.ALGORITHMS`
+under its ``TrainConfig.algo`` name by its torch-free spec
+(:class:`~edge_rl.config.algorithms.AlgorithmSpec`, which names the class) or as the class itself
+(whose :attr:`Agent.spec` is then its spec); :func:`load`, :func:`train` and the experiment runner
 dispatch through that table and nothing else.
 """
 
@@ -14,13 +16,14 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from edge_rl.agents import checkpoint
 from edge_rl.config import TrainConfig, from_dict
+from edge_rl.config.algorithms import AlgorithmSpec
 from edge_rl.envs import make_env
 from edge_rl.registry import ALGORITHMS
 
@@ -40,9 +43,15 @@ class Agent(ABC):
     network outputs per node (:meth:`_forward`, with ``greedy_output`` naming the output whose
     argmax is the deterministic action); everything else (``predict``, ``node_scores``,
     saving and loading) is shared.
+
+    What configs and the CLI must know of the algorithm before it trains (the sections it reads,
+    its defaults, its run names) is its spec: :attr:`spec` when the class is registered itself.
     """
 
     greedy_output = "probabilities"
+    spec: ClassVar[AlgorithmSpec] = AlgorithmSpec()
+    """Its spec when registered as a class: by default it reads no DQN / PPO / hybrid section,
+    trains either policy for 10,000 steps and is named ``<algo>-<policy>[-<encoder>]``."""
 
     def __init__(self, config: TrainConfig, network: torch.nn.Module, trained: dict[str, Any]) -> None:
         self.config = config
@@ -161,8 +170,10 @@ def rollout_steps(steps: int, batch: int) -> int:
 
 
 def algorithm(config: TrainConfig) -> type[Agent]:
-    """The :class:`Agent` subclass that trains ``config.algo`` (:data:`edge_rl.registry.ALGORITHMS`)."""
-    cls = ALGORITHMS.get(config.algo)
+    """The :class:`Agent` subclass that trains ``config.algo`` (:data:`edge_rl.registry.ALGORITHMS`:
+    the class a spec names, or the class registered itself)."""
+    entry = ALGORITHMS.get(config.algo)
+    cls = entry.agent_class() if isinstance(entry, AlgorithmSpec) else entry
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise TypeError(f"algo {config.algo!r} is registered as {cls!r}, which is not an Agent subclass")
     return cls

@@ -21,6 +21,7 @@ from edge_rl.checks import (
     check_types,
     from_dict,
 )
+from edge_rl.config.algorithms import algorithm_spec, check_algorithm
 from edge_rl.config.env import EnvConfig
 from edge_rl.registry import ALGORITHMS, FUSIONS, HYBRID_DESIGNS, encoder_kinds
 
@@ -45,6 +46,10 @@ DISTILL_TEMPERATURE_BOUNDS = (1e-3, 1e3)
 """``HybridConfig.distill_temperature`` lies in this closed range (in units of the state's
 standardised Q spread: below 1e-3 the target is an argmax to float precision, above 1e3 uniform)."""
 
+
+FUSION_SETTING = "hybrid.fusion"
+"""The dotted key of the hybrid's fusion, which ``--fusion`` and a sweep's ``fusions`` set: refused,
+or not multiplied into runs, where the algorithm never reads it."""
 
 POLICIES: tuple[str, ...] = ("mlp", "gnn")
 """``mlp``: SB3's MlpPolicy on the flattened observation (the card's); ``gnn``: a graph encoder."""
@@ -98,6 +103,11 @@ class EncoderConfig:
                "a tuple of integers >= 1", self.head_hidden)
         check(len(self.head_hidden) <= MAX_LAYERS and all(w <= MAX_WIDTH for w in self.head_hidden), "head_hidden",
               f"at most {MAX_LAYERS} widths of at most {MAX_WIDTH:,} each (edge_rl's bound on it)", self.head_hidden)
+
+    @property
+    def label(self) -> str:
+        """Its part of run names: the kind, and the root path when it has one (``gcn-root``, ``gat``)."""
+        return self.kind + ("" if self.root_path == "none" else f"-{self.root_path}")
 
 
 @dataclass(frozen=True)
@@ -267,14 +277,18 @@ class HybridConfig:
 class TrainConfig:
     """One training run: what to train, on which environment, with which seed and budget.
 
+    Which sections a run reads, what else its algorithm asks of it and how it is named are the
+    algorithm's to say (:class:`~edge_rl.config.algorithms.AlgorithmSpec`, by ``algo``).
+
     Attributes:
-        algo: ``dqn``, ``ppo`` or ``hybrid``.
+        algo: an algorithm of :data:`edge_rl.registry.ALGORITHMS`: ``dqn``, ``ppo`` or ``hybrid``.
         policy: ``mlp`` (the card's: SB3's MlpPolicy on the flattened observation) or ``gnn``
             (a graph encoder and node-scoring heads on the graph observation).
         total_timesteps: environment steps (card: 10,000 for each baseline; for the hybrid,
             the fine-tuning steps, card: 5,000).
-        pretrain_steps: hybrid only: pre-train DQN-GNN and PPO-GNN for this many steps each
-            and start from their weights (card: 10,000); 0 trains the hybrid from scratch.
+        pretrain_steps: for an algorithm that pre-trains (the hybrid): pre-train DQN-GNN and
+            PPO-GNN for this many steps each and start from their weights (card: 10,000); 0
+            trains it from scratch.
         threads: torch threads (1: parallelism comes from running seeds in processes).
         env_mix: train on these environments instead, one drawn per episode
             (:class:`~edge_rl.envs.mixture.EnvMixture`; all padded to the same ``max_nodes``);
@@ -309,10 +323,7 @@ class TrainConfig:
         check_at_most(self, MAX_THREADS, "threads")
         check(isinstance(self.pretrain_steps, int) and self.pretrain_steps >= 0, "pretrain_steps",
                "an integer >= 0", self.pretrain_steps)
-        if self.algo != "hybrid":
-            check(self.pretrain_steps == 0, "pretrain_steps", "0 unless algo is 'hybrid'", self.pretrain_steps)
-        if self.algo == "hybrid":
-            check(self.policy == "gnn", "policy", "'gnn' for the hybrid (it shares a graph encoder)", self.policy)
+        check_algorithm(self)  # pre-training only where the algorithm pre-trains; its own prerequisites
         if self.env_mix:
             check(self.policy == "gnn", "policy", "'gnn' to train on env_mix (its networks differ in size)",
                   self.policy)
@@ -329,15 +340,10 @@ class TrainConfig:
     @property
     def name(self) -> str:
         """A short label, e.g. ``dqn-gnn-gcn``, ``ppo-mlp`` or ``hybrid-gat-root-gating`` (the
-        encoder's root path named when it has one; a hybrid design other than the card's, e.g.
-        ``-distill``; ``-mix`` when it trains on ``env_mix``)."""
-        encoder = self.encoder.kind + ("" if self.encoder.root_path == "none" else f"-{self.encoder.root_path}")
-        mix = "-mix" if self.env_mix else ""
-        if self.algo == "hybrid":  # the card's design unnamed, so its runs keep their names
-            design = "" if self.hybrid.design == "card" else f"-{self.hybrid.design}"
-            return f"hybrid-{encoder}-{self.hybrid.fusion}{design}{mix}"
-        parts = [self.algo, self.policy] + ([encoder] if self.policy == "gnn" else [])
-        return "-".join(parts) + mix
+        encoder's root path named when it has one; the algorithm's own part, e.g. a hybrid
+        design other than the card's, ``-distill``: :meth:`AlgorithmSpec.name
+        <edge_rl.config.algorithms.AlgorithmSpec.name>`; ``-mix`` when it trains on ``env_mix``)."""
+        return algorithm_spec(self.algo).name(self) + ("-mix" if self.env_mix else "")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

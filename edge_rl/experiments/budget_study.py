@@ -21,13 +21,14 @@ schedule is a fraction of the budget, so it scales with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from edge_rl.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
-from edge_rl.config import DQNConfig, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config import EncoderConfig, TrainConfig
+from edge_rl.config.algorithms import algorithm_spec
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.card import BOUND
 from edge_rl.experiments.report import results_table
@@ -76,15 +77,19 @@ def study_plan(name: str) -> StudyPlan:
     return STUDY_PLANS[name]
 
 
-def study_config(algo: str, seed: int, steps: int, rollout: int, kind: str = "gcn") -> TrainConfig:
-    """The study's run of ``algo``: the chosen root path on encoder ``kind``, from scratch, its
-    last weights, every other hyperparameter the card's (the tuning study starts from it too)."""
-    encoder = EncoderConfig(kind=kind, root_path=DESIGN)
-    if algo == "hybrid":  # from scratch, its last weights: as the baselines
-        return TrainConfig(algo="hybrid", encoder=encoder, seed=seed, total_timesteps=steps,
-                           hybrid=HybridConfig(n_steps=rollout, select_best=False))
-    return TrainConfig(algo=algo, encoder=encoder, seed=seed, total_timesteps=steps,
-                       dqn=DQNConfig(), ppo=PPOConfig(n_steps=rollout))
+def study_config(algo: str, seed: int, steps: int, rollout: int | None = None, kind: str = "gcn") -> TrainConfig:
+    """The study's run of ``algo``: the chosen root path on encoder ``kind``, from scratch (the
+    hybrid too), its last weights, ``rollout`` steps per environment per rollout (None: the
+    card's for it), every other hyperparameter the card's (the tuning study starts from it too)."""
+    spec = algorithm_spec(algo)
+    config = spec.last_weights(TrainConfig(algo=algo, encoder=EncoderConfig(kind=kind, root_path=DESIGN), seed=seed,
+                                           total_timesteps=steps))
+    # Where its rollout length lies: PPO's section, or the hybrid's own. DQN collects no rollouts;
+    # its runs carry the study's rollout in PPO's section, unread, as they always have (a run is
+    # skipped as finished only with the same config).
+    section = spec.rollout_section or "ppo"
+    settings = getattr(config, section)
+    return replace(config, **{section: replace(settings, n_steps=settings.n_steps if rollout is None else rollout)})
 
 
 def tuning_runs(plan: StudyPlan) -> list[Run]:

@@ -20,12 +20,15 @@ parameters are a ``--set`` of ``python -m edge_rl train``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from edge_rl.config import TrainConfig
+from edge_rl.config.overrides import apply_overrides
 from edge_rl.experiments.budget_study import study_config
+from edge_rl.registry import HYBRID_DESIGNS
 
 GAMMAS = [0.9, 0.95, 0.98, 0.99, 0.995]
 BATCHES = [32, 64, 128, 256]
@@ -85,26 +88,26 @@ def _hybrid(trial: Any, base: TrainConfig, rollouts: Sequence[int]) -> TrainConf
 
 @dataclass(frozen=True)
 class TunedModel:
-    """A model the tuning study tunes: its table ``label``, algorithm and hybrid design."""
+    """A model the tuning study tunes: its table ``label``, algorithm, search space and the
+    settings that make it this model (``(("hybrid.design", "distill"),)``: dotted
+    ``TrainConfig`` keys, as ``--set`` takes them; its hyperparameter file names them too)."""
 
     label: str
     algo: str
     suggest: Callable[[Any, TrainConfig, Sequence[int]], TrainConfig]  # (trial, base, rollout lengths)
-    design: str = "card"
+    settings: tuple[tuple[str, Any], ...] = ()
 
     def base(self, steps: int, seed: int) -> TrainConfig:
-        """The config a trial starts from: the budget study's, at ``steps`` steps and training seed ``seed``."""
-        config = study_config(self.algo, seed, steps, 128 if self.algo == "hybrid" else 1024)
-        if self.algo == "hybrid":
-            config = replace(config, hybrid=replace(config.hybrid, design=self.design))
-        return config
+        """The config a trial starts from: the budget study's, at ``steps`` steps and training
+        seed ``seed``, with the card's rollout length for the algorithm, and the model's settings."""
+        return apply_overrides(study_config(self.algo, seed, steps), [f"{key}={json.dumps(value)}"
+                                                                       for key, value in self.settings], self.label)
 
 
 MODELS: dict[str, TunedModel] = {
     "dqn-gnn": TunedModel("DQN-GNN", "dqn", _dqn),
     "ppo-gnn": TunedModel("PPO-GNN", "ppo", _ppo),
-    "hybrid-card": TunedModel("Hybrid (card)", "hybrid", _hybrid, "card"),
-    "hybrid-separated": TunedModel("Hybrid (separated)", "hybrid", _hybrid, "separated"),
-    "hybrid-distill": TunedModel("Hybrid (distill)", "hybrid", _hybrid, "distill"),
+    **{f"hybrid-{design}": TunedModel(f"Hybrid ({design})", "hybrid", _hybrid, (("hybrid.design", design),))
+       for design in HYBRID_DESIGNS},
 }
 """Every tuned model, by the key its trials' records are named after."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from edge_rl.agents.hybrid import pretrain_config
-from edge_rl.catalogue import BY_LABEL, DESIGN, ENCODER_NAMES, VARIANTS, Variant, find
+from edge_rl.catalogue import BY_LABEL, DESIGN, ENCODER_NAMES, VARIANTS, Variant, find, pretrains
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
+from edge_rl.config.algorithms import unread_setting
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
 from edge_rl.experiments.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
@@ -55,14 +56,14 @@ class Budget:
         """The training steps this budget gives a run the card trains for ``card_steps``."""
         return max(1, round(card_steps * self.step_scale))
 
-    def ppo(self, algo: str, root_path: str, pretrain_steps: int = 0) -> PPOConfig:
-        """PPO's settings for a run of ``algo`` with encoder design ``root_path``: the card's but
-        for the rollout length (a smoke run of a tenth of the steps would otherwise still collect
-        one full 8,192-step rollout; the chosen design's runs use the length chosen for them).
-        A run that never runs PPO (DQN, a hybrid without pre-training) keeps the defaults."""
-        if not (algo == "ppo" or (algo == "hybrid" and pretrain_steps)):
+    def ppo(self, config: TrainConfig) -> PPOConfig:
+        """PPO's settings for the run of ``config``: the card's but for the rollout length (a smoke
+        run of a tenth of the steps would otherwise still collect one full 8,192-step rollout;
+        the chosen encoder design's runs use the length chosen for them). A run that never runs
+        PPO (DQN, a hybrid without pre-training) keeps the defaults."""
+        if unread_setting(config, "ppo.n_steps"):
             return PPOConfig()
-        if root_path == DESIGN and self.design_rollout is not None:
+        if config.encoder.root_path == DESIGN and self.design_rollout is not None:
             return PPOConfig(n_steps=self.design_rollout)
         return PPOConfig() if self.ppo_rollout is None else PPOConfig(n_steps=self.ppo_rollout)
 
@@ -107,7 +108,7 @@ def baseline_runs(budget: Budget) -> list[Run]:
     observation (SB3's MlpPolicy, the card's form) and on the graph (the card's GCN encoder),
     the graph ones with the card's plain stack and with the chosen root path (the catalogue's
     baselines on GCN, in its order)."""
-    baselines = [v for v in VARIANTS if v.algo != "hybrid" and v.encoder == "gcn" and v.root_path in designs()]
+    baselines = [v for v in VARIANTS if not pretrains(v.algo) and v.encoder == "gcn" and v.root_path in designs()]
     return [_run(budget, variant, seed) for seed in range(budget.train_seeds) for variant in baselines]
 
 
@@ -147,7 +148,7 @@ def hybrid_runs(budget: Budget) -> list[Run]:
         ours = seed < budget.our_seeds
         grid = ours or seed < budget.ablation_seeds
         for root_path in designs():
-            hybrids = [v for v in VARIANTS if v.algo == "hybrid" and v.root_path == root_path
+            hybrids = [v for v in VARIANTS if pretrains(v.algo) and v.root_path == root_path
                        and (grid or not in_grid_only(v))]
             for encoder in ("gcn", "gat", "sage") if grid else ("gcn", "gat"):
                 runs += _pretraining(budget, seed, encoder, root_path)

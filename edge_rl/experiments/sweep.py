@@ -34,7 +34,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edge_rl.config import EncoderConfig, HybridConfig, TrainConfig
+from edge_rl.config import FUSION_SETTING, EncoderConfig, HybridConfig, TrainConfig
+from edge_rl.config.algorithms import algorithm_spec, unread_setting
 from edge_rl.config.overrides import UsageError, apply_overrides, parse_seeds
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
 from edge_rl.experiments.runs import Run
@@ -116,21 +117,23 @@ def runs_of(spec: dict[str, Any], where: str = "spec") -> list[Run]:
     runs = []
     for algo, policy, encoder, fusion, step, env in itertools.product(
             algos, policies, encoders, fusions, steps, itertools.product(*env_values)):
-        if (algo == "hybrid" and policy == "mlp") or (algo != "hybrid" and fusion != fusions[0]):
-            continue  # the hybrid is a graph policy; fusions are the hybrid's
+        spec = algorithm_spec(algo)
+        if spec.graph_only and policy == "mlp":
+            continue  # the hybrid is a graph policy
         if policy == "mlp" and encoder != encoders[0]:
             continue  # an MLP has no encoder
-        hybrid = algo == "hybrid"
         try:
-            config = TrainConfig(algo=algo, policy="gnn" if hybrid else policy, encoder=EncoderConfig(kind=encoder),
+            config = TrainConfig(algo=algo, policy=policy, encoder=EncoderConfig(kind=encoder),
                                  hybrid=HybridConfig(fusion=fusion),
-                                 total_timesteps=step if step is not None else (5_000 if hybrid else 10_000),
-                                 pretrain_steps=pretrain if hybrid else 0)
+                                 total_timesteps=step if step is not None else spec.default_steps,
+                                 pretrain_steps=pretrain if spec.pretrains else 0)
             config = apply_overrides(config, assignments, f"{where}: [set]")
             config = replace(config, env=apply_overrides(config.env, [f"{k}={_json(v)}" for k, v in zip(env_names, env)],
                                                          f"{where}: [env]"))
         except (UsageError, TypeError, ValueError) as error:
             raise SpecError(str(error) if str(error).startswith(where) else f"{where}: {error}") from None
+        if fusion != fusions[0] and unread_setting(config, FUSION_SETTING):
+            continue  # fusions are the hybrid's: one run of the others
         label = _label(config, len(encoders) > 1 or encoders != ["gcn"], len(fusions) > 1, step,
                        dict(zip(env_names, env)))
         runs += [Run(label, replace(config, seed=seed), eval_seeds, val_seeds) for seed in seeds]
@@ -147,11 +150,8 @@ def _json(value: Any) -> str:
 
 def _label(config: TrainConfig, encoder: bool, fusion: bool, steps: int | None, env: dict[str, Any]) -> str:
     """What tells the run apart: its model, and the axes' values that are not the defaults."""
-    if config.algo == "hybrid":
-        parts = ["Hybrid", config.encoder.kind.upper()] + ([config.hybrid.fusion] if fusion else [])
-    else:
-        parts = [f"{config.algo.upper()}-{config.policy.upper()}"]
-        parts += [config.encoder.kind.upper()] if config.policy == "gnn" and encoder else []
+    parts = [algorithm_spec(config.algo).label(config, encoder)]
+    parts += [config.hybrid.fusion] if fusion and unread_setting(config, FUSION_SETTING) is None else []
     parts += [f"{steps} steps"] if steps is not None else []
     parts += [f"{key}={value}" for key, value in env.items()]
     return " ".join(parts)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from edge_rl.config import TrainConfig
+from edge_rl.config.algorithms import algorithm_sections
 from edge_rl.experiments.budget_study import StudyPlan
 from edge_rl.experiments.runs import Run
 from edge_rl.experiments.search_spaces import MODELS
@@ -39,7 +40,7 @@ def chosen_settings(record: dict[str, Any], plan: TuningPlan) -> dict[str, Any]:
     base = MODELS[record["model"]].base(plan.steps, plan.train_seed).to_dict()
     chosen = record["config"]
     return {f"{section}.{name}": value
-            for section in ("dqn", "ppo", "hybrid") for name, value in chosen[section].items()
+            for section in algorithm_sections() for name, value in chosen[section].items()
             if base[section][name] != value}
 
 
@@ -58,8 +59,7 @@ def write_hyperparams(folder: str | os.PathLike, plan: TuningPlan) -> list[Path]
             continue
         best = max(records, key=lambda r: (r["value"], -r["number"]))
         model = MODELS[key]
-        document = {ENV_ID: {"algo": model.algo, **({"hybrid.design": model.design} if model.algo == "hybrid" else {}),
-                             **chosen_settings(best, plan)}}
+        document = {ENV_ID: {"algo": model.algo, **dict(model.settings), **chosen_settings(best, plan)}}
         header = (f"# {model.label}: the best of {len(records)} finished trials ({plan.trials} drawn, "
                   f"{plan.steps:,} environment steps each) by mean return on model-selection seeds "
                   f"{plan.selection_seeds[0]}-{plan.selection_seeds[-1]}: trial {best['number']}, "
@@ -134,7 +134,7 @@ def best_hybrid_design(tuning_folder: str | Path, tuning: TuningPlan) -> str:
     """The hybrid design (its :data:`~edge_rl.experiments.search_spaces.MODELS` key) whose best
     tuning trial scored highest on the model-selection seeds."""
     best = best_trials(tuning_folder, tuning)
-    labels = {model.label: key for key, model in MODELS.items() if model.algo == "hybrid"}
+    labels = {model.label: key for key, model in MODELS.items() if key not in TUNED_BASELINES}  # the designs
     hybrids = best[best.index.isin(list(labels))]
     if hybrids.empty:
         raise ValueError(f"no hybrid design has a finished tuning trial in {tuning_folder}: run make tune")

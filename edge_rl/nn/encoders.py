@@ -18,7 +18,7 @@ from torch_geometric.nn import JumpingKnowledge
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES, EncoderConfig
 from edge_rl.nn.layers import layer_kind
-from edge_rl.registry import HYBRID_ENCODER
+from edge_rl.registry import encoder_layers
 
 NODE_TYPE = NODE_FEATURES.index("node_type")  # the last column
 assert NODE_TYPE == len(NODE_FEATURES) - 1
@@ -179,7 +179,7 @@ class GraphEncoder(nn.Module):
     def __init__(self, config: EncoderConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else EncoderConfig()
-        kinds = HYBRID_ENCODER if self.config.kind == "hybrid" else (self.config.kind,)
+        kinds = encoder_layers(self.config.kind)  # one layer kind, or a combination's (the hybrid's three)
         self.stacks = nn.ModuleList(DenseGraphStack(k, INPUT_DIM, self.config) for k in kinds)
         embed = self.config.embed
         self.project = nn.Linear(len(kinds) * embed, embed) if len(kinds) > 1 else None

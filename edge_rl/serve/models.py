@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_rl.agents import Agent, CheckpointError, Observation, load
 from edge_rl.agents.checkpoint import paths
-from edge_rl.catalogue import BEST_HYBRID, BEST_TUNED_HYBRID, TUNED_HYBRIDS, served
+from edge_rl.catalogue import BEST_HYBRID, BEST_TUNED_HYBRID, TUNED_HYBRIDS, pretrains, served
 from edge_rl.config import EnvConfig
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, RandomPolicy, RoundRobinPolicy, make_heuristic
 from edge_rl.serve.conversions import probe_observation, stack_observations
@@ -98,7 +98,7 @@ def _rule_description(name: str) -> str:
 _LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem,  # type: ignore[arg-type]
                            algo=v.algo, folder=v.folder)
                  for v in served())
-_HYBRIDS = tuple(spec.model_type for spec in _LEARNED if spec.algo == "hybrid")
+_HYBRIDS = tuple(spec.model_type for spec in _LEARNED if pretrains(spec.algo))
 CANDIDATES: dict[str, ModelSpec] = {
     v.stem: ModelSpec(v.stem, v.description, v.name, checkpoint=v.stem, algo=v.algo, folder=v.folder)
     for v in TUNED_HYBRIDS}
@@ -176,7 +176,8 @@ class LearnedPolicy:
         self.score_kind = "probability" if self.has_distribution else "q_value"
         self.confidence = (
             "probability of the chosen node under the model's "
-            + ("fused distribution" if agent.config.algo == "hybrid" else "policy")
+            # what it acts by: a hybrid's fused scores, or (a distilled hybrid, PPO) its policy head
+            + ("fused distribution" if agent.greedy_output == "fused_logits" else "policy")
             if self.has_distribution
             else "null: DQN has no distribution, it acts greedily on the Q-values"
         )

@@ -50,6 +50,7 @@ from edge_rl.agents.baselines import BaselineAgent, monitored_vec_env, train_bas
 from edge_rl.agents.hybrid.designs import design_for
 from edge_rl.agents.hybrid.losses import as_tensors, bootstrap_time_limits, ppo_loss, td_targets
 from edge_rl.agents.hybrid.network import HybridNetwork, warm_start
+from edge_rl.agents.hybrid.spec import HYBRID
 from edge_rl.agents.sb3_parts import SampledDictReplayBuffer, SampledDictRolloutBuffer
 from edge_rl.agents.tensorboard import RunEvents
 from edge_rl.config import HybridConfig, PPOConfig, TrainConfig
@@ -61,6 +62,7 @@ class HybridAgent(Agent):
     :mod:`edge_rl.agents.hybrid.designs`); shows Q-values and policy scores."""
 
     greedy_output = "fused_logits"
+    spec = HYBRID
 
     def __init__(self, config: TrainConfig, network: torch.nn.Module, trained: dict[str, Any]) -> None:
         super().__init__(config, network, trained)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from edge_rl.catalogue import BEST_HYBRID
 from edge_rl.config import NODE_TYPES, EnvConfig
 from edge_rl.serve import models as serving
 from edge_rl.serve.conversions import to_observation
@@ -60,7 +61,7 @@ for column, (name, field) in zip(columns, TaskSpec.model_fields.items()):
                                             key=f"task-{name}-{generator}")
 
 available = list(serving.MODEL_SPECS)  # loaded when chosen; an unreadable one says why
-model_type = st.selectbox("model", available, index=available.index("hybrid") if "hybrid" in available else 0)
+model_type = st.selectbox("model", available, index=available.index(BEST_HYBRID) if BEST_HYBRID in available else 0)
 
 if st.button("Predict", type="primary"):
     try:
