@@ -1,5 +1,5 @@
 """Registries: one per extension axis (encoder layer kinds, fusions, hybrid designs, algorithms,
-load traces).
+fixed rules, bounds, load traces).
 
 A :class:`Registry` maps a name to what it names, in the manner of Gymnasium's environment
 registry: an entry is either the object itself or an entry point ``"module:attribute"`` that
@@ -160,3 +160,22 @@ arrival rate (mean 1)."""
 LOAD_TRACES.register("alibaba2018", "edge_rl.envs.traces:alibaba2018")
 LOAD_TRACES.register("google2019", "edge_rl.envs.traces:google2019")
 LOAD_TRACES.register("azure_v2", "edge_rl.envs.traces:azure_v2")
+
+HEURISTICS = Registry("heuristic")
+"""Fixed placement rules (:mod:`edge_rl.envs.heuristics`): each a
+:class:`~edge_rl.envs.heuristics.HeuristicPolicy` subclass built from an ``EnvConfig`` (or None),
+registered under its ``name``. Tables, the CLI's ``--heuristic``, the API's model types and the
+palette take them in this order: the weakest first, the card's strongest rule last."""
+HEURISTICS.register("random", "edge_rl.envs.heuristics:RandomPolicy")
+HEURISTICS.register("round_robin", "edge_rl.envs.heuristics:RoundRobinPolicy")
+HEURISTICS.register("least_loaded", "edge_rl.envs.heuristics:LeastLoadedPolicy")
+HEURISTICS.register("nearest", "edge_rl.envs.heuristics:NearestPolicy")
+HEURISTICS.register("all_cloud", "edge_rl.envs.heuristics:AllCloudPolicy")
+HEURISTICS.register("greedy_earliest_finish", "edge_rl.envs.heuristics:GreedyEarliestFinishPolicy")
+
+BOUNDS = Registry("bound")
+"""Reference policies that read the simulator rather than observations (:mod:`edge_rl.envs.oracles`),
+which the tables show as bounds: each a class built without arguments, with ``privileged = True``
+(so :func:`edge_rl.evaluation.evaluate` hands it the environment)."""
+BOUNDS.register("oracle_one_step", "edge_rl.envs.oracles:OneStepOracle")
+BOUNDS.register("oracle_rollout", "edge_rl.envs.oracles:RolloutOracle")

@@ -44,10 +44,7 @@ def registered() -> Iterator[list[tuple]]:
     entries: list[tuple] = []
     yield entries
     for registry, name in entries:
-        if registry is HEURISTICS:
-            HEURISTICS.pop(name)
-        else:
-            registry.unregister(name)
+        registry.unregister(name)
 
 
 # ---------------------------------------------------------------------- an encoder
@@ -106,7 +103,7 @@ class MostMemoryPolicy(HeuristicPolicy):
 
 def test_a_registered_heuristic_is_evaluated_and_offered_by_the_cli(registered: list,
                                                                      capsys: pytest.CaptureFixture) -> None:
-    HEURISTICS[MostMemoryPolicy.name] = MostMemoryPolicy
+    HEURISTICS.register(MostMemoryPolicy.name, MostMemoryPolicy)
     registered.append((HEURISTICS, MostMemoryPolicy.name))
     rows = evaluate(make_heuristic("most_memory"), [10_000, 10_001])
     assert list(rows["policy"]) == ["most_memory"] * 2 and (rows["steps"] == 100).all()

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from edge_rl.config import EnvConfig
-from edge_rl.envs.heuristics import HEURISTICS, GreedyEarliestFinishPolicy, make_heuristic
+from edge_rl.envs.heuristics import HEURISTICS, GreedyEarliestFinishPolicy, HeuristicPolicy, make_heuristic
 from edge_rl.envs.iot_edge import IoTEdgeEnv, make_env
 from edge_rl.evaluation import evaluate
+from edge_rl.registry import HEURISTICS as REGISTERED
 
 EVAL_SEEDS = list(range(10_000, 10_020))  # evaluation seeds, apart from any training seed
 
@@ -143,3 +144,13 @@ def test_bad_heuristic_input_is_refused_clearly() -> None:
     flat, _ = make_env(flat=True).reset(seed=0)
     with pytest.raises(ValueError, match="must be the dict of edge_rl/IoTEdge-v0"):
         make_heuristic("nearest").predict(flat)
+
+
+def test_the_rules_are_registered_under_their_own_names_in_the_tables_order() -> None:
+    """The rules are a registry axis (:data:`edge_rl.registry.HEURISTICS`): every entry's class
+    carries the name it is registered under, and the card's strongest rule comes last (the
+    palette's darkest, the tables' reference)."""
+    assert HEURISTICS is REGISTERED
+    for name in HEURISTICS:
+        assert issubclass(HEURISTICS.get(name), HeuristicPolicy) and HEURISTICS.get(name).name == name
+    assert HEURISTICS.names()[-1] == "greedy_earliest_finish" and HEURISTICS.names()[0] == "random"

@@ -10,6 +10,7 @@ from edge_rl.envs.heuristics import HEURISTICS, make_heuristic
 from edge_rl.envs.oracles import OneStepOracle, RolloutOracle
 from edge_rl.envs.vector import IoTEdgeVectorEnv
 from edge_rl.evaluation import evaluate
+from edge_rl.registry import BOUNDS
 
 SEEDS = [10_000, 10_001, 10_002, 10_003]
 
@@ -74,3 +75,14 @@ def test_the_bounds_run_like_the_rules_and_bound_them() -> None:
     assert (evaluate(RolloutOracle(3), seeds)["return"] > greedy).all()
     with pytest.raises(ValueError, match="future must be 'known' or 'sampled'"):
         RolloutOracle(future="psychic")
+
+
+def test_the_registered_bounds_are_the_oracles_and_evaluate_under_their_names() -> None:
+    """Bounds are a registry axis like the rules: each entry builds without arguments, reads the
+    simulator (``privileged``) and is reported under its registered name."""
+    assert list(BOUNDS) == ["oracle_one_step", "oracle_rollout"]
+    assert BOUNDS.get("oracle_one_step") is OneStepOracle and BOUNDS.get("oracle_rollout") is RolloutOracle
+    for name in BOUNDS:
+        bound = BOUNDS.get(name)()
+        assert bound.privileged and bound.name == name
+        assert set(evaluate(bound, SEEDS[:1])["policy"]) == {name}

@@ -19,6 +19,7 @@ import numpy as np
 
 from edge_rl.config import EnvConfig
 from edge_rl.envs.observation import BANDWIDTH_SCALE_MBPS, LATENCY_SCALE_MS
+from edge_rl.registry import HEURISTICS  # the rules below, by name (re-exported here)
 
 Observation = dict[str, np.ndarray]
 
@@ -194,24 +195,11 @@ class GreedyEarliestFinishPolicy(HeuristicPolicy):
         return obs["node_mask"] > 0.5
 
 
-HEURISTICS: dict[str, type[HeuristicPolicy]] = {
-    cls.name: cls
-    for cls in (
-        RandomPolicy,
-        RoundRobinPolicy,
-        LeastLoadedPolicy,
-        NearestPolicy,
-        AllCloudPolicy,
-        GreedyEarliestFinishPolicy,
-    )
-}
-
-
 def make_heuristic(name: str, config: EnvConfig | None = None) -> HeuristicPolicy:
-    """The heuristic called ``name`` (one of :data:`HEURISTICS`)."""
+    """The heuristic called ``name`` (one of :data:`~edge_rl.registry.HEURISTICS`)."""
     if name not in HEURISTICS:
         raise ValueError(f"unknown heuristic {name!r}; accepted: {sorted(HEURISTICS)}")
-    return HEURISTICS[name](config)
+    return HEURISTICS.get(name)(config)
 
 
 def _batched(observation: Observation) -> tuple[Observation, bool]:

@@ -2,7 +2,9 @@
 
 They read the simulator, not the observation, so no deployed system could run them; tables
 label them as bounds. Each acts on the vectorised environment itself (``act(envs)``), for every
-running episode at once; :func:`edge_rl.evaluation.evaluate` runs them like the rules.
+running episode at once; :func:`edge_rl.evaluation.evaluate` runs them like the rules. The
+first two are registered as bounds (:data:`edge_rl.registry.BOUNDS`), as the rules are
+(:data:`edge_rl.registry.HEURISTICS`).
 
 - :class:`OneStepOracle` (``oracle_one_step``): the node with the best exact immediate reward
   (each node's placement tried on a copy of the state).
@@ -82,8 +84,3 @@ class RolloutOracle:
             value += rewards
             actions = self.base.predict(obs)[0]
         return value.reshape(batch, self.samples, n).mean(axis=1).argmax(axis=1)
-
-
-BOUNDS = {"oracle_one_step": OneStepOracle, "oracle_rollout": RolloutOracle}
-"""The reference policies tables show as bounds (``rollout_sampled``, a real lookahead policy,
-is ``RolloutOracle(future="sampled")``)."""

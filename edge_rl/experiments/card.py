@@ -98,7 +98,7 @@ def model_variants(rows: pd.DataFrame, rule_rows: pd.DataFrame, bound_rows: pd.D
 
 
 def _rule_doc(name: str) -> str:
-    cls = HEURISTICS.get(name)
+    cls = HEURISTICS.get(name) if name in HEURISTICS else None
     # The docstring's first line, its reST literals (``x``) as Markdown's (`x`).
     return (cls.__doc__ or name).strip().splitlines()[0].rstrip(".").replace("``", "`") if cls else name
 

@@ -35,8 +35,8 @@ from edge_rl.agents.checkpoint import paths as checkpoint_paths
 from edge_rl.catalogue import DESIGN
 from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
-from edge_rl.envs.oracles import OneStepOracle
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
+from edge_rl.registry import BOUNDS
 from edge_rl.experiments.budget_study import study_plan
 from edge_rl.experiments.engine import TaskError, session
 from edge_rl.experiments.notebooks import progress_stream
@@ -90,6 +90,7 @@ MODELS = ("DQN-GNN + root", "PPO-GNN + root", "Hybrid (Best) + root", "DQN-GNN (
 RULES = ("greedy_earliest_finish", "least_loaded", "random")
 """The rules beside them; the first is the one every return is compared with."""
 BOUND = "oracle_one_step"
+"""The bound beside them (one of :data:`~edge_rl.registry.BOUNDS`)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _evaluate(condition: Condition, policy: str, seeds: tuple[int, ...], model: 
     torch.set_num_threads(1)  # inside the task: a worker process runs many
     try:
         if model is None:
-            actor = OneStepOracle() if policy == BOUND else make_heuristic(policy, condition.config)
+            actor = BOUNDS.get(policy)() if policy in BOUNDS else make_heuristic(policy, condition.config)
             rows = evaluate(actor, seeds, condition.config, name=policy)
         else:
             with tempfile.TemporaryDirectory(prefix="edge-rl-generalisation-") as tmp:

@@ -92,7 +92,7 @@ class ModelSpec:
 
 def _rule_description(name: str) -> str:
     """A rule's docstring, first line, without reStructuredText's code quotes."""
-    return (HEURISTICS[name].__doc__ or name).strip().splitlines()[0].replace("``", "")
+    return (HEURISTICS.get(name).__doc__ or name).strip().splitlines()[0].replace("``", "")
 
 
 _LEARNED = tuple(ModelSpec(v.model_type, v.description, v.name, checkpoint=v.stem,  # type: ignore[arg-type]
