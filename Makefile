@@ -36,10 +36,10 @@ STUDIED   := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(STUDIES))
 TUNED     := $(patsubst notebooks/%,$(RESULTS)/notebooks/%,$(TUNING))
 # What the notebooks run: every module but serving (edge_rl/serve/), compare and sweep, which they
 # never import; editing those does not rerun them.
-PACKAGE   := $(filter-out edge_rl/experiments/compare.py edge_rl/experiments/sweep.py,\
+PACKAGE   := $(filter-out edge_rl/experiments/analyse/compare.py edge_rl/experiments/plan/sweep.py,\
                $(wildcard edge_rl/*.py edge_rl/config/*.py edge_rl/envs/*.py edge_rl/nn/*.py edge_rl/agents/*.py \
                           edge_rl/agents/*/*.py \
-                          edge_rl/experiments/*.py))
+                          edge_rl/experiments/*.py edge_rl/experiments/*/*.py))
 
 # `make serve` (the API) and `make dashboard` listen on 127.0.0.1 only; other ports with
 # `make serve PORT=8001`, `make dashboard DASHBOARD_PORT=8502`.
@@ -133,9 +133,9 @@ $(RESULTS)/notebooks/06_budget.ipynb: $(TUNED)
 $(RESULTS)/notebooks/07_generalisation.ipynb: $(RESULTS)/notebooks/06_budget.ipynb
 
 # Before the notebooks start: which will rerun, how many of their training runs are not done, and
-# about how long that takes, at the committed runs' rates (edge_rl.experiments.costs).
+# about how long that takes, at the committed runs' rates (edge_rl.experiments.analyse.costs).
 estimate: | $(STAMP)
-	@$(PY) -m edge_rl.experiments.costs $(RESULTS) --budget $(BUDGET)
+	@$(PY) -m edge_rl.experiments.analyse.costs $(RESULTS) --budget $(BUDGET)
 
 # Notebooks run in order, in their own folder. Each reads what the ones before it wrote, so
 # each executed notebook also depends on the one before: a rerun of 02 reruns 03, 04 and 05.
@@ -147,14 +147,14 @@ $(foreach n,$(wordlist 2,$(words $(EXECUTED)),$(shell seq $(words $(EXECUTED))))
 # it (as every fresh clone does) does not make the committed results stale. Changing the pins
 # (pyproject.toml) does.
 $(RESULTS)/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) pyproject.toml | $(STAMP) $(RESULTS)/.budget-$(BUDGET)
-	$(PY) -m edge_rl.experiments.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
+	$(PY) -m edge_rl.experiments.run.notebooks $< $@ -p budget $(BUDGET) -p results_dir ../$(RESULTS) --record $(RESULTS)
 
 # Same machine type and thread count: the rerun's runs, weights, tables and figures must be
 # byte-identical to the committed ones (timings, logs and wall times aside). On another CPU
 # model the digits differ; it then also prints how far the conclusions moved.
 compare: setup
 	$(if $(OUT),,$(error make compare needs OUT=, the folder of a rerun, e.g. make compare OUT=rerun))
-	$(PY) -m edge_rl.experiments.compare results $(OUT)
+	$(PY) -m edge_rl.experiments.analyse.compare results $(OUT)
 
 # A results folder holds one budget: quick results never pass for full ones, or the reverse. A
 # folder other than results/ (OUT=xq) gets a .gitignore of everything, so that git never offers

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
-from edge_rl.experiments.engine import session
-from edge_rl.experiments.runs import Run, run_all
+from edge_rl.experiments.run.engine import session
+from edge_rl.experiments.run.runs import Run, run_all
 
 TARGET_EFFICIENCY = 0.9
 TARGET_RATIO = 1.8

@@ -39,7 +39,7 @@ FINAL_FINE_TUNING = 20_000
 
 
 class StepBudget(Protocol):
-    """What a variant's config asks of a budget (:class:`edge_rl.experiments.suites.Budget` is
+    """What a variant's config asks of a budget (:class:`edge_rl.experiments.plan.suites.Budget` is
     one): the steps it gives a run that the card trains for ``card_steps``, and PPO's settings
     for the run of ``config`` (the defaults for a run that never runs PPO)."""
 
@@ -116,11 +116,11 @@ class Variant:
 
         Raises:
             ValueError: a study's variant (``folder``): the studies build their own runs
-                (``edge_rl.experiments.budget_study``), at the study's steps and rollout length.
+                (``edge_rl.experiments.studies.budget``), at the study's steps and rollout length.
         """
         if self.folder:
             raise ValueError(f"{self.label!r} is a variant of the studies in results/{self.folder}/, whose runs the "
-                             "budget study builds (edge_rl.experiments.budget_study.study_config)")
+                             "budget study builds (edge_rl.experiments.studies.budget.study_config)")
         encoder = EncoderConfig(kind=self.encoder, root_path=self.root_path)
         if not pretrains(self.algo):
             return _with_ppo(TrainConfig(algo=self.algo, policy=self.policy, encoder=encoder, seed=seed,
@@ -283,7 +283,7 @@ STUDY_VARIANTS: dict[str, Variant] = {
     v.model_type: v for encoder in STUDY_ENCODERS  # type: ignore[misc]
     for v in (_budget(algo, name, encoder) for algo, name in (("dqn", "DQN-GNN"), ("ppo", "PPO-GNN"),
                                                                  ("hybrid", "Hybrid")))}
-"""The budget study's models (:mod:`edge_rl.experiments.budget_study`), in ``results/study/``,
+"""The budget study's models (:mod:`edge_rl.experiments.studies.budget`), in ``results/study/``,
 by the API's name for each: ``<algo>_budget`` (GCN) and ``<algo>_budget_sage``."""
 
 
@@ -301,7 +301,7 @@ def _tuned(algo: str, name: str, model_type: str | None, design: str = "") -> Va
 
 TUNED_VARIANTS: dict[str, Variant] = {v.model_type: v for v in (  # type: ignore[misc]
     _tuned("dqn", "DQN-GNN", "dqn_tuned"), _tuned("ppo", "PPO-GNN", "ppo_tuned"))}
-"""The budget study's tuned DQN-GNN and PPO-GNN (:mod:`edge_rl.experiments.tuned`), in
+"""The budget study's tuned DQN-GNN and PPO-GNN (:mod:`edge_rl.experiments.studies.tuned`), in
 ``results/study/``, by the API's name for each."""
 
 TUNED_HYBRIDS = tuple(_tuned("hybrid", f"Hybrid ({design})", None, design) for design in HYBRID_DESIGNS)

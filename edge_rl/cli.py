@@ -215,11 +215,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from edge_rl.experiments.sweep import load_spec, run_sweep
+    from edge_rl.experiments.plan.sweep import load_spec, run_sweep
 
     runs = load_spec(args.spec)
     if args.dry_run:
-        from edge_rl.experiments.costs import run_costs
+        from edge_rl.experiments.analyse.costs import run_costs
 
         table = run_costs(runs, args.reference)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="train and evaluate every combination a TOML spec declares, on the "
                                               "experiment engine (this machine, or a Ray cluster)",
-                                description="Spec format: see edge_rl/experiments/sweep.py (algos, policies, "
+                                description="Spec format: see edge_rl/experiments/plan/sweep.py (algos, policies, "
                                             "encoders, fusions, seeds, steps, pretrain_steps, eval_seeds, "
                                             "val_seeds, [set], [env]).")
     sweep.add_argument("spec", help="the sweep's TOML file")

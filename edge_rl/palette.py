@@ -1,7 +1,7 @@
 """The project's colours: one per policy, the same in every figure of the notebooks and the
 model card and in the dashboard's replays, and one per node type.
 
-It sits at the package's top, below both the study pipeline (``edge_rl.experiments.figures``
+It sits at the package's top, below both the study pipeline (``edge_rl.experiments.analyse.figures``
 draws with it) and serving (the dashboard's replays colour each policy as the results figures
 do), so that a policy keeps its colour without serving importing the study pipeline.
 """

@@ -24,8 +24,8 @@ import psutil
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from edge_rl.experiments.runs import run_all
-from edge_rl.experiments.sweep import runs_of
+from edge_rl.experiments.run.runs import run_all
+from edge_rl.experiments.plan.sweep import runs_of
 
 
 def _training() -> list[psutil.Process]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.catalogue import BY_LABEL
-from edge_rl.experiments.card import (
+from edge_rl.experiments.card.tables import (
     CONTENDERS,
     best_rule,
     evaluation_results,
@@ -20,8 +20,8 @@ from edge_rl.experiments.card import (
     model_variants,
     rivals_of,
 )
-from edge_rl.experiments.model_card import model_card
-from edge_rl.experiments.report import save_table
+from edge_rl.experiments.card.model_card import model_card
+from edge_rl.experiments.analyse.report import save_table
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {"deadline_success": 0.5, "latency_mean_ms": 100.0, "latency_p95_ms": 200.0, "energy_per_task_j": 1.0}

@@ -8,7 +8,7 @@ import pytest
 
 from edge_rl.agents.hybrid import HybridAgent
 from edge_rl.catalogue import BY_LABEL, STUDY_VARIANTS, TUNED_HYBRIDS, TUNED_VARIANTS, VARIANTS, find
-from edge_rl.experiments.suites import BUDGETS, designs
+from edge_rl.experiments.plan.suites import BUDGETS, designs
 from edge_rl.registry import FUSIONS, encoder_kinds
 
 
@@ -44,5 +44,5 @@ def test_each_procedure_trains_the_steps_its_description_says() -> None:
 
 def test_a_studys_variant_builds_no_card_config_and_says_who_does() -> None:
     for variant in (*STUDY_VARIANTS.values(), *TUNED_VARIANTS.values(), *TUNED_HYBRIDS):
-        with pytest.raises(ValueError, match="budget_study"):
+        with pytest.raises(ValueError, match=r"edge_rl\.experiments\.studies\.budget\.study_config"):
             variant.config(0, BUDGETS["full"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_rl.experiments.compare import compare, conclusions, main
+from edge_rl.experiments.analyse.compare import compare, conclusions, main
 
 
 def _write(folder: Path, files: dict[str, str]) -> Path:

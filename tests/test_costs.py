@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edge_rl.experiments import suites
-from edge_rl.experiments.costs import NOTEBOOK_SUITES, cost_table
+from edge_rl.experiments.plan import suites
+from edge_rl.experiments.analyse.costs import NOTEBOOK_SUITES, cost_table
 
 
 def _results(tmp_path: Path) -> Path:
@@ -79,7 +79,7 @@ def test_a_notebook_timed_on_a_rerun_of_some_of_its_runs_has_no_remainder(tmp_pa
 
 
 def test_the_estimate_counts_the_runs_not_done_and_a_hybrids_pretraining_once(tmp_path: Path) -> None:
-    from edge_rl.experiments.costs import _training_todo, run_costs
+    from edge_rl.experiments.analyse.costs import _training_todo, run_costs
 
     todo, planned = _training_todo(tmp_path, ["01_baselines.ipynb", "03_evaluation.ipynb"])
     assert len(todo) == planned == len(suites.baseline_runs(suites.budget("full")))  # none done in an empty folder

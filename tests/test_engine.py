@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from edge_rl.experiments.engine import session
-from edge_rl.experiments.runs import Run, run_all
-from edge_rl.experiments.sweep import runs_of
+from edge_rl.experiments.run.engine import session
+from edge_rl.experiments.run.runs import Run, run_all
+from edge_rl.experiments.plan.sweep import runs_of
 from tests import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +257,7 @@ def test_a_driver_killed_outright_leaves_no_ray_process_behind(tmp_path: Path) -
 
 NOTEBOOK = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": [
     "import time\n",
-    "from edge_rl.experiments.engine import session\n",
+    "from edge_rl.experiments.run.engine import session\n",
     "def waits():\n",
     "    time.sleep(600)\n",
     "with session(workers=1) as engine:\n",
@@ -295,7 +295,7 @@ def _gcs_pids() -> set[int]:
 
 def test_one_embedded_ray_serves_every_session_of_a_process_until_shutdown(embedded) -> None:
     """A notebook kernel opens a session per step: Ray starts once, not each time."""
-    from edge_rl.experiments import engine as engine_module
+    from edge_rl.experiments.run import engine as engine_module
 
     first = _gcs_pids()
     assert first  # the module's engine is up
@@ -315,7 +315,7 @@ def test_one_embedded_ray_serves_every_session_of_a_process_until_shutdown(embed
 
 def test_a_driver_that_exits_leaves_no_ray_process_behind(tmp_path: Path) -> None:
     """The kept Ray ends with its process (atexit), as a session's did when it closed."""
-    script = ("import os, psutil\nfrom edge_rl.experiments.engine import session\n"
+    script = ("import os, psutil\nfrom edge_rl.experiments.run.engine import session\n"
               "import json\nwith session(workers=1) as engine:\n    engine.submit(json.dumps, 1); list(engine.completed())\n"
               "print(' '.join(str(p.pid) for p in psutil.Process().children(recursive=True)))\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.agents.hybrid import pretrain_config
-from edge_rl.experiments.runs import Run, run_all
+from edge_rl.experiments.run.runs import Run, run_all
 from tests.test_baselines import tiny
 from tests.test_hybrid import tiny_hybrid
 
@@ -79,7 +79,7 @@ def test_a_run_whose_config_changed_is_stale_and_reruns(tmp_path: Path) -> None:
 
 
 def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(tmp_path: Path) -> None:
-    from edge_rl.experiments.runs import read_rows, validation_curves
+    from edge_rl.experiments.run.runs import read_rows, validation_curves
 
     runs = _runs()[:3]
     run_all(runs, tmp_path, workers=0, progress=False)
@@ -98,7 +98,7 @@ def test_read_rows_reads_finished_runs_only_and_curves_start_after_pretraining(t
 def test_validation_rows_and_the_cost_of_a_run_are_kept_apart_from_its_test_rows(tmp_path: Path) -> None:
     import json
 
-    from edge_rl.experiments.runs import read_rows
+    from edge_rl.experiments.run.runs import read_rows
 
     run = Run("DQN-GNN", _runs()[0].config, SEEDS, (20_100, 20_101))
     run_all([run], tmp_path, workers=0, progress=False)
@@ -114,7 +114,7 @@ def test_validation_rows_and_the_cost_of_a_run_are_kept_apart_from_its_test_rows
 
 
 def test_rule_rows_come_from_notebook_00_or_name_it(tmp_path: Path) -> None:
-    from edge_rl.experiments.runs import rule_rows
+    from edge_rl.experiments.run.runs import rule_rows
 
     with pytest.raises(FileNotFoundError, match="run notebooks/00_environment.ipynb first"):
         rule_rows(tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from edge_rl.experiments.notebooks import NotebookError, main, run_notebook
+from edge_rl.experiments.run.notebooks import NotebookError, main, run_notebook
 
 
 def _notebook(path: Path, *sources: str) -> Path:

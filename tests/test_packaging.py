@@ -79,7 +79,7 @@ def _planned_notebook_runs(project: Path) -> list[str]:
     # Not the caller's make settings (this test may run inside `make test QUICK=1`).
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "QUICK", "OUT")}
     plan = subprocess.run(["make", "-n", "reproduce"], cwd=project, capture_output=True, text=True, check=True, env=env)
-    return [line for line in plan.stdout.splitlines() if "edge_rl.experiments.notebooks" in line]
+    return [line for line in plan.stdout.splitlines() if "edge_rl.experiments.run.notebooks" in line]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.figures import plot_curves
-from edge_rl.experiments.report import environment_spec, episode_table, markdown, results_table, save_table
-from edge_rl.experiments.suites import BUDGETS, baseline_runs, budget
+from edge_rl.experiments.analyse.figures import plot_curves
+from edge_rl.experiments.analyse.report import environment_spec, episode_table, markdown, results_table, save_table
+from edge_rl.experiments.plan.suites import BUDGETS, baseline_runs, budget
 from edge_rl.palette import colours
 
 
@@ -89,7 +89,7 @@ def test_budgets_and_the_baseline_plan() -> None:
 
 def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
     from edge_rl.agents import rollout_steps
-    from edge_rl.experiments.suites import ablation_runs, hybrid_runs
+    from edge_rl.experiments.plan.suites import ablation_runs, hybrid_runs
 
     full = BUDGETS["full"]
     runs = hybrid_runs(full)
@@ -110,7 +110,7 @@ def test_the_hybrid_plan_reuses_the_baselines_and_matches_the_card() -> None:
 
 
 def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_02() -> None:
-    from edge_rl.experiments.suites import ablation_runs, designs, hybrid_runs
+    from edge_rl.experiments.plan.suites import ablation_runs, designs, hybrid_runs
     from edge_rl.registry import FUSIONS, encoder_kinds
 
     full, quick = BUDGETS["full"], BUDGETS["quick"]
@@ -138,8 +138,8 @@ def test_the_ablation_grid_covers_every_encoder_and_fusion_and_reuses_notebook_0
 
 
 def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() -> None:
-    from edge_rl.experiments.figures import plot_ablation
-    from edge_rl.experiments.report import ablation_table
+    from edge_rl.experiments.analyse.figures import plot_ablation
+    from edge_rl.experiments.analyse.report import ablation_table
 
     rows = pd.DataFrame({
         "policy": ["a"] * 4 + ["b"] * 4 + ["other"] * 2,
@@ -158,7 +158,7 @@ def test_ablation_table_gives_each_cell_its_iqm_and_draws_a_panel_per_encoder() 
 def test_only_the_chosen_design_s_ppo_runs_get_the_chosen_rollout_and_it_is_chosen_on_validation() -> None:
     from edge_rl.catalogue import DESIGN
     from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-    from edge_rl.experiments.suites import ablation_runs, card_runs, design_runs, rollout_runs
+    from edge_rl.experiments.plan.suites import ablation_runs, card_runs, design_runs, rollout_runs
 
     full = BUDGETS["full"]
     runs = card_runs(full) + ablation_runs(full)

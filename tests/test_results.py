@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from edge_rl.experiments.notebooks import STUDY_NOTEBOOKS
+from edge_rl.experiments.run.notebooks import STUDY_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -73,7 +73,7 @@ def test_the_committed_rollout_choice_is_what_the_chosen_design_s_runs_use() -> 
     design were trained with the full budget's ``design_rollout``: they must agree."""
     import pandas as pd
 
-    from edge_rl.experiments.suites import BUDGETS
+    from edge_rl.experiments.plan.suites import BUDGETS
 
     table = pd.read_csv(RESULTS / "tables" / "ppo_rollout.csv", index_col=0)
     full = BUDGETS["full"]
@@ -84,8 +84,8 @@ def test_the_committed_rollout_choice_is_what_the_chosen_design_s_runs_use() -> 
 def test_every_run_make_reproduce_asks_for_is_committed_with_its_config() -> None:
     """``make reproduce`` skips a run whose committed config and seeds are its own: a change to how
     the suites (or the catalogue's variants) build a run's label or config would retrain it."""
-    from edge_rl.experiments import suites
-    from edge_rl.experiments.runs import finished
+    from edge_rl.experiments.plan import suites
+    from edge_rl.experiments.run.runs import finished
 
     full = suites.budget("full")
     for runs in (suites.card_runs, suites.ablation_runs, suites.design_runs, suites.rollout_runs):
@@ -97,8 +97,8 @@ def test_every_run_the_full_budget_study_asks_for_is_committed_with_its_config()
     study's configs (say, the GraphSAGE arm changing the GCN runs') would retrain them."""
     import pandas as pd
 
-    from edge_rl.experiments.budget_study import budget_runs, study_plan
-    from edge_rl.experiments.runs import finished
+    from edge_rl.experiments.studies.budget import budget_runs, study_plan
+    from edge_rl.experiments.run.runs import finished
 
     rollouts = pd.read_csv(RESULTS / "tables" / "budget_rollout.csv", index_col=0)
     rollout = int(rollouts["validation return (mean over seeds)"].idxmax())
@@ -109,10 +109,10 @@ def test_every_run_the_full_budget_study_asks_for_is_committed_with_its_config()
 def test_the_committed_tuning_study_is_complete_and_its_tuned_runs_are_committed(monkeypatch) -> None:
     """``make tune`` replays the committed trials without training one, and ``make study`` finds
     every tuned run it asks for finished with its config."""
-    from edge_rl.experiments import tuning
-    from edge_rl.experiments.budget_study import study_plan
-    from edge_rl.experiments.tuned import tuned_runs
-    from edge_rl.experiments.runs import finished
+    from edge_rl.experiments.studies import tuning
+    from edge_rl.experiments.studies.budget import study_plan
+    from edge_rl.experiments.studies.tuned import tuned_runs
+    from edge_rl.experiments.run.runs import finished
 
     def no_training(*args):
         raise AssertionError("a committed trial would train again")
@@ -128,10 +128,10 @@ def test_the_committed_tuning_study_is_complete_and_its_tuned_runs_are_committed
 def test_the_generalisation_study_evaluates_the_budget_studys_tuned_models_at_five_seeds() -> None:
     """Notebook 07 reads the tuned runs of notebook 06 (the committed tuning chose them): tuned
     DQN-GNN, the best hybrid design and tuned PPO-GNN, 5 seeds each, at the study's whole budget."""
-    from edge_rl.experiments.generalisation import generalisation_plan, tuned_models
-    from edge_rl.experiments.tuned import best_hybrid_design
-    from edge_rl.experiments.tuning import tuning_plan
-    from edge_rl.experiments.search_spaces import MODELS
+    from edge_rl.experiments.studies.generalisation import generalisation_plan, tuned_models
+    from edge_rl.experiments.studies.tuned import best_hybrid_design
+    from edge_rl.experiments.studies.tuning import tuning_plan
+    from edge_rl.experiments.studies.search_spaces import MODELS
 
     runs = tuned_models(generalisation_plan("full"), RESULTS / "tuning", "full")
     hybrid = MODELS[best_hybrid_design(RESULTS / "tuning", tuning_plan("full"))].label
@@ -143,8 +143,8 @@ def test_the_generalisation_study_evaluates_the_budget_studys_tuned_models_at_fi
 def test_the_api_serves_the_tuned_models_and_its_hybrid_is_the_best_by_validation() -> None:
     """``hybrid_tuned`` answers with the design the tuning chose; ``hybrid`` with whichever hybrid,
     tuned or not, scores best on the model-selection episodes (here the tuned one: it is the best)."""
-    from edge_rl.experiments.tuned import best_hybrid_design
-    from edge_rl.experiments.tuning import tuning_plan
+    from edge_rl.experiments.studies.tuned import best_hybrid_design
+    from edge_rl.experiments.studies.tuning import tuning_plan
     from edge_rl.serve.models import MODEL_SPECS, SPECS, Predictor
     from edge_rl.serve.selection import rank_variants
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.budget_study import (
+from edge_rl.experiments.studies.budget import (
     STUDY_PLANS,
     at_budgets,
     budget_runs,
@@ -20,7 +20,7 @@ from edge_rl.experiments.budget_study import (
     study_plan,
     tuning_runs,
 )
-from edge_rl.experiments.generalisation import (
+from edge_rl.experiments.studies.generalisation import (
     CONDITIONS,
     MIXTURE,
     RULES,
@@ -32,7 +32,7 @@ from edge_rl.experiments.generalisation import (
     relative_table,
     zero_shot_table,
 )
-from edge_rl.experiments.runs import Run, run_all
+from edge_rl.experiments.run.runs import Run, run_all
 from tests.test_baselines import tiny
 
 
@@ -145,7 +145,7 @@ def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path)
     from types import SimpleNamespace
 
     from edge_rl.config import TrainConfig
-    from edge_rl.experiments.model_card import _limitations, _studies
+    from edge_rl.experiments.card.model_card import _limitations, _studies
 
     tables = tmp_path / "tables"
     tables.mkdir()

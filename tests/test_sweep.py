@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.cli import main
-from edge_rl.experiments.sweep import SpecError, load_spec, runs_of
+from edge_rl.experiments.plan.sweep import SpecError, load_spec, runs_of
 from tests.test_engine import TINY
 
 ROOT = Path(__file__).resolve().parents[1]

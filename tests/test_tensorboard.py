@@ -86,8 +86,8 @@ def test_existing_events_need_overwrite_and_a_file_is_no_folder(tmp_path: Path, 
 
 
 def test_a_sweep_brings_each_run_s_events_back_and_a_retried_task_writes_them_once(tmp_path: Path) -> None:
-    from edge_rl.experiments.runs import _execute_with_events, _store
-    from edge_rl.experiments.sweep import load_spec
+    from edge_rl.experiments.run.runs import _execute_with_events, _store
+    from edge_rl.experiments.plan.sweep import load_spec
 
     spec = tmp_path / "sweep.toml"
     spec.write_text('algos = ["dqn"]\nseeds = "0-1"\nsteps = [128]\neval_seeds = "10000-10001"\n[set]\n'

@@ -1,4 +1,4 @@
-"""The tuning study (edge_rl.experiments.tuning): the pruner inside a task is Optuna's, a stopped
+"""The tuning study (edge_rl.experiments.studies.tuning): the pruner inside a task is Optuna's, a stopped
 trial stops, a trial that is not stopped trains as without the rule, a rerun reads the records
 back, and no test seed is ever evaluated."""
 
@@ -16,10 +16,10 @@ import pytest
 from edge_rl import evaluation
 from edge_rl.agents import algorithm
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
-from edge_rl.experiments import tuning
-from edge_rl.experiments.search_spaces import MODELS
-from edge_rl.experiments.tuned import best_trials, tuned_config, write_hyperparams
-from edge_rl.experiments.tuning import TuningPlan, should_stop, thresholds, tune
+from edge_rl.experiments.studies import tuning
+from edge_rl.experiments.studies.search_spaces import MODELS
+from edge_rl.experiments.studies.tuned import best_trials, tuned_config, write_hyperparams
+from edge_rl.experiments.studies.tuning import TuningPlan, should_stop, thresholds, tune
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -121,7 +121,7 @@ def test_an_unknown_model_is_refused_by_name(tmp_path) -> None:
 def test_the_card_says_whether_combining_helps_from_the_interval(interval: str, says: str) -> None:
     import pandas as pd
 
-    from edge_rl.experiments.tuning_card import combination_verdict
+    from edge_rl.experiments.card.tuning import combination_verdict
 
     table = pd.DataFrame({"X": ["Tuned Hybrid"], "Y": ["Tuned DQN-GNN"], "P(X > Y)": [0.5],
                           "95% CI": [interval]}).set_index(["X", "Y"])
@@ -130,7 +130,7 @@ def test_the_card_says_whether_combining_helps_from_the_interval(interval: str, 
 
 def test_the_cards_tuning_section_says_the_seeds_and_episodes_its_tables_have(tmp_path: Path) -> None:
     """Nothing typed in: the seeds and episodes of the tuned rows come from the tables."""
-    from edge_rl.experiments.tuning_card import tuning_section
+    from edge_rl.experiments.card.tuning import tuning_section
 
     tables = tmp_path / "tables"
     tables.mkdir()
@@ -146,7 +146,7 @@ def test_the_cards_tuning_section_says_the_seeds_and_episodes_its_tables_have(tm
     text = "\n".join(tuning_section(tmp_path))
     assert "12 Optuna trials each" in text and "3 seeds each" in text and "the 40 test episodes" in text
     assert "does not help" in text and "`hybrid_tuned`" in text
-    from edge_rl.experiments.tuning_card import tuning_finding
+    from edge_rl.experiments.card.tuning import tuning_finding
 
     pd.DataFrame({"policy": ["Tuned Hybrid (separated)"] * 2, "seed": [0, 1], "fused": [92.0, 93.0],
                   "Q head": [94.0, 95.0], "policy head": [91.0, 90.0]}).to_csv(tables / "budget_heads.csv", index=False)

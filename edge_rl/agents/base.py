@@ -33,7 +33,7 @@ Observation = dict[str, np.ndarray]
 StopRule = Callable[[Sequence[tuple[int, float]]], bool]
 """Asked after every validation during training with the learning curve so far (``(step,
 return)`` pairs, validation seeds only): True ends the training there, as an SB3 callback that
-returns False does. A tuning study's pruner (:mod:`edge_rl.experiments.tuning`) is one; a
+returns False does. A tuning study's pruner (:mod:`edge_rl.experiments.studies.tuning`) is one; a
 rule that reads only the curve changes nothing of a run it does not stop."""
 
 

@@ -37,7 +37,7 @@ def row_config(algo: str) -> TrainConfig:
     """The config of our ``DQN-GNN + root`` (``dqn``) or ``PPO-GNN + root`` (``ppo``) row at the
     card's budget, seed 0: the run ``make reproduce`` trains (its steps are RL Zoo's
     ``n_timesteps``; ``--n-timesteps`` overrides them)."""
-    from edge_rl.experiments.suites import budget
+    from edge_rl.experiments.plan.suites import budget
 
     if algo not in ("dqn", "ppo"):
         raise ValueError(f"algo: RL Zoo configs exist for 'dqn' and 'ppo', got {algo!r}")

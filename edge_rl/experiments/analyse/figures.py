@@ -83,7 +83,7 @@ def plot_curves(curves: pd.DataFrame, references: Mapping[str, float] | None = N
     bootstrap band, each policy over its own steps, and the rules on the same episodes.
 
     Args:
-        curves: ``policy, seed, step, return`` (:func:`edge_rl.experiments.runs.validation_curves`).
+        curves: ``policy, seed, step, return`` (:func:`edge_rl.experiments.run.runs.validation_curves`).
         references: name -> return of a fixed rule on the same validation episodes.
         zoom: show returns from this far below the lowest reference to a quarter of it above the
             highest, on a logarithmic step axis (a long run's early returns, hundreds of points
@@ -158,7 +158,7 @@ def plot_ablation(table: pd.DataFrame, title: str = "Ablation: IQM test return p
     the fusions and the pre-training runs alone side by side, one colour per encoder design.
 
     Args:
-        table: :func:`edge_rl.experiments.report.ablation_table` (columns encoder, fusion,
+        table: :func:`edge_rl.experiments.analyse.report.ablation_table` (columns encoder, fusion,
             design, IQM over seeds, IQM 95% CI).
     """
     data = table.reset_index()
@@ -199,7 +199,7 @@ def plot_ablation(table: pd.DataFrame, title: str = "Ablation: IQM test return p
 
 
 def plot_designs(table: pd.DataFrame, title: str = "Encoder designs on validation seeds") -> plt.Axes:
-    """The design comparison (:func:`edge_rl.experiments.diagnostics.design_table`): each
+    """The design comparison (:func:`edge_rl.experiments.analyse.diagnostics.design_table`): each
     design's validation IQM in every (algorithm, layer kind) cell."""
     cells = [c for c in table.columns if c != "mean over cells"]
     data = table[cells].reset_index().melt(id_vars="design", var_name="cell", value_name="IQM")
@@ -215,7 +215,7 @@ def plot_layer_distances(frame: pd.DataFrame, title: str = "How alike the node e
     """MAD between the embeddings of different nodes, layer by layer, one line per model.
 
     Args:
-        frame: ``model, design, layer, MAD`` (:func:`edge_rl.experiments.diagnostics.layer_distances`).
+        frame: ``model, design, layer, MAD`` (:func:`edge_rl.experiments.analyse.diagnostics.layer_distances`).
     """
     ax = plt.subplots(figsize=(7, 4))[1]
     models = list(dict.fromkeys(frame["model"]))
@@ -239,7 +239,7 @@ def plot_relative(table: pd.DataFrame, rule: str, title: str = "Zero-shot: retur
     policy; the rule itself is the line at 0, a bound (a name with ``oracle``) a red cross.
 
     Args:
-        table: conditions x policies (:func:`edge_rl.experiments.generalisation.zero_shot_table`).
+        table: conditions x policies (:func:`edge_rl.experiments.studies.generalisation.zero_shot_table`).
         hide: policies left out (the random rule, hundreds of points below, would flatten the rest).
     """
     table = table[[c for c in table.columns if c not in hide]]

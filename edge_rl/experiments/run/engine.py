@@ -24,7 +24,7 @@ raises is not retried, and its error comes back as its result. When the session 
 (an error, Ctrl-C, SIGTERM), its unfinished tasks are cancelled and their workers killed; a
 driver killed outright (SIGKILL, of it or of its process group) takes its tasks with it: on a
 cluster Ray ends the workers of a driver that is gone, and an embedded Ray's every process
-(workers and agents too) is ended within a few seconds by :mod:`~edge_rl.experiments.watchdog`.
+(workers and agents too) is ended within a few seconds by :mod:`~edge_rl.experiments.run.watchdog`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_rl.experiments import watchdog as watchdog_module
+from edge_rl.experiments.run import watchdog as watchdog_module
 
 # Imported in a notebook, Ray logs that ipywidgets is missing into the cell's output: it is not needed.
 logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
@@ -178,7 +178,7 @@ def _stopped_by_sigterm() -> Iterator[None]:
 
 
 class _Watchdog:
-    """The embedded Ray's :mod:`~edge_rl.experiments.watchdog`: marks this process's environment
+    """The embedded Ray's :mod:`~edge_rl.experiments.run.watchdog`: marks this process's environment
     (so every Ray process started from now on inherits the mark) and starts the watchdog, which
     ends the marked processes when this process closes the pipe or dies."""
 

@@ -1,7 +1,7 @@
 """``MODEL_CARD.md``, written from what ``results/`` holds, in the original card's sections.
 
 :func:`model_card` reads the tables the notebooks wrote, the card hybrid's checkpoint and the
-timing record once (:class:`~edge_rl.experiments.findings.CardInputs`), then joins one function
+timing record once (:class:`~edge_rl.experiments.card.findings.CardInputs`), then joins one function
 per part of the card: the header, the description, the variants, intended use, the training
 procedure, the evaluation results with the key findings, the encoder's design, the ablation,
 the environmental impact, the technical specifications, the limitations and what differs from
@@ -17,12 +17,12 @@ import pandas as pd
 
 from edge_rl.config import NODE_FEATURES, TASK_FEATURES
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, VALIDATION_SEEDS_START
-from edge_rl.experiments.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
-from edge_rl.experiments.generalisation import MIXED
-from edge_rl.experiments.generalisation_card import (best_zero_shot, budget_transfer, mixture_effect, sizes,
+from edge_rl.experiments.card.findings import HEADLINE_CHECKPOINT, CardInputs, design_section, key_findings
+from edge_rl.experiments.studies.generalisation import MIXED
+from edge_rl.experiments.card.generalisation import (best_zero_shot, budget_transfer, mixture_effect, sizes,
                                                      zero_shot_summary)
-from edge_rl.experiments.report import markdown
-from edge_rl.experiments.tuning_card import tuning_section
+from edge_rl.experiments.analyse.report import markdown
+from edge_rl.experiments.card.tuning import tuning_section
 from edge_rl.files import atomic_write
 
 

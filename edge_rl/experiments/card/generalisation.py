@@ -1,15 +1,15 @@
 """The card's sentences on the generalisation study (notebook 07): each model's return against the
 rule on networks and loads it was not trained on, what training on a mixture changed, and whether
 what the budget study's models learnt with 200,000 steps transfers. Every number comes from the
-zero-shot table (:func:`~edge_rl.experiments.generalisation.zero_shot_table`); none is typed in."""
+zero-shot table (:func:`~edge_rl.experiments.studies.generalisation.zero_shot_table`); none is typed in."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from edge_rl.catalogue import DESIGN, variant, with_root_path
-from edge_rl.experiments.generalisation import BOUND, CONDITIONS, MIXED, MODELS, RULES
-from edge_rl.experiments.search_spaces import MODELS as TUNED
+from edge_rl.experiments.studies.generalisation import BOUND, CONDITIONS, MIXED, MODELS, RULES
+from edge_rl.experiments.studies.search_spaces import MODELS as TUNED
 
 UNMIXED = with_root_path(variant("DQN-GNN"), DESIGN).label
 """The mixed model's twin trained on the card's network alone."""

@@ -1,4 +1,4 @@
-"""What the tuning study (:mod:`edge_rl.experiments.tuning`) searches: one entry per tuned model.
+"""What the tuning study (:mod:`edge_rl.experiments.studies.tuning`) searches: one entry per tuned model.
 
 Each space holds the hyperparameters that matter for its algorithm, in ranges that RL Zoo's
 Optuna samplers use for DQN and PPO, bounded so that no trial costs much more than the card's
@@ -27,7 +27,7 @@ from typing import Any
 
 from edge_rl.config import TrainConfig
 from edge_rl.config.overrides import apply_overrides
-from edge_rl.experiments.budget_study import study_config
+from edge_rl.experiments.studies.budget import study_config
 from edge_rl.registry import HYBRID_DESIGNS
 
 GAMMAS = [0.9, 0.95, 0.98, 0.99, 0.995]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from edge_rl.experiments.report import markdown
+from edge_rl.experiments.analyse.report import markdown
 
 RULE = "greedy_earliest_finish"
 

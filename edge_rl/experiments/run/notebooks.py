@@ -1,4 +1,4 @@
-"""Run a notebook with papermill, strictly: ``python -m edge_rl.experiments.notebooks IN OUT -p NAME VALUE``.
+"""Run a notebook with papermill, strictly: ``python -m edge_rl.experiments.run.notebooks IN OUT -p NAME VALUE``.
 
 Stricter than papermill alone, as a reproduction needs: a parameter the notebook does not
 declare in its ``parameters`` cell is refused (papermill only warns); a failing cell stops the
@@ -167,7 +167,7 @@ def record_timing(results: str | os.PathLike, notebook: str, wall_s: float, chec
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.notebooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.run.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="the notebook to run")
     parser.add_argument("output", help="where the executed notebook goes")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

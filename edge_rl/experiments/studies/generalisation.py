@@ -37,12 +37,12 @@ from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
 from edge_rl.registry import BOUNDS
-from edge_rl.experiments.budget_study import study_plan
-from edge_rl.experiments.engine import TaskError, session
-from edge_rl.experiments.notebooks import progress_stream
-from edge_rl.experiments.runs import Run
-from edge_rl.experiments.tuned import tuned_runs
-from edge_rl.experiments.tuning import tuning_plan
+from edge_rl.experiments.studies.budget import study_plan
+from edge_rl.experiments.run.engine import TaskError, session
+from edge_rl.experiments.run.notebooks import progress_stream
+from edge_rl.experiments.run.runs import Run
+from edge_rl.experiments.studies.tuned import tuned_runs
+from edge_rl.experiments.studies.tuning import tuning_plan
 from edge_rl.stats import improvement_interval, iqm_interval, run_scores
 
 
@@ -121,7 +121,7 @@ def mixed_runs(plan: GeneralisationPlan, steps: int = 10_000) -> list[Run]:
 
 
 def tuned_models(plan: GeneralisationPlan, tuning_folder: str | os.PathLike, budget: str) -> list[Run]:
-    """The budget study's tuned runs of its ``budget`` (:func:`edge_rl.experiments.tuned.tuned_runs`,
+    """The budget study's tuned runs of its ``budget`` (:func:`edge_rl.experiments.studies.tuned.tuned_runs`,
     with the settings the tuning trials in ``tuning_folder`` chose), ``plan.model_seeds`` seeds of
     each: the models trained for the study's whole budget, evaluated as the card's models are."""
     runs = tuned_runs(study_plan(budget), tuning_folder, tuning_plan(budget))

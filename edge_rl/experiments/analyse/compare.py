@@ -1,4 +1,4 @@
-"""Did a rerun reproduce the committed results? ``python -m edge_rl.experiments.compare results rerun``.
+"""Did a rerun reproduce the committed results? ``python -m edge_rl.experiments.analyse.compare results rerun``.
 
 Compares, file by file, what must be the same on the same machine type and thread count: the
 evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights
@@ -143,7 +143,7 @@ def _print_conclusions(reference: str | Path, rerun: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.compare", description=__doc__.replace("``", ""),
+    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.analyse.compare", description=__doc__.replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reference", help="the committed results, e.g. results")
     parser.add_argument("rerun", help="the rerun's folder, e.g. rerun (make reproduce OUT=rerun)")

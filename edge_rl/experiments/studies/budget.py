@@ -30,9 +30,9 @@ from edge_rl.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.config import EncoderConfig, TrainConfig
 from edge_rl.config.algorithms import algorithm_spec
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.card import BOUND
-from edge_rl.experiments.report import results_table
-from edge_rl.experiments.runs import Run
+from edge_rl.experiments.card.tables import BOUND
+from edge_rl.experiments.analyse.report import results_table
+from edge_rl.experiments.run.runs import Run
 from edge_rl.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
                            probability_of_improvement, run_scores)
 
@@ -127,7 +127,7 @@ def budget_runs(plan: StudyPlan, rollout: int) -> list[Run]:
 
 def at_budgets(curves: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:
     """Each run's validation return at each budget: its last validation at or before it
-    (``curves``: :func:`~edge_rl.experiments.runs.validation_curves`). A run with no validation
+    (``curves``: :func:`~edge_rl.experiments.run.runs.validation_curves`). A run with no validation
     by a budget has none there."""
     frames = []
     for budget in checkpoints:

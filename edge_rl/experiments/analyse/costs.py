@@ -3,7 +3,7 @@
 :func:`cost_table` splits each notebook's CPU time into training, validation while training,
 evaluation (test and model-selection episodes) and the remainder (start-up, reading, tables,
 figures), from each run's ``logs/<stem>/timing.json`` and the notebooks' wall times
-(``tables/timings.csv``). ``python -m edge_rl.experiments.costs RESULTS`` prints which notebooks
+(``tables/timings.csv``). ``python -m edge_rl.experiments.analyse.costs RESULTS`` prints which notebooks
 ``make reproduce`` would rerun, how many of their training runs are not done in ``RESULTS``, and
 about how long that takes at the committed runs' rates (``make reproduce`` does, first).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from edge_rl.experiments.notebooks import STUDY_NOTEBOOKS
+from edge_rl.experiments.run.notebooks import STUDY_NOTEBOOKS
 
 NOTEBOOK_SUITES = {"01_baselines.ipynb": ("baseline_runs",), "02_hybrid.ipynb": ("hybrid_runs",),
                    "04_ablations.ipynb": ("design_runs", "rollout_runs", "ablation_runs")}
@@ -48,7 +48,7 @@ def cost_table(results: str | os.PathLike, budget: str = "full") -> pd.DataFrame
     Raises:
         FileNotFoundError: a run's timing is missing.
     """
-    from edge_rl.experiments import suites  # torch: only for the table, not for the estimate
+    from edge_rl.experiments.plan import suites  # torch: only for the table, not for the estimate
 
     results = Path(results)
     timings = _timings(results, required=False)
@@ -179,7 +179,7 @@ def _stale(results: Path, root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.costs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m edge_rl.experiments.analyse.costs", description=__doc__.splitlines()[0])
     parser.add_argument("results", help="the results folder make reproduce writes, e.g. results or rerun")
     parser.add_argument("--reference", default="results", help="the committed timings (default: results)")
     parser.add_argument("--budget", default="full", help="full or quick (the committed timings are full ones)")
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 def _training_todo(results: Path, stale: list[str]) -> tuple[list, int]:
     """The training runs of the ``stale`` notebooks (full budget) not yet done in ``results``,
     and how many they train in all."""
-    from edge_rl.experiments import suites
-    from edge_rl.experiments.runs import finished
+    from edge_rl.experiments.plan import suites
+    from edge_rl.experiments.run.runs import finished
 
     plan = suites.budget("full")
     runs = {run.stem: run for notebook in stale for name in NOTEBOOK_SUITES.get(notebook, ())

@@ -1,5 +1,5 @@
 """Tables for the notebooks and the model card, from evaluation rows and configs (the figures
-are in :mod:`edge_rl.experiments.figures`).
+are in :mod:`edge_rl.experiments.analyse.figures`).
 
 Nothing here runs an experiment: every function turns what :mod:`edge_rl.evaluation` (or a
 config) gives into a DataFrame or a Markdown table.
@@ -94,7 +94,7 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     card's style); the interquartile mean over seeds of each seed's mean return, with its 95 %
     stratified bootstrap interval; deadline success; the steps each model trained itself (the
     card's *Training Steps*: a hybrid's fine-tuning) and every environment step it used,
-    pre-training included. Rows come from :func:`edge_rl.experiments.runs.run_all`.
+    pre-training included. Rows come from :func:`edge_rl.experiments.run.runs.run_all`.
     """
     table = episode_table(rows).drop(columns=["Episodes"])
     scores = run_scores(rows)
@@ -121,7 +121,7 @@ def ablation_table(rows: pd.DataFrame, cells: dict[str, tuple[str, str, str]]) -
     interval.
 
     Args:
-        rows: evaluation rows of the grid's runs (:func:`edge_rl.experiments.runs.run_all`).
+        rows: evaluation rows of the grid's runs (:func:`edge_rl.experiments.run.runs.run_all`).
         cells: label -> (encoder, fusion, design), for the labels of the grid's runs.
     """
     scores = run_scores(rows[rows["policy"].isin(cells)])

@@ -2,7 +2,7 @@
 
 A :class:`Run` is one training config (seed included) and the test seeds it is evaluated on.
 :func:`run_all` trains and evaluates every run that is not done yet as a task of
-:mod:`~edge_rl.experiments.engine` (an embedded Ray by default, a cluster with ``address`` or
+:mod:`~edge_rl.experiments.run.engine` (an embedded Ray by default, a cluster with ``address`` or
 ``RAY_ADDRESS``, in this process with ``workers=0``), each on one CPU and one torch thread,
 with one progress bar over all runs. Each run leaves, under ``folder``:
 
@@ -51,8 +51,8 @@ from edge_rl.catalogue import slug
 from edge_rl.checks import from_dict
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
-from edge_rl.experiments.engine import TaskError, session
-from edge_rl.experiments.notebooks import progress_stream
+from edge_rl.experiments.run.engine import TaskError, session
+from edge_rl.experiments.run.notebooks import progress_stream
 from edge_rl.files import atomic_write
 
 

@@ -18,7 +18,7 @@ from edge_rl.catalogue import BY_LABEL, DESIGN, ENCODER_NAMES, VARIANTS, Variant
 from edge_rl.config import ROOT_PATHS, EncoderConfig, HybridConfig, PPOConfig, TrainConfig
 from edge_rl.config.algorithms import unread_setting
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.runs import Run
+from edge_rl.experiments.run.runs import Run
 from edge_rl.registry import FUSIONS, encoder_kinds
 
 
@@ -206,7 +206,7 @@ def rollout_runs(budget: Budget) -> list[Run]:
     each of ``budget.rollouts`` steps per environment per rollout (8 environments), on
     ``budget.rollout_seeds`` seeds, evaluated on the model-selection seeds only: this chooses
     ``budget.design_rollout`` (notebook 04;
-    :func:`~edge_rl.experiments.budget_study.choose_rollout`)."""
+    :func:`~edge_rl.experiments.studies.budget.choose_rollout`)."""
     runs = []
     for seed in range(budget.rollout_seeds):
         card = _card_hybrid(budget, seed)

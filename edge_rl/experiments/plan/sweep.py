@@ -16,13 +16,13 @@ A spec is a TOML file; every list is an axis, and the sweep is every combination
     n_sensors = [10, 20]
     background_rate = [5.0, 8.0]
 
-Each combination is a :class:`~edge_rl.experiments.runs.Run` labelled by what varies
-(``DQN-GNN GCN 20000 steps n_sensors=20``) and run by :func:`~edge_rl.experiments.runs.run_all`
+Each combination is a :class:`~edge_rl.experiments.run.runs.Run` labelled by what varies
+(``DQN-GNN GCN 20000 steps n_sensors=20``) and run by :func:`~edge_rl.experiments.run.runs.run_all`
 on the engine: ``DIR`` gets ``models/``, ``runs/``, ``validation/``, ``logs/`` as ``make reproduce``
 writes them, and ``tables/sweep.csv`` and ``.md``: the IQM table over seeds. A rerun skips
 finished runs. ``--tensorboard TB`` also writes the TensorBoard events of the runs it trains,
 one folder per run, ``TB/<stem>/``. ``--dry-run`` lists the runs and their estimated cost
-(:func:`edge_rl.experiments.costs.run_costs`) without running anything.
+(:func:`edge_rl.experiments.analyse.costs.run_costs`) without running anything.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from edge_rl.config import FUSION_SETTING, EncoderConfig, HybridConfig, TrainCon
 from edge_rl.config.algorithms import algorithm_spec, unread_setting
 from edge_rl.config.overrides import UsageError, apply_overrides, parse_seeds
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS
-from edge_rl.experiments.runs import Run
+from edge_rl.experiments.run.runs import Run
 from edge_rl.registry import ALGORITHMS, FUSIONS, encoder_kinds
 
 KEYS = ("algos", "policies", "encoders", "fusions", "seeds", "steps", "pretrain_steps", "eval_seeds", "val_seeds",
@@ -161,8 +161,8 @@ def run_sweep(spec: str | Path, out: str | Path, address: str | None = None, wor
               progress: bool = True, tensorboard: str | Path | None = None) -> Path:
     """Run the spec into ``out`` (TensorBoard events into ``tensorboard``, if given); return the
     IQM table's CSV (``out/tables/sweep.csv``)."""
-    from edge_rl.experiments.report import results_table, save_table
-    from edge_rl.experiments.runs import run_all
+    from edge_rl.experiments.analyse.report import results_table, save_table
+    from edge_rl.experiments.run.runs import run_all
     from edge_rl.files import atomic_write
 
     runs = load_spec(spec)

@@ -33,7 +33,7 @@ def design_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Validation return of each encoder design, per layer kind and algorithm.
 
     Args:
-        rows: validation rows of :func:`edge_rl.experiments.suites.design_runs` (read with
+        rows: validation rows of :func:`edge_rl.experiments.plan.suites.design_runs` (read with
             ``read_rows(..., split="validation")``); their ``algo`` column is the config name
             (``dqn-gnn-gat-root``, ``hybrid-gcn-jk-weighted_sum``).
 

@@ -1,4 +1,4 @@
-"""What the tuning study chose (:mod:`edge_rl.experiments.tuning`), and the runs that use it: each
+"""What the tuning study chose (:mod:`edge_rl.experiments.studies.tuning`), and the runs that use it: each
 model's best trial, its settings as a hyperparameter file keyed by environment id (RL Zoo's
 form), the config that file describes, the hyperparameters' importance, and the budget study's
 tuned arm (notebook 06): tuned DQN-GNN, tuned PPO-GNN and the best hybrid design.
@@ -15,10 +15,10 @@ import pandas as pd
 
 from edge_rl.config import TrainConfig
 from edge_rl.config.algorithms import algorithm_sections
-from edge_rl.experiments.budget_study import StudyPlan
-from edge_rl.experiments.runs import Run
-from edge_rl.experiments.search_spaces import MODELS
-from edge_rl.experiments.tuning import TuningPlan, trials_table
+from edge_rl.experiments.studies.budget import StudyPlan
+from edge_rl.experiments.run.runs import Run
+from edge_rl.experiments.studies.search_spaces import MODELS
+from edge_rl.experiments.studies.tuning import TuningPlan, trials_table
 from edge_rl.files import atomic_write
 
 ENV_ID = "edge_rl/IoTEdge-v0"
@@ -63,7 +63,7 @@ def write_hyperparams(folder: str | os.PathLike, plan: TuningPlan) -> list[Path]
         header = (f"# {model.label}: the best of {len(records)} finished trials ({plan.trials} drawn, "
                   f"{plan.steps:,} environment steps each) by mean return on model-selection seeds "
                   f"{plan.selection_seeds[0]}-{plan.selection_seeds[-1]}: trial {best['number']}, "
-                  f"{best['value']:.2f}. Written by make tune (edge_rl.experiments.tuning).\n")
+                  f"{best['value']:.2f}. Written by make tune (edge_rl.experiments.studies.tuning).\n")
         path = folder / "hyperparams" / f"{key}.yml"
         text = header + yaml.safe_dump(document, sort_keys=False)
         atomic_write(path, lambda tmp, text=text: Path(tmp).write_text(text))
@@ -131,7 +131,7 @@ TUNED_SEEDS = 5
 
 
 def best_hybrid_design(tuning_folder: str | Path, tuning: TuningPlan) -> str:
-    """The hybrid design (its :data:`~edge_rl.experiments.search_spaces.MODELS` key) whose best
+    """The hybrid design (its :data:`~edge_rl.experiments.studies.search_spaces.MODELS` key) whose best
     tuning trial scored highest on the model-selection seeds."""
     best = best_trials(tuning_folder, tuning)
     labels = {model.label: key for key, model in MODELS.items() if key not in TUNED_BASELINES}  # the designs

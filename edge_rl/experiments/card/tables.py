@@ -1,6 +1,6 @@
 """The model card's tables, from evaluation rows: *Model Variants* and *Evaluation Results*,
 with the fixed rules as rows, and the probability that the hybrid improves on each rival.
-(:mod:`edge_rl.experiments.model_card` writes ``MODEL_CARD.md`` from them.)
+(:mod:`edge_rl.experiments.card.model_card` writes ``MODEL_CARD.md`` from them.)
 
 Every row is named as the catalogue of variants (:mod:`edge_rl.catalogue`) names
 it, with its type and description: the card's own names for the card's rows.
@@ -14,7 +14,7 @@ import pandas as pd
 
 from edge_rl.catalogue import BY_LABEL, DESIGN, VARIANTS, card_name, with_root_path
 from edge_rl.envs.heuristics import HEURISTICS
-from edge_rl.experiments.report import results_table
+from edge_rl.experiments.analyse.report import results_table
 from edge_rl.stats import Interval, improvement_interval, probability_of_improvement, run_scores
 
 CARD_VARIANT_ROWS = ("Hybrid (Best)", "DQN Baseline", "PPO Baseline", "Hybrid GAT", "Hybrid Attention")

@@ -1,4 +1,4 @@
-"""Ends an embedded Ray when its driver dies, however it dies (:func:`edge_rl.experiments.engine.session`).
+"""Ends an embedded Ray when its driver dies, however it dies (:func:`edge_rl.experiments.run.engine.session`).
 
 Why: ``ray.shutdown()`` runs only if the driver lives to call it. A driver killed outright (a
 SIGKILL of ``make``'s process group, or a notebook kernel, which ``os._exit``\\ s when papermill

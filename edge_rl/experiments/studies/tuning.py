@@ -3,9 +3,9 @@ with the same budget before they are compared.
 
 Each model (:data:`MODELS`) gets its own Optuna study: the same number of trials
 (:attr:`TuningPlan.trials`), each a training run of the same environment steps
-(:attr:`TuningPlan.steps`) from the budget study's config (:func:`~edge_rl.experiments.budget_study.study_config`:
+(:attr:`TuningPlan.steps`) from the budget study's config (:func:`~edge_rl.experiments.studies.budget.study_config`:
 GCN with the chosen root path, from scratch, last weights), its hyperparameters drawn by a TPE
-sampler from the model's search space (:mod:`edge_rl.experiments.search_spaces`), and scored
+sampler from the model's search space (:mod:`edge_rl.experiments.studies.search_spaces`), and scored
 by the mean greedy return on the model-selection episodes (seeds 20100 onwards). Nothing here
 reads a test seed.
 
@@ -44,8 +44,8 @@ import torch
 
 from edge_rl.config import TrainConfig
 from edge_rl.evaluation import SELECTION_SEEDS, evaluate
-from edge_rl.experiments.engine import TaskError, session
-from edge_rl.experiments.search_spaces import MODELS, TunedModel
+from edge_rl.experiments.run.engine import TaskError, session
+from edge_rl.experiments.studies.search_spaces import MODELS, TunedModel
 from edge_rl.files import atomic_write
 
 
