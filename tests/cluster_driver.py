@@ -24,8 +24,8 @@ import psutil
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from edge_rl.experiments.run.runs import run_all
 from edge_rl.experiments.plan.sweep import runs_of
+from edge_rl.experiments.run.runs import run_all
 
 
 def _training() -> list[psutil.Process]:

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from edge_rl.catalogue import BY_LABEL
+from edge_rl.experiments.analyse.report import save_table
+from edge_rl.experiments.card.model_card import TEMPLATE, fill, model_card
 from edge_rl.experiments.card.tables import (
     CONTENDERS,
     best_rule,
@@ -20,8 +22,6 @@ from edge_rl.experiments.card.tables import (
     model_variants,
     rivals_of,
 )
-from edge_rl.experiments.card.model_card import model_card
-from edge_rl.experiments.analyse.report import save_table
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {"deadline_success": 0.5, "latency_mean_ms": 100.0, "latency_p95_ms": 200.0, "energy_per_task_j": 1.0}
@@ -137,3 +137,23 @@ def test_the_card_says_a_rule_wins_only_when_one_does(tmp_path: Path) -> None:
     loses = model_card(_results(tmp_path / "b", greedy=20.0))
     assert "A fixed rule wins" not in loses and "The best trained model is DQN Baseline" in loses
     assert "every trained model scores above it" in loses
+
+
+def test_the_template_is_filled_every_name_or_not_at_all() -> None:
+    """The card's prose is Markdown with ``${name}``s: a name without a value is an error, never a
+    blank, and a paragraph whose value is empty (a study not run) leaves no gap."""
+    text = "# Title\n\n${table}\n\n${studies}\n\nSeeds: ${seeds}.\n"
+    assert fill(text, {"table": "| a |", "studies": "", "seeds": 10}) == "# Title\n\n| a |\n\nSeeds: 10.\n"
+    with pytest.raises(KeyError, match="seeds"):
+        fill(text, {"table": "| a |", "studies": ""})
+
+
+def test_the_committed_card_is_what_the_template_writes_from_the_committed_results() -> None:
+    """``MODEL_CARD.md`` and the template agree: every line of the template's prose (its lines
+    without a ``${name}``) is in the committed card, in order, so the prose has one home."""
+    card = (ROOT / "results" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    prose = [line for line in TEMPLATE.read_text(encoding="utf-8").splitlines() if line and "${" not in line]
+    position = 0
+    for line in prose:
+        position = card.index(line, position) + len(line)  # ValueError: the card does not say it
+    assert len(prose) > 90  # the prose is there, not only names

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from edge_rl.experiments.plan import suites
 from edge_rl.experiments.analyse.costs import NOTEBOOK_SUITES, cost_table
+from edge_rl.experiments.plan import suites
 
 
 def _results(tmp_path: Path) -> Path:

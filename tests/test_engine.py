@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from edge_rl.experiments.plan.sweep import runs_of
 from edge_rl.experiments.run.engine import session
 from edge_rl.experiments.run.runs import Run, run_all
-from edge_rl.experiments.plan.sweep import runs_of
 from tests import cluster
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,8 +27,8 @@ from edge_rl.config import AlgorithmSpec, DQNConfig, EncoderConfig, EnvConfig, T
 from edge_rl.envs.heuristics import HEURISTICS, HeuristicPolicy, make_heuristic
 from edge_rl.evaluation import evaluate
 from edge_rl.experiments.analyse.report import results_table
-from edge_rl.experiments.run.runs import Run, read_rows, run_all
 from edge_rl.experiments.plan.sweep import runs_of
+from edge_rl.experiments.run.runs import Run, read_rows, run_all
 from edge_rl.nn.encoders import GraphEncoder
 from edge_rl.nn.heads import NodeScorer
 from edge_rl.nn.layers import LayerKind

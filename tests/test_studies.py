@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
+from edge_rl.experiments.run.runs import Run, run_all
 from edge_rl.experiments.studies.budget import (
     STUDY_PLANS,
     at_budgets,
@@ -32,7 +33,6 @@ from edge_rl.experiments.studies.generalisation import (
     relative_table,
     zero_shot_table,
 )
-from edge_rl.experiments.run.runs import Run, run_all
 from tests.test_baselines import tiny
 
 
@@ -145,13 +145,13 @@ def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path)
     from types import SimpleNamespace
 
     from edge_rl.config import TrainConfig
-    from edge_rl.experiments.card.model_card import _limitations, _studies
+    from edge_rl.experiments.card.model_card import _studies, _topology
 
     tables = tmp_path / "tables"
     tables.mkdir()
     card = SimpleNamespace(results=tmp_path, config=TrainConfig())
     assert _studies(card) == []
-    assert "**One topology trained**" in "".join(_limitations(card))
+    assert "**One topology trained**" in _topology(card)
 
     pd.DataFrame({"DQN-GNN + root": [-2.0, 5.0], "DQN-GNN + root, mixed": [-3.0, 7.0], "least_loaded": [-40.0, -9.0]},
                  index=pd.Index(["card: 17 nodes", "load x2"], name="condition")).to_csv(tables / "zero_shot.csv")
@@ -159,7 +159,7 @@ def test_the_card_reports_each_study_only_where_its_tables_exist(tmp_path: Path)
     assert "### Other networks and loads, zero-shot" in text and "is not complete in this folder" in text
     assert "DQN-GNN + root from -2.0 to +5.0 (above the rule in 1 of 2)" in text
     assert "Trained with budget" not in text  # no tuned model in this table
-    assert "changed the return by +0.50 on average over the conditions (-1.00 to +2.00)" in "".join(_limitations(card))
+    assert "changed the return by +0.50 on average over the conditions (-1.00 to +2.00)" in _topology(card)
 
     pd.DataFrame({"DQN-GNN + root": [-2.0, 5.0, -1.0], "Tuned DQN-GNN": [1.0, 6.0, 2.5],
                   "oracle_one_step": [3.0, 9.0, 4.0]},

@@ -15,7 +15,6 @@ from gymnasium import spaces
 
 from edge_rl.config import EnvConfig
 from edge_rl.envs.dynamics import Simulator
-from edge_rl.envs.state import RawState, SimState
 from edge_rl.envs.observation import (  # the scales too: imported from here before issue 29
     BANDWIDTH_SCALE_MBPS,
     ENERGY_CAP,
@@ -27,6 +26,7 @@ from edge_rl.envs.observation import (  # the scales too: imported from here bef
     ObservationEncoder,
     observation_space,
 )
+from edge_rl.envs.state import RawState, SimState
 from edge_rl.envs.topology import Topology
 
 __all__ = ["BANDWIDTH_SCALE_MBPS", "ENERGY_CAP", "ENERGY_SCALE_J", "LATENCY_CAP", "LATENCY_SCALE_MS", "NODE_FEATURE_HIGH",

@@ -27,8 +27,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from edge_rl.config import EnvConfig
-from edge_rl.envs.state import INFO_KEYS, RawState
 from edge_rl.envs.iot_edge import IoTEdgeEnv
+from edge_rl.envs.state import INFO_KEYS, RawState
 
 __all__ = ["INFO_KEYS", "IoTEdgeVectorEnv"]
 

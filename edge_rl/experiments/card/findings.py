@@ -16,8 +16,8 @@ import pandas as pd
 from edge_rl.agents.checkpoint import read_description
 from edge_rl.catalogue import DESIGN, card_name
 from edge_rl.config import TrainConfig
-from edge_rl.experiments.card.tables import CONTENDERS, design_effect
 from edge_rl.experiments.analyse.report import markdown
+from edge_rl.experiments.card.tables import CONTENDERS, design_effect
 from edge_rl.experiments.card.tuning import tuning_finding
 from edge_rl.registry import FUSIONS
 

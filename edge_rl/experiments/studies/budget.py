@@ -30,8 +30,8 @@ from edge_rl.catalogue import DESIGN, STUDY_ENCODERS, STUDY_VARIANTS
 from edge_rl.config import EncoderConfig, TrainConfig
 from edge_rl.config.algorithms import algorithm_spec
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, SELECTION_SEEDS
-from edge_rl.experiments.card.tables import BOUND
 from edge_rl.experiments.analyse.report import results_table
+from edge_rl.experiments.card.tables import BOUND
 from edge_rl.experiments.run.runs import Run
 from edge_rl.stats import (Interval, improvement_interval, interquartile_mean, iqm_interval,
                            probability_of_improvement, run_scores)

@@ -36,13 +36,13 @@ from edge_rl.catalogue import DESIGN
 from edge_rl.config import EncoderConfig, EnvConfig, TrainConfig
 from edge_rl.envs.heuristics import make_heuristic
 from edge_rl.evaluation import DEFAULT_EVAL_SEEDS, evaluate
-from edge_rl.registry import BOUNDS
-from edge_rl.experiments.studies.budget import study_plan
 from edge_rl.experiments.run.engine import TaskError, session
 from edge_rl.experiments.run.notebooks import progress_stream
 from edge_rl.experiments.run.runs import Run
+from edge_rl.experiments.studies.budget import study_plan
 from edge_rl.experiments.studies.tuned import tuned_runs
 from edge_rl.experiments.studies.tuning import tuning_plan
+from edge_rl.registry import BOUNDS
 from edge_rl.stats import improvement_interval, iqm_interval, run_scores
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 
 from edge_rl.config import TrainConfig
 from edge_rl.config.algorithms import algorithm_sections
-from edge_rl.experiments.studies.budget import StudyPlan
 from edge_rl.experiments.run.runs import Run
+from edge_rl.experiments.studies.budget import StudyPlan
 from edge_rl.experiments.studies.search_spaces import MODELS
 from edge_rl.experiments.studies.tuning import TuningPlan, trials_table
 from edge_rl.files import atomic_write
