@@ -109,18 +109,21 @@ ZOO_EXTRAS  := zoo,tensorboard
 $(STAMP): pyproject.toml
 	$(call make-venv,$(VENV),$(MAIN_EXTRAS))
 
-# Two pytest processes, one per core: the notebooks in order in one (each reads what the one
-# before it wrote, and nbval keeps one kernel per notebook), every other test in the other.
-# Alone, pytest keeps about 0.7 of the 2 cores busy. --output-sync prints each log whole when it
-# ends; make fails if either does.
+# Two pytest processes, one per core, about equal in length: the notebooks in order in one
+# (each reads what the one before it wrote, and nbval keeps one kernel per notebook) followed by
+# the engine's tests (like the notebooks, they start Rays and wait on them), every other test in
+# the other. Alone, one pytest kept about 0.7 of the 2 cores busy. --output-sync prints each log
+# whole when it ends; make fails if either does.
+BESIDE_NOTEBOOKS := tests/test_engine.py
+
 test: setup chromium
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks test-units
 
 test-notebooks: setup
-	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env --durations=10
+	$(PY) -m pytest notebooks $(BESIDE_NOTEBOOKS) --nbval-lax --nbval-current-env --durations=10
 
 test-units: setup
-	$(PY) -m pytest tests --durations=20
+	$(PY) -m pytest tests $(addprefix --ignore=,$(BESIDE_NOTEBOOKS)) --durations=20
 
 # The edit-test loop: every test but the notebooks (nbval) and the browser test.
 test-fast: setup

@@ -34,6 +34,22 @@ def test_a_changed_number_or_a_missing_run_fails(tmp_path: Path, capsys) -> None
     assert main([str(a), str(tmp_path / "nowhere")]) == 1
 
 
+TRIALS = "model,trial,selection return,seconds\nDQN-GNN,0,{ret},{seconds}\n"
+SUMMARY_MD = ("| model   |   best selection return |   CPU-seconds |\n|:--------|------------------------:|--------------:|\n"
+              "| DQN-GNN |                 {ret} | {seconds:>13} |\n")
+
+
+def test_the_tuning_tables_are_compared_without_how_long_each_trial_took(tmp_path: Path) -> None:
+    def results(name: str, ret: str, seconds: str) -> Path:
+        return _write(tmp_path / name, {"tables/tuning_trials.csv": TRIALS.format(ret=ret, seconds=seconds),
+                                        "tables/tuning_summary.md": SUMMARY_MD.format(ret=ret, seconds=seconds)})
+    committed = results("a", "-333.19", "4.039")
+    assert compare(committed, results("b", "-333.19", "0.96"))["identical"] == ["tables/tuning_trials.csv",
+                                                                              "tables/tuning_summary.md"]
+    assert compare(committed, results("c", "-333.18", "4.039"))["different"] == ["tables/tuning_trials.csv",
+                                                                               "tables/tuning_summary.md"]
+
+
 EVALUATION = (
     "Model,Type,Mean Reward,IQM over seeds,IQM 95% CI,Seeds\n"
     "greedy,rule,90.0,{rule},n/a (1 run),1\n"

@@ -6,6 +6,7 @@ evaluation rows of every run (``runs/*.csv``, ``validation/*.csv``), the weights
 timings and costs, and the figures. Left out, because they record *when* and *how long*:
 ``tables/timings.*``, ``tables/costs.*``, the checkpoints' JSON (wall time), the training logs
 (Monitor's time column), the executed notebooks and ``MODEL_CARD.md`` (which quotes the timings).
+The tuning tables are compared without their column of how long each trial took (:data:`TIMED`).
 Exit status 0 when everything compared is identical, 1 otherwise.
 
 Byte for byte only on the same CPU model: MKL, PyTorch and NumPy choose their kernels per
@@ -20,6 +21,7 @@ probability-of-improvement verdict.
 from __future__ import annotations
 
 import argparse
+import csv
 import filecmp
 import sys
 from pathlib import Path
@@ -32,6 +34,8 @@ from edge_rl.stats import parse_interval
 COMPARED = ("runs/*.csv", "validation/*.csv", "models/*.safetensors", "tables/*.csv", "tables/*.md", "figures/*.png",
             "study/runs/*.csv", "study/validation/*.csv", "study/models/*.safetensors")  # make study's runs too
 VARIABLE = {"timings.csv", "timings.md", "costs.csv", "costs.md"}  # how long things took
+TIMED = {"tables/tuning_summary": "CPU-seconds", "tables/tuning_trials": "seconds"}
+"""Tables (``.csv`` and ``.md``) with a column of how long each row took: compared without it."""
 IQM_TABLES = ("tables/evaluation_results.csv", "tables/ablation.csv")
 VERDICTS = "tables/probability_of_improvement.csv"
 
@@ -50,9 +54,30 @@ def compare(reference: str | Path, rerun: str | Path) -> dict[str, list[str]]:
         found["missing"] += sorted(ours - theirs)
         found["extra"] += sorted(theirs - ours)
         for name in sorted(ours & theirs):
-            same = filecmp.cmp(reference / name, rerun / name, shallow=False)
+            same = _same(reference / name, rerun / name, TIMED.get(name.rsplit(".", 1)[0]))
             found["identical" if same else "different"].append(name)
     return found
+
+
+def _same(ours: Path, theirs: Path, timed: str | None) -> bool:
+    """Byte for byte; a table with a ``timed`` column, cell for cell without that column."""
+    if timed is None:
+        return filecmp.cmp(ours, theirs, shallow=False)
+    return _cells_without(ours, timed) == _cells_without(theirs, timed)
+
+
+def _cells_without(path: Path, column: str) -> list[list[str]]:
+    """A CSV or Markdown (pipe) table's cells as written, without ``column`` if it has one."""
+    if path.suffix == ".csv":
+        with path.open(newline="") as file:
+            rows = list(csv.reader(file))
+    else:
+        rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+                for line in path.read_text().splitlines() if line.strip()]
+    if not rows or column not in rows[0]:
+        return rows
+    i = rows[0].index(column)
+    return [row[:i] + row[i + 1:] for row in rows]
 
 
 def _models(reference: Path, rerun: Path, name: str, seen: set) -> list[dict]:
