@@ -82,7 +82,7 @@ help:
 	@echo "                validation seeds (QUICK=1, OUT=, RAY_ADDRESS= as for make reproduce); make study runs it first"
 	@echo "make compare    OUT=rerun: check that a rerun reproduced results/ (runs, weights, tables, figures)"
 	@echo "make lab        open the notebooks in JupyterLab from .venv (installs JupyterLab once)"
-	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, evaluation, the API, the engine)"
+	@echo "make bench      run the speed benchmarks (environment, agents, training vs the code before issue 27, the speed levers not taken, evaluation, the API, the engine)"
 	@echo "make serve      start the inference API on http://127.0.0.1:$(PORT) (docs at /docs; PORT=... to change)"
 	@echo "make dashboard  start the Streamlit dashboard on http://127.0.0.1:$(DASHBOARD_PORT) (DASHBOARD_PORT=...)"
 	@echo "make image      build the container image of the API and the dashboard (podman; ENGINE=docker; base made by"
@@ -194,6 +194,7 @@ bench: setup
 	$(PY) benchmarks/bench_env.py
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_levers.py
 	$(PY) benchmarks/bench_evaluation.py
 	$(PY) benchmarks/bench_api.py
 	$(PY) benchmarks/bench_engine.py

@@ -46,3 +46,38 @@ def test_each_benchmark_grades_ratios_measured_in_the_same_run(script: str, args
         assert re.search(target, output), (target, output)
     graded = [line for line in output.splitlines() if "target" in line]
     assert graded and not [line for line in graded if re.search(r"<= [0-9.]+ (us|ms)\b", line)], graded
+
+
+def test_the_levers_benchmark_prints_each_lever_against_the_written_out_step() -> None:
+    output = _run("bench_levers.py", "--gradient-steps", "3", "--repeats", "1", "--steps", "1200")
+    for row in ("SB3's DQN.train", "compile: Q networks", "compile: whole loss, one graph", "taken node only"):
+        assert re.search(rf"^{re.escape(row)} +[0-9.]+ +[0-9.]+x +[0-9.]+x$", output, re.MULTILINE), (row, output)
+    assert re.search(r"gradient steps are about [0-9]+% of it", output), output
+
+
+def test_the_taken_node_pass_is_the_same_function_as_every_node_s_scores() -> None:
+    """The lever the levers benchmark measures is worth measuring only if it computes the same
+    Q(s, a) and the same gradients as the full pass, up to rounding."""
+    import torch
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_levers
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    from edge_rl.agents.baselines import make_model
+
+    model = make_model(bench_levers.CONFIG)
+    model.learn(total_timesteps=bench_levers.CONFIG.dqn.learning_starts + 100)
+    data = model.replay_buffer.sample(32)
+    results = []
+    for q in (bench_levers.full_q, bench_levers.taken_node_q):
+        model.policy.optimizer.zero_grad()
+        values = q(model.q_net, data.observations, data.actions)
+        values.square().sum().backward()
+        results.append((values.detach(), [p.grad.clone() for p in model.q_net.parameters()]))
+    (full, full_grads), (taken, taken_grads) = results
+    assert full.shape == taken.shape == (32, 1)
+    torch.testing.assert_close(taken, full, rtol=1e-5, atol=1e-5)
+    for a, b in zip(taken_grads, full_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
